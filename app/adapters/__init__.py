@@ -1,0 +1,1 @@
+"""Enrichment sources: the credit bureau and open banking, over HTTP (plus local simulators)."""

@@ -1,0 +1,70 @@
+"""Wiring: build the object graph from settings, in one place. Tests call this with their own
+settings (temporary data dir, simulator URLs) to assemble the same app on other backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from app.adapters.base import Source
+from app.adapters.bureau import bureau_source
+from app.adapters.open_banking import open_banking_source
+from app.errors import ModelUnavailable
+from app.orchestrator import Orchestrator
+from app.policy import Policy
+from app.settings import Settings
+from audit.group_commit import GroupCommitter
+from audit.pii import Pseudonymizer
+from audit.sqlite import SQLiteAuditStore
+from audit.store import AuditStore
+from models.registry import ModelRegistry
+from models.scorer import Scorer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: ModelRegistry
+    audit: AuditStore
+    orchestrator: Orchestrator
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        self.audit.close()
+
+
+def pseudonymizer_for(settings: Settings) -> Pseudonymizer:
+    if settings.pseudonym_key is not None:
+        return Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    return Pseudonymizer.from_key_file(settings.keys_dir / "pseudonym.key")
+
+
+def _http_client(base_url: str, settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(settings.enrichment_timeout_s),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    if not settings.bureau_url or not settings.open_banking_url:
+        raise ModelUnavailable("CREDIT_BUREAU_URL and CREDIT_OPEN_BANKING_URL must be set "
+                               "(`credit serve` starts the simulators and sets them)")
+    settings.ensure_data_dir()
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
+                             settings.mlflow_artifacts_dir)
+    scorer = Scorer(registry.load_alias(settings.model_alias))
+    audit = SQLiteAuditStore(settings.audit_db_path)
+    bureau_client = _http_client(settings.bureau_url, settings)
+    ob_client = _http_client(settings.open_banking_url, settings)
+    sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
+                                  "open_banking": open_banking_source(ob_client)}
+    orchestrator = Orchestrator(
+        scorer=scorer, sources=sources, policy=Policy.load(), audit=audit,
+        committer=GroupCommitter(audit), pseudonymizer=pseudonymizer_for(settings),
+        deadline_s=settings.enrichment_deadline_s, reason_count=settings.reason_count)
+    return Services(settings, registry, audit, orchestrator, [bureau_client, ob_client])

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Response
+
+from app.deps import ServicesDep
+from app.errors import NotFound
+from app.schemas import Application, DecisionOut, ErrorOut
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+_ERRORS = {409: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+
+
+@router.post("", response_model=DecisionOut, responses=_ERRORS)
+async def create_decision(application: Application, services: ServicesDep,
+                          accept_language: Annotated[str, Header()] = "en") -> Response:
+    language = "es" if accept_language.lower().startswith("es") else "en"
+    outcome = await services.orchestrator.decide(application, language)
+    # Sorted keys: a replayed decision (read back from the audit log) is byte-identical.
+    return Response(orjson.dumps(outcome.response, option=orjson.OPT_SORT_KEYS),
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "false" if outcome.created else "true"})
+
+
+@router.get("/{decision_id}", responses={404: {"model": ErrorOut}})
+async def get_decision(decision_id: str, services: ServicesDep) -> Response:
+    entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
+    if entry is None:
+        raise NotFound("no decision with that id")
+    record = orjson.loads(entry.body)
+    record["chain"] = entry.chain_position()
+    return Response(orjson.dumps(record), media_type="application/json")

@@ -1,0 +1,77 @@
+"""The public HTTP interface (see DESIGN.md). Strict: unknown fields and wrong types are 422."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COUNTRIES = ("ES", "PT", "FR", "IT", "DE", "NL", "BE", "AT")
+Country = Literal["ES", "PT", "FR", "IT", "DE", "NL", "BE", "AT"]
+Marital = Literal["single", "married", "widow", "separated", "divorced"]
+Home = Literal["rent", "owner", "parents", "priv", "other", "ignore"]
+Job = Literal["fixed", "freelance", "partime", "others"]
+Outcome = Literal["approve", "decline", "refer"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Applicant(Strict):
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    national_id: str = Field(min_length=5, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    age: int = Field(ge=18, le=100)
+    marital_status: Marital | None = None
+    home: Home | None = None
+    job: Job | None = None
+    seniority_years: int = Field(ge=0, le=80)
+
+
+class Loan(Strict):
+    amount: float = Field(gt=0, le=1_000_000)
+    purchase_price: float = Field(gt=0, le=10_000_000)
+    term_months: int = Field(ge=1, le=480)
+
+
+class Consent(Strict):
+    bureau: bool
+    open_banking: bool
+
+
+class Application(Strict):
+    application_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    country: Country
+    applicant: Applicant
+    loan: Loan
+    consent: Consent
+
+
+class ReasonOut(BaseModel):
+    code: str
+    feature: str
+    text: str
+    contribution: float
+
+
+class Degradation(BaseModel):
+    source: str
+    reason: str
+    code: str
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    application_id: str
+    outcome: Outcome
+    probability_of_default: float | None
+    grade: str | None
+    decided_by: Literal["model", "legacy"]
+    model_version: str | None
+    reasons: list[ReasonOut]
+    degraded: list[Degradation]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str

@@ -1,0 +1,134 @@
+"""Embedded audit store: one SQLite file, WAL, synchronous=FULL, UPDATE/DELETE refused by triggers.
+
+Each store instance is one writer with its own hash chain, so several processes can append
+to the same file without coordinating chain heads. `append_many` writes a batch in one
+transaction (one fsync): the group committer feeds it all concurrently pending records.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from audit.record import GENESIS, Entry, canonical, entry_hash
+from audit.store import DuplicateApplication
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    chain_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    decision_id TEXT UNIQUE,
+    application_id TEXT UNIQUE,
+    body BLOB NOT NULL,
+    PRIMARY KEY (chain_id, seq)
+);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+_COLUMNS = "chain_id, seq, prev_hash, hash, body"
+
+AppendItem = tuple[dict[str, Any], str | None, str | None]  # record, application_id, decision_id
+
+
+def new_chain_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class SQLiteAuditStore:
+    def __init__(self, path: Path, chain_id: str | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                     timeout=10.0)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._readers = threading.local()
+        self.chain_id = chain_id or new_chain_id()
+        row = self._conn.execute("SELECT seq, hash FROM entries WHERE chain_id=? "
+                                 "ORDER BY seq DESC LIMIT 1", (self.chain_id,)).fetchone()
+        self._seq, self._head = (row[0], row[1]) if row else (0, GENESIS)
+
+    def append(self, record: dict[str, Any], *, application_id: str | None = None,
+               decision_id: str | None = None) -> Entry:
+        result = self.append_many([(record, application_id, decision_id)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def append_many(self, items: Sequence[AppendItem]) -> list[Entry | Exception]:
+        """Append a batch in one transaction; a duplicate application fails only its own item."""
+        out: list[Entry | Exception] = []
+        with self._lock:
+            seq, head = self._seq, self._head
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for record, application_id, decision_id in items:
+                    body = canonical(record)
+                    h = entry_hash(self.chain_id, seq + 1, head, body)
+                    cur.execute("SAVEPOINT item")
+                    try:
+                        cur.execute("INSERT INTO entries (chain_id, seq, prev_hash, hash, "
+                                    "decision_id, application_id, body) VALUES (?,?,?,?,?,?,?)",
+                                    (self.chain_id, seq + 1, head, h, decision_id,
+                                     application_id, body))
+                    except sqlite3.IntegrityError:
+                        cur.execute("ROLLBACK TO item")
+                        out.append(DuplicateApplication(application_id or ""))
+                        continue
+                    finally:
+                        cur.execute("RELEASE item")
+                    out.append(Entry(self.chain_id, seq + 1, head, h, body))
+                    seq, head = seq + 1, h
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._seq, self._head = seq, head
+        return out
+
+    def _reader(self) -> sqlite3.Connection:
+        # Reads use their own connection per thread: on the writer's connection they could
+        # see a batch that is not committed yet.
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = self._readers.conn = sqlite3.connect(self._path, timeout=10.0)
+        return conn
+
+    def _one(self, where: str, value: str) -> Entry | None:
+        row = self._reader().execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608
+                                 (value,)).fetchone()
+        return Entry(*row) if row else None
+
+    def get_decision(self, decision_id: str) -> Entry | None:
+        return self._one("decision_id", decision_id)
+
+    def get_by_application(self, application_id: str) -> Entry | None:
+        return self._one("application_id", application_id)
+
+    def entries(self) -> Iterator[Entry]:
+        # Own connection: a long read must not hold the writer's lock.
+        conn = sqlite3.connect(self._path)
+        try:
+            for row in conn.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY chain_id, seq"):
+                yield Entry(*row)
+        finally:
+            conn.close()
+
+    def ping(self) -> None:
+        self._conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,36 @@
+"""The audit store port. Backends, one per file: sqlite (embedded)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from audit.record import Entry
+
+
+class DuplicateApplication(Exception):
+    """An entry for this application_id already exists (idempotency key taken)."""
+
+    def __init__(self, application_id: str) -> None:
+        super().__init__("application already decided")
+        self.application_id = application_id
+
+
+class AuditStore(Protocol):
+    chain_id: str
+
+    def append(self, record: dict[str, Any], *, application_id: str | None = None,
+               decision_id: str | None = None) -> Entry:
+        """Durably append one record to this writer's chain; raises DuplicateApplication."""
+
+    def get_decision(self, decision_id: str) -> Entry | None: ...
+
+    def get_by_application(self, application_id: str) -> Entry | None: ...
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry, chain by chain, in sequence order."""
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    def close(self) -> None: ...

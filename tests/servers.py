@@ -1,0 +1,74 @@
+"""Real servers for tests: started as subprocesses on free ports, stopped at teardown."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout_s}s")
+
+
+@contextmanager
+def process(args: list[str], ready_url: str, env: dict[str, str] | None = None,
+            log: Path | None = None) -> Iterator[subprocess.Popen]:
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out,
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_http(ready_url, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()
+
+
+@contextmanager
+def simulators() -> Iterator[str]:
+    """The bureau and open-banking simulators; yields their base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with process([sys.executable, "-m", "app.cli", "simulators", "--port", str(port)],
+                 f"{base}/healthz"):
+        yield base
+
+
+@contextmanager
+def api(env: dict[str, str], log: Path | None = None) -> Iterator[str]:
+    """The decision API (uvicorn, one worker) configured by CREDIT_* env; yields its URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with process([sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
+                  "--port", str(port), "--log-level", "warning"],
+                 f"{base}/healthz", env=env, log=log):
+        yield base
