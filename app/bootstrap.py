@@ -10,6 +10,7 @@ import httpx
 from app.adapters.base import Source
 from app.adapters.bureau import bureau_source
 from app.adapters.open_banking import open_banking_source
+from app.enrichment import Enricher
 from app.errors import ModelUnavailable
 from app.orchestrator import Orchestrator
 from app.policy import Policy
@@ -64,7 +65,7 @@ def build_services(settings: Settings) -> Services:
     sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
                                   "open_banking": open_banking_source(ob_client)}
     orchestrator = Orchestrator(
-        scorer=scorer, sources=sources, policy=Policy.load(), audit=audit,
-        committer=GroupCommitter(audit), pseudonymizer=pseudonymizer_for(settings),
-        deadline_s=settings.enrichment_deadline_s, reason_count=settings.reason_count)
+        scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
+        policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
+        pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count)
     return Services(settings, registry, audit, orchestrator, [bureau_client, ob_client])

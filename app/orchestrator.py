@@ -15,10 +15,8 @@ from typing import Any
 
 import orjson
 
-from app.adapters import bureau as bureau_mod
-from app.adapters import open_banking as ob_mod
-from app.adapters.base import Source, SourceResult
-from app.errors import AuditUnavailable, DependencyError, IdempotencyConflict
+from app.enrichment import Enricher, Enrichment
+from app.errors import AuditUnavailable, IdempotencyConflict
 from app.policy import Policy
 from app.schemas import Application
 from audit.group_commit import GroupCommitter
@@ -30,9 +28,6 @@ from models.reasons import top_reasons
 from models.scorer import Scorer
 
 RECORD_SCHEMA_VERSION = 1
-_TO_RAW = {"bureau": bureau_mod.to_raw, "open_banking": ob_mod.to_raw}
-_EMPTY_RAW = {"bureau": {"records": None, "debt": None},
-              "open_banking": {"income": None, "expenses": None, "assets": None}}
 
 
 @dataclass(frozen=True)
@@ -50,16 +45,15 @@ def response_of(entry: Entry) -> dict[str, Any]:
 
 
 class Orchestrator:
-    def __init__(self, *, scorer: Scorer, sources: dict[str, Source], policy: Policy,
+    def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 deadline_s: float, reason_count: int) -> None:
+                 reason_count: int) -> None:
         self.scorer = scorer
-        self.sources = sources
+        self.enricher = enricher
         self.policy = policy
         self.audit = audit
         self.committer = committer
         self.pseudonymizer = pseudonymizer
-        self.deadline_s = deadline_s
         self.reason_count = reason_count
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
@@ -70,7 +64,7 @@ class Orchestrator:
             return self._replayed(existing, rhash)
 
         timings: dict[str, float] = {}
-        enrichment, degraded = await self._enrich(app)
+        enrichment = await self.enricher.enrich(app)
         timings["enrichment"] = _ms(t0)
 
         t = time.perf_counter()
@@ -88,7 +82,7 @@ class Orchestrator:
 
         t = time.perf_counter()
         result = self.policy.decide(app.country, score.probability, raw, features,
-                                    [d["source"] for d in degraded])
+                                    [d["source"] for d in enrichment.degraded])
         timings["rules"] = _ms(t)
 
         decision_id = uuid.uuid4().hex
@@ -101,7 +95,7 @@ class Orchestrator:
             "decided_by": "model",
             "model_version": scorer.version,
             "reasons": [r.__dict__ for r in reasons],
-            "degraded": degraded,
+            "degraded": enrichment.degraded,
         }
         record = {
             "type": "decision",
@@ -112,7 +106,7 @@ class Orchestrator:
             "decided_at": datetime.now(UTC).isoformat(),
             "request_sha256": rhash,
             "application": self._protected_application(app),
-            "enrichment": enrichment,
+            "enrichment": enrichment.sources,
             "raw_inputs": raw,
             "feature_set_version": FEATURE_SET_VERSION,
             "features": features,
@@ -129,7 +123,6 @@ class Orchestrator:
             "timings_ms": timings,
             "response": response,
         }
-        t = time.perf_counter()
         try:
             await self.committer.append(record, application_id=app.application_id,
                                         decision_id=decision_id)
@@ -142,7 +135,6 @@ class Orchestrator:
         except Exception as exc:
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
-        timings["audit"] = _ms(t)
         return Outcome(response, True)
 
     def _replayed(self, entry: Entry, rhash: str) -> Outcome:
@@ -153,49 +145,15 @@ class Orchestrator:
                 "use a new application_id for a changed application")
         return Outcome(stored["response"], False)
 
-    async def _enrich(self, app: Application) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        consent = {"bureau": app.consent.bureau, "open_banking": app.consent.open_banking}
-        tasks = {name: asyncio.create_task(src.fetch(app.applicant.national_id))
-                 for name, src in self.sources.items() if consent[name]}
-        if tasks:
-            await asyncio.wait(tasks.values(), timeout=self.deadline_s)
-        enrichment: dict[str, Any] = {}
-        degraded: list[dict[str, str]] = []
-        for name in self.sources:
-            task = tasks.get(name)
-            reason = None
-            if task is None:
-                reason = "no_consent"
-            elif not task.done():
-                task.cancel()
-                reason = "deadline"
-            elif isinstance(task.exception(), DependencyError):
-                reason = task.exception().reason  # type: ignore[union-attr]
-            elif task.exception() is not None:
-                reason = "error"
-            if reason is None:
-                res: SourceResult = task.result()  # type: ignore[union-attr]
-                enrichment[name] = {"status": "ok", "values": res.values,
-                                    "raw_sha256": res.raw_sha256,
-                                    "latency_ms": round(res.latency_ms, 3)}
-            else:
-                enrichment[name] = {"status": "degraded", "reason": reason}
-                degraded.append({"source": name, "reason": reason,
-                                 "code": f"{name}_unavailable"})
-        return enrichment, degraded
-
     @staticmethod
-    def _raw_inputs(app: Application, enrichment: dict[str, Any]) -> dict[str, Any]:
+    def _raw_inputs(app: Application, enrichment: Enrichment) -> dict[str, Any]:
         a, loan = app.applicant, app.loan
-        raw: dict[str, Any] = {
+        return {
             "age": a.age, "seniority": a.seniority_years, "time": loan.term_months,
             "amount": loan.amount, "price": loan.purchase_price,
             "home": a.home, "marital": a.marital_status, "job": a.job,
+            **enrichment.raw_fields(),
         }
-        for name, to_raw in _TO_RAW.items():
-            got = enrichment.get(name, {})
-            raw.update(to_raw(got["values"]) if got.get("status") == "ok" else _EMPTY_RAW[name])
-        return raw
 
     def _protected_application(self, app: Application) -> dict[str, Any]:
         doc = app.model_dump(mode="json")

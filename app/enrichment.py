@@ -1,0 +1,71 @@
+"""Enrichment: ask every consented source at once, within one deadline; what fails or is late
+becomes a recorded degradation, never an error for the caller."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.adapters import bureau, open_banking
+from app.adapters.base import Source, SourceResult
+from app.errors import DependencyError
+from app.schemas import Application
+
+# Source name -> (values -> raw feature fields, the raw fields when the source is missing).
+_TO_RAW = {"bureau": bureau.to_raw, "open_banking": open_banking.to_raw}
+_MISSING = {"bureau": {"records": None, "debt": None},
+            "open_banking": {"income": None, "expenses": None, "assets": None}}
+
+
+@dataclass
+class Enrichment:
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # for the audit record
+    degraded: list[dict[str, str]] = field(default_factory=list)      # for the response
+
+    def raw_fields(self) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        for name, to_raw in _TO_RAW.items():
+            got = self.sources.get(name, {})
+            raw.update(to_raw(got["values"]) if got.get("status") == "ok" else _MISSING[name])
+        return raw
+
+
+class Enricher:
+    def __init__(self, sources: dict[str, Source], deadline_s: float) -> None:
+        self.sources = sources
+        self.deadline_s = deadline_s
+
+    async def enrich(self, app: Application) -> Enrichment:
+        consent = {"bureau": app.consent.bureau, "open_banking": app.consent.open_banking}
+        tasks = {name: asyncio.create_task(src.fetch(app.applicant.national_id))
+                 for name, src in self.sources.items() if consent.get(name)}
+        if tasks:
+            await asyncio.wait(tasks.values(), timeout=self.deadline_s)
+        out = Enrichment()
+        for name in self.sources:
+            task = tasks.get(name)
+            reason = _failure(task)
+            if reason is None:
+                res: SourceResult = task.result()  # type: ignore[union-attr]
+                out.sources[name] = {"status": "ok", "values": res.values,
+                                     "raw_sha256": res.raw_sha256,
+                                     "latency_ms": round(res.latency_ms, 3)}
+            else:
+                out.sources[name] = {"status": "degraded", "reason": reason}
+                out.degraded.append({"source": name, "reason": reason,
+                                     "code": f"{name}_unavailable"})
+        return out
+
+
+def _failure(task: asyncio.Task | None) -> str | None:
+    """Why a source gave nothing (None if it answered)."""
+    if task is None:
+        return "no_consent"
+    if not task.done():
+        task.cancel()
+        return "deadline"
+    exc = task.exception()
+    if exc is None:
+        return None
+    return exc.reason if isinstance(exc, DependencyError) else "error"
