@@ -105,7 +105,7 @@ class Orchestrator:
             "country": app.country,
             "decided_at": datetime.now(UTC).isoformat(),
             "request_sha256": rhash,
-            "application": self._protected_application(app),
+            "application": self.pseudonymizer.protect(app.model_dump(mode="json")),
             "enrichment": enrichment.sources,
             "raw_inputs": raw,
             "feature_set_version": FEATURE_SET_VERSION,
@@ -115,7 +115,7 @@ class Orchestrator:
             "score": {"probability_of_default": score.probability, "log_odds": score.log_odds},
             "explanation": {"base_value": score.base_value,
                             "contributions": dict(zip(scorer.feature_names,
-                                                      map(float, score.contributions)))},
+                                                      map(float, score.contributions), strict=True))},
             "policy": {"version": self.policy.version, "outcome": result.outcome,
                        "grade": result.grade, "fired": [f.__dict__ for f in result.fired]},
             "flags": {"mode": "full", "decided_by": "model"},
@@ -154,11 +154,6 @@ class Orchestrator:
             "home": a.home, "marital": a.marital_status, "job": a.job,
             **enrichment.raw_fields(),
         }
-
-    def _protected_application(self, app: Application) -> dict[str, Any]:
-        doc = app.model_dump(mode="json")
-        doc["applicant"]["national_id"] = self.pseudonymizer.national_id(app.applicant.national_id)
-        return doc
 
 
 def _ms(start: float) -> float:

@@ -41,7 +41,7 @@ class GroupCommitter:
                                                   [item for item, _ in batch])
             except Exception as exc:  # the whole batch failed: nobody gets a decision
                 results = [exc] * len(batch)
-            for (_, fut), res in zip(batch, results):
+            for (_, fut), res in zip(batch, results, strict=True):
                 if fut.done():
                     continue
                 if isinstance(res, Exception):

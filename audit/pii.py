@@ -27,3 +27,9 @@ class Pseudonymizer:
     def national_id(self, national_id: str) -> str:
         digest = hmac.new(self._key, national_id.strip().upper().encode(), hashlib.sha256)
         return "hmac-sha256:" + digest.hexdigest()
+
+    def protect(self, application: dict) -> dict:
+        """An application document as the audit log may keep it: national id pseudonymized."""
+        applicant = {**application["applicant"],
+                     "national_id": self.national_id(application["applicant"]["national_id"])}
+        return {**application, "applicant": applicant}

@@ -80,4 +80,4 @@ def feature_row(raw: Mapping[str, Any]) -> np.ndarray:
 
 def as_dict(row: np.ndarray) -> dict[str, float | None]:
     """A feature row as {name: value}, NaN as None (JSON has no NaN)."""
-    return {n: (None if np.isnan(v) else float(v)) for n, v in zip(FEATURE_NAMES, row.ravel())}
+    return {n: (None if np.isnan(v) else float(v)) for n, v in zip(FEATURE_NAMES, row.ravel(), strict=True)}

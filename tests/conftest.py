@@ -56,3 +56,38 @@ def api_url(api_dir: Path, simulators_url: str) -> Iterator[str]:
     """One API server per test module (tests use distinct application ids)."""
     with servers.api(api_env(api_dir, simulators_url), log=api_dir / "api.log") as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def redis_process() -> Iterator[tuple[str, object]]:
+    with servers.redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_process) -> str:
+    """A real redis-server, emptied before each test."""
+    import redis
+
+    url, _ = redis_process
+    redis.Redis.from_url(url).flushall()
+    return url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with servers.moto_server() as base:
+        yield base
+
+
+@pytest.fixture
+def dynamodb_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's DynamoDB over HTTP, reset to an empty state before each test (fake credentials:
+    moto accepts any)."""
+    import httpx
+
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    return moto_endpoint

@@ -72,3 +72,39 @@ def api(env: dict[str, str], log: Path | None = None) -> Iterator[str]:
                   "--port", str(port), "--log-level", "warning"],
                  f"{base}/healthz", env=env, log=log):
         yield base
+
+
+@contextmanager
+def redis_server(log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private redis-server (no persistence) on a free port; yields (url, process)."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield url, proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """DynamoDB's API over HTTP from moto's server mode; yields the endpoint URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                 f"{base}/moto-api/"):
+        yield base

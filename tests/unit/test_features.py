@@ -2,7 +2,14 @@ import math
 
 import numpy as np
 
-from models.features import CATEGORIES, FEATURE_NAMES, RAW_FIELDS, as_dict, feature_matrix, feature_row
+from models.features import (
+    CATEGORIES,
+    FEATURE_NAMES,
+    RAW_FIELDS,
+    as_dict,
+    feature_matrix,
+    feature_row,
+)
 from training.data import load_credit_data, raw_columns
 
 RAW = {"age": 30, "seniority": 9, "time": 60, "amount": 800.0, "price": 846.0, "records": 0.0,

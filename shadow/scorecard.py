@@ -1,0 +1,86 @@
+"""The legacy rules scorecard: points per attribute band, cut-offs and knock-out rules.
+
+It reads the same feature rows as the model (models.features), so both arms of a shadow
+comparison see identical inputs. Configuration: shadow/scorecard.toml (versioned).
+Vectorized over a feature matrix: one row online, the whole data set offline.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.features import CATEGORIES, FEATURE_NAMES
+
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_KNOCK_OUTS = {
+    # An unknown bureau answer (NaN) is not a knock-out; it is handled as a missing source.
+    "bad_records": lambda x: x[:, _COL["records"]] == 1.0,
+    "loan_exceeds_price": lambda x: x[:, _COL["amount"]] > x[:, _COL["price"]],
+}
+
+
+@dataclass(frozen=True)
+class LegacyResult:
+    outcome: str  # approve | decline | refer
+    points: float
+    knock_outs: list[str]
+
+
+class Scorecard:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.version: str = config["version"]
+        self.approve_at = float(config["approve_at"])
+        self.decline_below = float(config["decline_below"])
+        self.knock_outs: list[str] = list(config["knock_outs"])
+        unknown = set(self.knock_outs) - set(_KNOCK_OUTS)
+        if unknown:
+            raise ValueError(f"unknown knock-out rules: {sorted(unknown)}")
+        self._bands = {f: (np.array([b for b, _ in c["bands"]], dtype=float),
+                           np.array([p for _, p in c["bands"]], dtype=float), float(c["missing"]))
+                       for f, c in config.get("bands", {}).items()}
+        self._cats = {f: self._category_points(f, c) for f, c in config.get("categories", {}).items()}
+
+    @staticmethod
+    def _category_points(field: str, conf: dict[str, Any]) -> tuple[np.ndarray, float]:
+        # Feature rows hold category codes: points indexed by code.
+        by_code = np.array([float(conf["points"].get(v, conf["missing"])) for v in CATEGORIES[field]])
+        return by_code, float(conf["missing"])
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Scorecard:
+        text = (path.read_text() if path else
+                resources.files("shadow").joinpath("scorecard.toml").read_text())
+        return cls(tomllib.loads(text))
+
+    def points(self, x: np.ndarray) -> np.ndarray:
+        """Total points for each row of a feature matrix (columns in FEATURE_NAMES order)."""
+        total = np.zeros(len(x))
+        for field, (upper, pts, missing) in self._bands.items():
+            v = x[:, _COL[field]]
+            idx = np.minimum(np.searchsorted(upper, np.nan_to_num(v), side="left"), len(pts) - 1)
+            total += np.where(np.isnan(v), missing, pts[idx])
+        for field, (by_code, missing) in self._cats.items():
+            v = x[:, _COL[field]]
+            total += np.where(np.isnan(v), missing, by_code[np.nan_to_num(v).astype(int)])
+        return total
+
+    def outcomes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome per row, points per row) for a feature matrix."""
+        pts = self.points(x)
+        out = np.where(pts >= self.approve_at, "approve",
+                       np.where(pts < self.decline_below, "decline", "refer")).astype(object)
+        for rule in self.knock_outs:
+            out[_KNOCK_OUTS[rule](x)] = "decline"
+        return out, pts
+
+    def decide(self, row: np.ndarray) -> LegacyResult:
+        """One application (a (1, n_features) row from models.features.feature_row)."""
+        out, pts = self.outcomes(row)
+        fired = [rule for rule in self.knock_outs if bool(_KNOCK_OUTS[rule](row)[0])]
+        return LegacyResult(str(out[0]), float(pts[0]), fired)
