@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from app.adapters.base import Source
 from app.adapters.bureau import bureau_source
 from app.adapters.open_banking import open_banking_source
 from app.enrichment import Enricher
 from app.errors import ModelUnavailable
+from app.metrics import DecisionMetrics, new_registry
 from app.orchestrator import Orchestrator
 from app.policy import Policy
 from app.settings import Settings
@@ -29,6 +31,7 @@ class Services:
     registry: ModelRegistry
     audit: AuditStore
     orchestrator: Orchestrator
+    metrics_registry: CollectorRegistry
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -56,6 +59,7 @@ def build_services(settings: Settings) -> Services:
         raise ModelUnavailable("CREDIT_BUREAU_URL and CREDIT_OPEN_BANKING_URL must be set "
                                "(`credit serve` starts the simulators and sets them)")
     settings.ensure_data_dir()
+    metrics_registry = new_registry()
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
     scorer = Scorer(registry.load_alias(settings.model_alias))
@@ -67,5 +71,7 @@ def build_services(settings: Settings) -> Services:
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
-        pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count)
-    return Services(settings, registry, audit, orchestrator, [bureau_client, ob_client])
+        pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count,
+        metrics=DecisionMetrics(metrics_registry))
+    return Services(settings, registry, audit, orchestrator, metrics_registry,
+                    [bureau_client, ob_client])

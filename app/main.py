@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
-from app.routes import decisions, health
+from app.routes import decisions, health, metrics
 from app.settings import Settings
 
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings,
     app.add_exception_handler(CreditError, _on_credit_error)  # type: ignore[arg-type]
     app.include_router(health.router)
     app.include_router(decisions.router)
+    app.include_router(metrics.router)
     return app
 
 

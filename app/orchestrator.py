@@ -17,6 +17,7 @@ import orjson
 
 from app.enrichment import Enricher, Enrichment
 from app.errors import AuditUnavailable, IdempotencyConflict
+from app.metrics import DecisionMetrics
 from app.policy import Policy
 from app.schemas import Application
 from audit.group_commit import GroupCommitter
@@ -47,7 +48,7 @@ def response_of(entry: Entry) -> dict[str, Any]:
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 reason_count: int) -> None:
+                 reason_count: int, metrics: DecisionMetrics) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -55,6 +56,7 @@ class Orchestrator:
         self.committer = committer
         self.pseudonymizer = pseudonymizer
         self.reason_count = reason_count
+        self.metrics = metrics
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -135,7 +137,14 @@ class Orchestrator:
         except Exception as exc:
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
+        self._observe(app.country, result.outcome, timings, t0)
         return Outcome(response, True)
+
+    def _observe(self, country: str, outcome: str, timings: dict[str, float], t0: float) -> None:
+        self.metrics.decisions.labels(outcome, country, "model").inc()
+        for stage, ms in timings.items():
+            self.metrics.stage_seconds.labels(stage).observe(ms / 1000)
+        self.metrics.stage_seconds.labels("total").observe(time.perf_counter() - t0)
 
     def _replayed(self, entry: Entry, rhash: str) -> Outcome:
         stored = orjson.loads(entry.body)

@@ -168,3 +168,11 @@ def test_health_and_readiness(client):
 def test_openapi_documents_the_public_interface(client):
     spec = client.get("/openapi.json").json()
     assert "/v1/decisions" in spec["paths"] and "/v1/decisions/{decision_id}" in spec["paths"]
+
+
+def test_metrics_count_decisions_and_stages(client, df):
+    client.post("/v1/decisions", json=application_for_row(15, df, application_id="METRICS-15"))
+    text = client.get("/metrics").text
+    assert 'credit_decisions_total{country="ES",decided_by="model"' in text
+    assert 'credit_decision_stage_seconds_count{stage="score_explain"}' in text
+    assert "00000015" not in text  # no national id in metrics

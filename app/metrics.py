@@ -1,0 +1,24 @@
+"""Prometheus metrics. One CollectorRegistry per app instance (built in bootstrap), so tests
+and several apps in one process never share counters. Areas add their own metric groups as
+small classes that take this registry (see DecisionMetrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# Seconds; decisions are expected in milliseconds, degraded ones near the deadline.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class DecisionMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.decisions = Counter(
+            "credit_decisions_total", "Decisions made, by outcome, country and deciding arm",
+            ["outcome", "country", "decided_by"], registry=registry)
+        self.stage_seconds = Histogram(
+            "credit_decision_stage_seconds", "Latency of each stage of the decision path",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
+
+
+def new_registry() -> CollectorRegistry:
+    return CollectorRegistry(auto_describe=True)
