@@ -11,11 +11,13 @@ from prometheus_client import CollectorRegistry
 from app.adapters.base import Source
 from app.adapters.bureau import bureau_source
 from app.adapters.open_banking import open_banking_source
+from app.auth import ApiKeyStore
 from app.enrichment import Enricher
 from app.errors import ModelUnavailable
 from app.metrics import DecisionMetrics, new_registry
 from app.orchestrator import Orchestrator
 from app.policy import Policy
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 from audit.group_commit import GroupCommitter
 from audit.pii import Pseudonymizer
@@ -32,6 +34,8 @@ class Services:
     audit: AuditStore
     orchestrator: Orchestrator
     metrics_registry: CollectorRegistry
+    api_keys: ApiKeyStore
+    limiter: RateLimiter
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -68,10 +72,12 @@ def build_services(settings: Settings) -> Services:
     ob_client = _http_client(settings.open_banking_url, settings)
     sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
                                   "open_banking": open_banking_source(ob_client)}
+    limiter = RateLimiter(settings.rate_limit_per_client, settings.rate_limit_per_customer,
+                          settings.rate_limit_storage)
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
         pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count,
-        metrics=DecisionMetrics(metrics_registry))
+        metrics=DecisionMetrics(metrics_registry), limiter=limiter)
     return Services(settings, registry, audit, orchestrator, metrics_registry,
-                    [bureau_client, ob_client])
+                    ApiKeyStore(settings.api_keys_path), limiter, [bureau_client, ob_client])

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.keys_cli import ensure_local_key, keys_cli
 from app.settings import Settings
 from audit.cli import audit_cli
 from training.cli import model_cli, registry, train
@@ -21,6 +22,7 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False,
 cli.command()(train)
 cli.add_typer(model_cli, name="model")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(keys_cli, name="keys")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -53,6 +55,10 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     if registry(settings).version_for(settings.model_alias) is None:
         console.print(f"no @{settings.model_alias} model in the registry: training one first")
         train(alias=settings.model_alias)
+    if settings.insecure_no_auth:
+        console.print("[bold red]INSECURE DEVELOPMENT MODE: authentication is off[/]")
+    else:
+        ensure_local_key(settings, console)
     sims = None
     if not settings.bureau_url or not settings.open_banking_url:
         base = f"http://{settings.simulator_host}:{settings.simulator_port}"

@@ -2,8 +2,11 @@
 
 CreditError
  ├── BadRequest (4xx)
+ │    ├── Unauthorized          401  no or unknown API key
+ │    ├── Forbidden             403  key lacks the scope
+ │    ├── NotFound              404
  │    ├── IdempotencyConflict   409  same application_id, different body
- │    └── NotFound              404
+ │    └── TooManyRequests       429  per-client or per-customer rate limit
  └── Unavailable (503)
       ├── AuditUnavailable      503  no durable audit record, so no decision
       └── ModelUnavailable      503  no model loaded
@@ -31,6 +34,21 @@ class BadRequest(CreditError):
 class IdempotencyConflict(BadRequest):
     status_code = 409
     code = "idempotency_conflict"
+
+
+class Unauthorized(BadRequest):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(BadRequest):
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(BadRequest):
+    status_code = 429
+    code = "rate_limited"
 
 
 class NotFound(BadRequest):

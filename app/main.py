@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import Request
@@ -12,6 +13,8 @@ from fastapi.responses import JSONResponse
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
+from app.logging import configure_logging
+from app.middleware import RequestContextMiddleware
 from app.routes import decisions, health, metrics
 from app.settings import Settings
 
@@ -32,14 +35,27 @@ async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONR
 
 
 async def _on_credit_error(_: Request, exc: CreditError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status_code,
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(status_code=exc.status_code, headers=headers,
                         content={"error": exc.code, "message": exc.message})
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Logged with its type only: the message of an unexpected error may carry input values.
+    structlog.get_logger("credit").error("unexpected_error", error_type=type(exc).__name__)
+    return JSONResponse(status_code=500, content={"error": "internal_error",
+                                                  "message": "internal error; see the server log"})
 
 
 def create_app(settings: Settings,
                build: Callable[[Settings], Services] = build_services) -> FastAPI:
+    log = structlog.get_logger("credit")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.insecure_no_auth:
+            log.warning("INSECURE_NO_AUTH: authentication is OFF; every caller has every scope. "
+                        "Development only.")
         services = build(settings)
         app.state.services = services
         try:
@@ -47,9 +63,14 @@ def create_app(settings: Settings,
         finally:
             await services.aclose()
 
-    app = FastAPI(title="Credit decisions", version="0.1.0", lifespan=lifespan)
+    docs = settings.docs_enabled
+    app = FastAPI(title="Credit decisions", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if docs else None)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(CreditError, _on_credit_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(health.router)
     app.include_router(decisions.router)
     app.include_router(metrics.router)
@@ -58,4 +79,6 @@ def create_app(settings: Settings,
 
 def app_from_env() -> FastAPI:
     """uvicorn factory (`app.main:app_from_env`): settings from the environment, at start-up."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

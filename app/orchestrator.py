@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import structlog
 
 from app.enrichment import Enricher, Enrichment
 from app.errors import AuditUnavailable, IdempotencyConflict
 from app.metrics import DecisionMetrics
 from app.policy import Policy
+from app.ratelimit import RateLimiter
 from app.schemas import Application
 from audit.group_commit import GroupCommitter
 from audit.pii import Pseudonymizer
@@ -29,6 +31,7 @@ from models.reasons import top_reasons
 from models.scorer import Scorer
 
 RECORD_SCHEMA_VERSION = 1
+_log = structlog.get_logger("credit.decisions")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def response_of(entry: Entry) -> dict[str, Any]:
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 reason_count: int, metrics: DecisionMetrics) -> None:
+                 reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -57,6 +60,7 @@ class Orchestrator:
         self.pseudonymizer = pseudonymizer
         self.reason_count = reason_count
         self.metrics = metrics
+        self.limiter = limiter
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -64,6 +68,8 @@ class Orchestrator:
         existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
         if existing is not None:
             return self._replayed(existing, rhash)
+        # Replays above are free; each new decision for a customer counts (score probing).
+        self.limiter.customer(app.country, app.applicant.customer_id)
 
         timings: dict[str, float] = {}
         enrichment = await self.enricher.enrich(app)
@@ -137,14 +143,20 @@ class Orchestrator:
         except Exception as exc:
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
-        self._observe(app.country, result.outcome, timings, t0)
+        self._observe(response, app.country, timings, t0)
         return Outcome(response, True)
 
-    def _observe(self, country: str, outcome: str, timings: dict[str, float], t0: float) -> None:
-        self.metrics.decisions.labels(outcome, country, "model").inc()
+    def _observe(self, response: dict[str, Any], country: str, timings: dict[str, float],
+                 t0: float) -> None:
+        total = time.perf_counter() - t0
+        self.metrics.decisions.labels(response["outcome"], country, response["decided_by"]).inc()
         for stage, ms in timings.items():
             self.metrics.stage_seconds.labels(stage).observe(ms / 1000)
-        self.metrics.stage_seconds.labels("total").observe(time.perf_counter() - t0)
+        self.metrics.stage_seconds.labels("total").observe(total)
+        _log.info("decision", decision_id=response["decision_id"], country=country,
+                  outcome=response["outcome"], decided_by=response["decided_by"],
+                  model_version=response["model_version"],
+                  degraded=[d["source"] for d in response["degraded"]], ms=round(total * 1000, 3))
 
     def _replayed(self, entry: Entry, rhash: str) -> Outcome:
         stored = orjson.loads(entry.body)

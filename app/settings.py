@@ -37,6 +37,16 @@ class Settings(BaseSettings):
 
     reason_count: int = Field(default=4, ge=1, le=10)
 
+    # Security. API keys live in data_dir/keys/api_keys.json (hashed); `credit keys create`.
+    # The insecure development mode turns authentication off, loudly.
+    insecure_no_auth: bool = False
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    rate_limit_per_client: str = "50000/minute"
+    rate_limit_per_customer: str = "30/day"
+    rate_limit_storage: str = "memory://"  # or redis://host:port to share between workers
+    docs_enabled: bool = True
+    log_level: str = "INFO"
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -48,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def audit_db_path(self) -> Path:
         return self.data_dir / "audit.db"
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.keys_dir / "api_keys.json"
 
     @property
     def keys_dir(self) -> Path:

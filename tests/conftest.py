@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.settings import Settings
@@ -49,6 +50,26 @@ def api_env(data_dir: Path, simulators_url: str, **extra: str) -> dict[str, str]
 def api_dir(trained: tuple[Settings, TrainResult],
             tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fresh_data_dir(trained, tmp_path_factory.mktemp("api"))
+
+
+def create_key(data_dir: Path, scopes: list[str] | None = None, name: str = "tests") -> str:
+    """A real API key in the data dir's key store (all scopes unless given)."""
+    from app.auth import SCOPES, ApiKeyStore
+
+    return ApiKeyStore(data_dir / "keys" / "api_keys.json").create(name, scopes or list(SCOPES))
+
+
+@pytest.fixture(scope="module")
+def api_key(api_dir: Path) -> str:
+    return create_key(api_dir)
+
+
+@pytest.fixture(scope="module")
+def api(api_url: str, api_key: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the module's API server, authenticated with an all-scopes key."""
+    with httpx.Client(base_url=api_url, timeout=10,
+                      headers={"Authorization": f"Bearer {api_key}"}) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,23 @@ import asyncio
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
+from app.auth import Principal, require
 from app.deps import ServicesDep
 from app.errors import NotFound
 from app.schemas import Application, DecisionOut, ErrorOut
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
-_ERRORS = {409: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_AUTH = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+_ERRORS = {**_AUTH, 409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
 @router.post("", response_model=DecisionOut, responses=_ERRORS)
 async def create_decision(application: Application, services: ServicesDep,
+                          principal: Annotated[Principal, Depends(require("decisions:write"))],
                           accept_language: Annotated[str, Header()] = "en") -> Response:
+    services.limiter.client(principal.key_id)
     language = "es" if accept_language.lower().startswith("es") else "en"
     outcome = await services.orchestrator.decide(application, language)
     # Sorted keys: a replayed decision (read back from the audit log) is byte-identical.
@@ -25,7 +29,8 @@ async def create_decision(application: Application, services: ServicesDep,
                     headers={"Idempotent-Replayed": "false" if outcome.created else "true"})
 
 
-@router.get("/{decision_id}", responses={404: {"model": ErrorOut}})
+@router.get("/{decision_id}", responses={**_AUTH, 404: {"model": ErrorOut}},
+            dependencies=[Depends(require("decisions:read"))])
 async def get_decision(decision_id: str, services: ServicesDep) -> Response:
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
     if entry is None:

@@ -4,7 +4,6 @@ import copy
 import math
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from app.adapters.simulators import application_for_row
@@ -15,9 +14,8 @@ FIELDS = set(DecisionOut.model_fields)
 
 
 @pytest.fixture(scope="module")
-def client(api_url):
-    with httpx.Client(base_url=api_url, timeout=10) as c:
-        yield c
+def client(api):
+    return api
 
 
 @pytest.fixture(scope="module")
