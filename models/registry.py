@@ -59,8 +59,11 @@ class ModelRegistry:
         from mlflow.models import Model
 
         mv = self.client.get_model_version(self.model_name, str(version))
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{self.model_name}/{version}", tracking_uri=self.tracking_uri))
+        # Resolve through our own client: a `models:/` URI would be resolved against MLflow's
+        # global registry URI (./mlflow.db of the working directory), not ours.
+        source = self.client.get_model_version_download_uri(self.model_name, str(version))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source,
+                                                         tracking_uri=self.tracking_uri))
         booster = lgb.Booster(model_file=str(local / "model.lgb"))
         # Feature set version and calibration travel in the MLmodel file's metadata.
         meta = Model.load(str(local / "MLmodel")).metadata or {}

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +39,10 @@ def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None
 def process(args: list[str], ready_url: str, env: dict[str, str] | None = None,
             log: Path | None = None) -> Iterator[subprocess.Popen]:
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    # A scratch working directory: nothing may depend on (or write to) the caller's cwd.
+    cwd = tempfile.mkdtemp(prefix="server-cwd-")
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, cwd=cwd)
     try:
         wait_http(ready_url, proc)
         yield proc
