@@ -15,6 +15,7 @@ from app.bootstrap import Services, build_services
 from app.errors import CreditError
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
+from app.tracing import configure_tracing
 from app.routes import decisions, health, metrics
 from app.settings import Settings
 
@@ -81,4 +82,5 @@ def app_from_env() -> FastAPI:
     """uvicorn factory (`app.main:app_from_env`): settings from the environment, at start-up."""
     settings = Settings()
     configure_logging(settings.log_level)
+    configure_tracing(settings.tracing, settings.otlp_endpoint)
     return create_app(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"  # or redis://host:port to share between workers
     docs_enabled: bool = True
     log_level: str = "INFO"
+    tracing: Literal["off", "console", "otlp"] = "off"
+    otlp_endpoint: str | None = None  # e.g. http://collector:4318/v1/traces
 
     @property
     def mlflow_uri(self) -> str:
