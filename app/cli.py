@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -69,9 +70,18 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         os.environ.setdefault("CREDIT_BUREAU_URL", f"{base}/bureau")
         os.environ.setdefault("CREDIT_OPEN_BANKING_URL", f"{base}/open-banking")
         console.print(f"simulators on {base}")
+    if workers > 1:
+        # Each worker has its own memory: metrics go through a shared directory (emptied here).
+        metrics_dir = settings.data_dir.resolve() / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     try:
         uvicorn.run("app.main:app_from_env", factory=True, host=host or settings.host,
-                    port=port or settings.port, workers=workers, access_log=False)
+                    port=port or settings.port, workers=workers, access_log=False,
+                    # Start-up loads the model (a few seconds); uvicorn's default 5 s
+                    # health-check timeout would restart a worker that is merely busy loading.
+                    timeout_worker_healthcheck=60)
     finally:
         if sims is not None:
             sims.terminate()

@@ -15,9 +15,9 @@ from app.bootstrap import Services, build_services
 from app.errors import CreditError
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.tracing import configure_tracing
 from app.routes import decisions, health, metrics
 from app.settings import Settings
+from app.tracing import configure_tracing
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -4,7 +4,9 @@ small classes that take this registry (see DecisionMetrics)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 # Seconds; decisions are expected in milliseconds, degraded ones near the deadline.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -22,3 +24,14 @@ class DecisionMetrics:
 
 def new_registry() -> CollectorRegistry:
     return CollectorRegistry(auto_describe=True)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text exposition. With several workers (PROMETHEUS_MULTIPROC_DIR set, as
+    `credit serve --workers N` does), every worker's values are aggregated from the shared
+    directory, so one scrape of any worker sees them all."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
+    return generate_latest(registry)
