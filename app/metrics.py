@@ -20,6 +20,12 @@ class DecisionMetrics:
         self.stage_seconds = Histogram(
             "credit_decision_stage_seconds", "Latency of each stage of the decision path",
             ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.audit_failures = Counter(
+            "credit_audit_failures_total", "Decisions refused (503) because the audit log failed",
+            registry=registry)
+        self.http_requests = Counter(
+            "credit_http_requests_total", "HTTP requests by method, route template and status",
+            ["method", "route", "status"], registry=registry)
 
 
 def new_registry() -> CollectorRegistry:

@@ -81,6 +81,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, app_receive, send_with_headers)
         finally:
+            _count(scope, status)
             self.log.info("request", method=scope["method"], path=scope["path"], status=status,
                           ms=round((time.perf_counter() - start) * 1000, 3))
 
@@ -90,3 +91,12 @@ class RequestContextMiddleware:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _count(scope: dict, status: int) -> None:
+    """Count the request under its route template (never the raw path: ids stay out of labels)."""
+    services = getattr(scope["app"].state, "services", None) if "app" in scope else None
+    if services is None:
+        return
+    route = getattr(scope.get("route"), "path", "unmatched")
+    services.orchestrator.metrics.http_requests.labels(scope["method"], route, str(status)).inc()

@@ -141,6 +141,7 @@ class Orchestrator:
                 raise AuditUnavailable("audit record vanished after a duplicate") from None
             return self._replayed(existing, rhash)
         except Exception as exc:
+            self.metrics.audit_failures.inc()
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
         self._observe(response, app.country, timings, t0)
