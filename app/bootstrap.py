@@ -13,6 +13,10 @@ from app.adapters.bureau import bureau_source
 from app.adapters.open_banking import open_banking_source
 from app.enrichment import Enricher
 from app.errors import ModelUnavailable
+from app.feature_store.cached_source import CachingSource
+from app.feature_store.factory import build_store, config_from_settings
+from app.feature_store.protocol import FeatureStore
+from app.feature_store.velocity import Velocity
 from app.metrics import DecisionMetrics, new_registry
 from app.orchestrator import Orchestrator
 from app.policy import Policy
@@ -33,11 +37,14 @@ class Services:
     orchestrator: Orchestrator
     metrics_registry: CollectorRegistry
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    feature_store: FeatureStore | None = None
 
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
         self.audit.close()
+        if self.feature_store is not None:
+            self.feature_store.close()
 
 
 def pseudonymizer_for(settings: Settings) -> Pseudonymizer:
@@ -68,10 +75,23 @@ def build_services(settings: Settings) -> Services:
     ob_client = _http_client(settings.open_banking_url, settings)
     sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
                                   "open_banking": open_banking_source(ob_client)}
+    pseudonymizer = pseudonymizer_for(settings)
+    feature_store = build_store(config_from_settings(settings))
+    sources = cached_sources(sources, feature_store, settings, pseudonymizer)
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
-        pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count,
-        metrics=DecisionMetrics(metrics_registry))
+        pseudonymizer=pseudonymizer, reason_count=settings.reason_count,
+        metrics=DecisionMetrics(metrics_registry),
+        velocity=Velocity(feature_store, pseudonymizer))
     return Services(settings, registry, audit, orchestrator, metrics_registry,
-                    [bureau_client, ob_client])
+                    [bureau_client, ob_client], feature_store)
+
+
+def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Settings,
+                   pseudonymizer: Pseudonymizer) -> dict[str, Source]:
+    """Wrap each source in a CachingSource with its TTL from settings (0: not cached)."""
+    ttl = {"bureau": settings.bureau_cache_ttl_s,
+           "open_banking": settings.open_banking_cache_ttl_s}
+    return {name: CachingSource(src, store, ttl[name], pseudonymizer) if ttl.get(name) else src
+            for name, src in sources.items()}

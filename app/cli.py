@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from app.settings import Settings
+from app.feature_store.cli import features_cli
 from audit.cli import audit_cli
 from training.cli import model_cli, registry, train
 
@@ -21,6 +22,7 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False,
 cli.command()(train)
 cli.add_typer(model_cli, name="model")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(features_cli, name="features")
 console = Console(stderr=True, soft_wrap=True)
 
 

@@ -7,6 +7,7 @@ about HTTP routes, settings files or which backend stores the audit log.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import orjson
 
 from app.enrichment import Enricher, Enrichment
 from app.errors import AuditUnavailable, IdempotencyConflict
+from app.feature_store.velocity import Velocity
 from app.metrics import DecisionMetrics
 from app.policy import Policy
 from app.schemas import Application
@@ -29,6 +31,7 @@ from models.reasons import top_reasons
 from models.scorer import Scorer
 
 RECORD_SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ def response_of(entry: Entry) -> dict[str, Any]:
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 reason_count: int, metrics: DecisionMetrics) -> None:
+                 reason_count: int, metrics: DecisionMetrics,
+                 velocity: Velocity | None = None) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -57,6 +61,7 @@ class Orchestrator:
         self.pseudonymizer = pseudonymizer
         self.reason_count = reason_count
         self.metrics = metrics
+        self.velocity = velocity
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -66,8 +71,13 @@ class Orchestrator:
             return self._replayed(existing, rhash)
 
         timings: dict[str, float] = {}
+        velocity_task = asyncio.create_task(self._velocity(app))
         enrichment = await self.enricher.enrich(app)
         timings["enrichment"] = _ms(t0)
+        velocity = await velocity_task
+        if velocity is None and self.velocity is not None:
+            enrichment.degraded.append({"source": "velocity", "reason": "store_unavailable",
+                                        "code": "velocity_unavailable"})
 
         t = time.perf_counter()
         raw = self._raw_inputs(app, enrichment)
@@ -84,7 +94,8 @@ class Orchestrator:
 
         t = time.perf_counter()
         result = self.policy.decide(app.country, score.probability, raw, features,
-                                    [d["source"] for d in enrichment.degraded])
+                                    [d["source"] for d in enrichment.degraded],
+                                    velocity=velocity)
         timings["rules"] = _ms(t)
 
         decision_id = uuid.uuid4().hex
@@ -110,6 +121,7 @@ class Orchestrator:
             "application": self.pseudonymizer.protect(app.model_dump(mode="json")),
             "enrichment": enrichment.sources,
             "raw_inputs": raw,
+            "velocity": velocity,
             "feature_set_version": FEATURE_SET_VERSION,
             "features": features,
             "model": {"name": scorer.model.name, "version": scorer.version,
@@ -139,6 +151,18 @@ class Orchestrator:
                                    "no decision was made") from exc
         self._observe(app.country, result.outcome, timings, t0)
         return Outcome(response, True)
+
+    async def _velocity(self, app: Application) -> dict[str, int] | None:
+        """Count this application and return the applicant's velocity; None if the store
+        failed (a degradation, never an error)."""
+        if self.velocity is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.velocity.record, app.applicant.customer_id,
+                                           app.applicant.national_id)
+        except Exception as exc:
+            log.warning("velocity unavailable: %s", type(exc).__name__)
+            return None
 
     def _observe(self, country: str, outcome: str, timings: dict[str, float], t0: float) -> None:
         self.metrics.decisions.labels(outcome, country, "model").inc()

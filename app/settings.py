@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,18 @@ class Settings(BaseSettings):
 
     reason_count: int = Field(default=4, ge=1, le=10)
 
+    # Online feature store (app/feature_store): sqlite (embedded, under data_dir) | redis |
+    # dynamodb | tiered (Redis read-through over DynamoDB, the production setting).
+    feature_store: Literal["sqlite", "redis", "dynamodb", "tiered"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = Field(default=0.05, gt=0)
+    dynamodb_endpoint: str | None = None  # empty: AWS itself
+    dynamodb_region: str = "eu-west-1"
+    feature_table: str = "credit-features"
+    # How long an enrichment answer is reused instead of calling the source again (0: never).
+    bureau_cache_ttl_s: float = Field(default=86_400, ge=0)
+    open_banking_cache_ttl_s: float = Field(default=3_600, ge=0)
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -48,6 +61,10 @@ class Settings(BaseSettings):
     @property
     def audit_db_path(self) -> Path:
         return self.data_dir / "audit.db"
+
+    @property
+    def feature_db_path(self) -> Path:
+        return self.data_dir / "features.db"
 
     @property
     def keys_dir(self) -> Path:
