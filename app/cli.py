@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.settings import Settings
 from app.feature_store.cli import features_cli
+from app.settings import Settings
 from audit.cli import audit_cli
 from training.cli import model_cli, registry, train
 

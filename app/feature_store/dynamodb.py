@@ -49,7 +49,7 @@ def _model(config: DynamoDBConfig) -> type[Model]:
         "__module__": __name__,
         "key": UnicodeAttribute(hash_key=True),
         "value": UnicodeAttribute(null=True),
-        "count": NumberAttribute(null=True),
+        "n": NumberAttribute(null=True),  # counter ("count" is a Model method)
         "expires_at": NumberAttribute(null=True),
     })
 
@@ -107,11 +107,11 @@ class DynamoDBFeatureStore:
         out: dict[str, int] = {}
         for entity, n in amounts.items():
             item = self._m(self._key(fs, entity, "n"))
-            actions = [self._m.count.add(n)]
+            actions = [self._m.n.add(n)]
             if exp is not None:
                 actions.append(self._m.expires_at.set(exp))
             item.update(actions=actions)  # UpdateItem ADD: atomic, creates the item if absent
-            out[entity] = int(item.count)
+            out[entity] = int(item.n)
         return out
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
@@ -121,9 +121,9 @@ class DynamoDBFeatureStore:
                            ) -> dict[str, tuple[int, float | None]]:
         keys = {self._key(fs, e, "n"): e for e in entities}
         now = time.time()
-        return {keys[it.key]: (int(it.count), it.expires_at)
+        return {keys[it.key]: (int(it.n), it.expires_at)
                 for it in self._m.batch_get(list(keys))
-                if it.count is not None and _live(it, now)}
+                if it.n is not None and _live(it, now)}
 
     def ping(self) -> None:
         self._m.describe_table()
