@@ -23,7 +23,7 @@ from training.data import load_credit_data, raw_columns
 
 
 async def _online_matrix(enricher: Enricher, apps: list[Application]) -> tuple[np.ndarray, int]:
-    sem = asyncio.Semaphore(32)
+    sem = asyncio.Semaphore(8)
 
     async def one(app: Application):
         async with sem:
@@ -46,7 +46,7 @@ def test_online_features_equal_offline_for_every_row(simulators_url, redis_url):
     pseudo = Pseudonymizer(b"k" * 32)
 
     async def run() -> tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]:
-        limits = httpx.Limits(max_connections=32)
+        limits = httpx.Limits(max_connections=16)
         async with httpx.AsyncClient(base_url=f"{simulators_url}/bureau", timeout=30,
                                      limits=limits) as bc, \
                 httpx.AsyncClient(base_url=f"{simulators_url}/open-banking", timeout=30,
