@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -88,8 +89,10 @@ def main() -> None:
             url, _ = stack.enter_context(redis_server())
         store = RedisFeatureStore(RedisConfig(url=url, socket_timeout_s=5.0))
         report = {"benchmark": "feature_store", "python": platform.python_version(),
+                  "cpus": os.cpu_count(), "load_average_1m_before": os.getloadavg()[0],
                   "machine": platform.machine(), "redis_read_one_entity": read_latency(store, args.reads),
                   "materialize_into_redis": materialization(store, args.entities, args.batch_size)}
+        report["load_average_1m_after"] = os.getloadavg()[0]
         store.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -7,7 +7,6 @@ interruption continues from there (at-least-once for the last batch, harmless fo
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,17 +47,14 @@ def row_count(path: Path) -> int:
         return max(0, sum(1 for _ in f) - 1)
 
 
-def _clean(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
 def read_batches(path: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     if path.suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-            yield [{k: _clean(v) for k, v in row.items()} for row in batch.to_pylist()]
+            yield batch.to_pylist()
     elif path.suffix == ".csv":
         for chunk in pd.read_csv(path, chunksize=batch_size, dtype={ENTITY_COLUMN: str}):
-            yield [{k: _clean(v) for k, v in row.items()} for row in chunk.to_dict("records")]
+            # NaN stays NaN here: every backend stores values as JSON, where NaN becomes null.
+            yield chunk.to_dict("records")
     else:
         raise ValueError("the file must end in .parquet or .csv")
 
