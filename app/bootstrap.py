@@ -14,6 +14,10 @@ from app.adapters.open_banking import open_banking_source
 from app.auth import ApiKeyStore
 from app.enrichment import Enricher
 from app.errors import ModelUnavailable
+from app.feature_store.cached_source import CachingSource
+from app.feature_store.factory import build_store, config_from_settings
+from app.feature_store.protocol import FeatureStore
+from app.feature_store.velocity import Velocity
 from app.metrics import DecisionMetrics, new_registry
 from app.orchestrator import Orchestrator
 from app.policy import Policy
@@ -37,11 +41,14 @@ class Services:
     api_keys: ApiKeyStore
     limiter: RateLimiter
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    feature_store: FeatureStore | None = None
 
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
         self.audit.close()
+        if self.feature_store is not None:
+            self.feature_store.close()
 
 
 def pseudonymizer_for(settings: Settings) -> Pseudonymizer:
@@ -74,10 +81,24 @@ def build_services(settings: Settings) -> Services:
                                   "open_banking": open_banking_source(ob_client)}
     limiter = RateLimiter(settings.rate_limit_per_client, settings.rate_limit_per_customer,
                           settings.rate_limit_storage)
+    pseudonymizer = pseudonymizer_for(settings)
+    feature_store = build_store(config_from_settings(settings))
+    sources = cached_sources(sources, feature_store, settings, pseudonymizer)
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
-        pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count,
-        metrics=DecisionMetrics(metrics_registry), limiter=limiter)
-    return Services(settings, registry, audit, orchestrator, metrics_registry,
-                    ApiKeyStore(settings.api_keys_path), limiter, [bureau_client, ob_client])
+        pseudonymizer=pseudonymizer, reason_count=settings.reason_count,
+        metrics=DecisionMetrics(metrics_registry), limiter=limiter,
+        velocity=Velocity(feature_store, pseudonymizer))
+    return Services(settings=settings, registry=registry, audit=audit, orchestrator=orchestrator,
+                    metrics_registry=metrics_registry, api_keys=ApiKeyStore(settings.api_keys_path),
+                    limiter=limiter, clients=[bureau_client, ob_client], feature_store=feature_store)
+
+
+def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Settings,
+                   pseudonymizer: Pseudonymizer) -> dict[str, Source]:
+    """Wrap each source in a CachingSource with its TTL from settings (0: not cached)."""
+    ttl = {"bureau": settings.bureau_cache_ttl_s,
+           "open_banking": settings.open_banking_cache_ttl_s}
+    return {name: CachingSource(src, store, ttl[name], pseudonymizer) if ttl.get(name) else src
+            for name, src in sources.items()}

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.feature_store.cli import features_cli
 from app.keys_cli import ensure_local_key, keys_cli
 from app.settings import Settings
 from audit.cli import audit_cli
@@ -24,6 +25,7 @@ cli.command()(train)
 cli.add_typer(model_cli, name="model")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(features_cli, name="features")
 console = Console(stderr=True, soft_wrap=True)
 
 

@@ -51,6 +51,8 @@ class Enricher:
                 out.sources[name] = {"status": "ok", "values": res.values,
                                      "raw_sha256": res.raw_sha256,
                                      "latency_ms": round(res.latency_ms, 3)}
+                if res.cached_at is not None:
+                    out.sources[name]["cache"] = {"hit": True, "fetched_at": res.cached_at}
             else:
                 out.sources[name] = {"status": "degraded", "reason": reason}
                 out.degraded.append({"source": name, "reason": reason,

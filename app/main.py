@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
@@ -39,6 +40,14 @@ async def _on_credit_error(_: Request, exc: CreditError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     return JSONResponse(status_code=exc.status_code, headers=headers,
                         content={"error": exc.code, "message": exc.message})
+
+
+async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # Framework errors (unparseable body, unknown route, wrong method) in our error shape.
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error")
+    return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                        content={"error": code, "message": str(exc.detail)})
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -71,6 +80,7 @@ def create_app(settings: Settings,
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(CreditError, _on_credit_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(health.router)
     app.include_router(decisions.router)

@@ -18,6 +18,7 @@ import structlog
 
 from app.enrichment import Enricher, Enrichment
 from app.errors import AuditUnavailable, IdempotencyConflict
+from app.feature_store.velocity import Velocity
 from app.metrics import DecisionMetrics
 from app.policy import Policy
 from app.ratelimit import RateLimiter
@@ -51,7 +52,8 @@ def response_of(entry: Entry) -> dict[str, Any]:
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter) -> None:
+                 reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
+                 velocity: Velocity | None = None) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -61,6 +63,7 @@ class Orchestrator:
         self.reason_count = reason_count
         self.metrics = metrics
         self.limiter = limiter
+        self.velocity = velocity
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -72,8 +75,13 @@ class Orchestrator:
         self.limiter.customer(app.country, app.applicant.customer_id)
 
         timings: dict[str, float] = {}
+        velocity_task = asyncio.create_task(self._velocity(app))
         enrichment = await self.enricher.enrich(app)
         timings["enrichment"] = _ms(t0)
+        velocity = await velocity_task
+        if velocity is None and self.velocity is not None:
+            enrichment.degraded.append({"source": "velocity", "reason": "store_unavailable",
+                                        "code": "velocity_unavailable"})
 
         t = time.perf_counter()
         raw = self._raw_inputs(app, enrichment)
@@ -90,7 +98,8 @@ class Orchestrator:
 
         t = time.perf_counter()
         result = self.policy.decide(app.country, score.probability, raw, features,
-                                    [d["source"] for d in enrichment.degraded])
+                                    [d["source"] for d in enrichment.degraded],
+                                    velocity=velocity)
         timings["rules"] = _ms(t)
 
         decision_id = uuid.uuid4().hex
@@ -116,6 +125,7 @@ class Orchestrator:
             "application": self.pseudonymizer.protect(app.model_dump(mode="json")),
             "enrichment": enrichment.sources,
             "raw_inputs": raw,
+            "velocity": velocity,
             "feature_set_version": FEATURE_SET_VERSION,
             "features": features,
             "model": {"name": scorer.model.name, "version": scorer.version,
@@ -146,6 +156,18 @@ class Orchestrator:
                                    "no decision was made") from exc
         self._observe(response, app.country, timings, t0)
         return Outcome(response, True)
+
+    async def _velocity(self, app: Application) -> dict[str, int] | None:
+        """Count this application and return the applicant's velocity; None if the store
+        failed (a degradation, never an error)."""
+        if self.velocity is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.velocity.record, app.applicant.customer_id,
+                                           app.applicant.national_id)
+        except Exception as exc:
+            _log.warning("velocity_unavailable", error_type=type(exc).__name__)
+            return None
 
     def _observe(self, response: dict[str, Any], country: str, timings: dict[str, float],
                  t0: float) -> None:

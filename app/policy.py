@@ -51,7 +51,8 @@ class Policy:
         return self.params(country)["grades"][-1][0]
 
     def decide(self, country: str, probability: float | None, raw: dict[str, Any],
-               features: dict[str, float | None], degraded_sources: list[str]) -> PolicyResult:
+               features: dict[str, float | None], degraded_sources: list[str],
+               velocity: dict[str, int] | None = None) -> PolicyResult:
         p = self.params(country)
         fired: list[Fired] = []
         if raw["amount"] > raw["price"]:
@@ -69,6 +70,13 @@ class Policy:
                                f"(limit {p['max_age_at_maturity']})"))
         for source in degraded_sources:
             fired.append(Fired(f"{source}_degraded", "refer", f"{source} data unavailable"))
+        limit = p.get("max_applications_per_day")
+        for subject in ("customer", "national_id"):
+            n = (velocity or {}).get(f"{subject}_applications_24h", 0)
+            if limit is not None and n > limit:
+                fired.append(Fired(f"{subject}_velocity", "refer",
+                                   f"{n} applications in 24 hours by this {subject.replace('_', ' ')}"
+                                   f" (limit {limit})"))
         if raw.get("income") is None and "open_banking" not in degraded_sources:
             fired.append(Fired("income_unverified", "refer", "income could not be verified"))
 

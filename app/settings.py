@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     tracing: Literal["off", "console", "otlp"] = "off"
     otlp_endpoint: str | None = None  # e.g. http://collector:4318/v1/traces
+    # Online feature store (app/feature_store): sqlite (embedded, under data_dir) | redis |
+    # dynamodb | tiered (Redis read-through over DynamoDB, the production setting).
+    feature_store: Literal["sqlite", "redis", "dynamodb", "tiered"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = Field(default=0.05, gt=0)
+    dynamodb_endpoint: str | None = None  # empty: AWS itself
+    dynamodb_region: str = "eu-west-1"
+    feature_table: str = "credit-features"
+    # How long an enrichment answer is reused instead of calling the source again (0: never).
+    bureau_cache_ttl_s: float = Field(default=86_400, ge=0)
+    open_banking_cache_ttl_s: float = Field(default=3_600, ge=0)
 
     @property
     def mlflow_uri(self) -> str:
@@ -65,6 +76,10 @@ class Settings(BaseSettings):
     @property
     def api_keys_path(self) -> Path:
         return self.keys_dir / "api_keys.json"
+
+    @property
+    def feature_db_path(self) -> Path:
+        return self.data_dir / "features.db"
 
     @property
     def keys_dir(self) -> Path:

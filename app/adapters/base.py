@@ -22,6 +22,7 @@ class SourceResult:
     values: dict[str, Any]
     raw_sha256: str
     latency_ms: float
+    cached_at: str | None = None  # set when served from the feature store (ISO time of fetch)
 
 
 class Source(Protocol):

@@ -13,7 +13,7 @@ from app.schemas import Application, DecisionOut, ErrorOut
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 _AUTH = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}}
-_ERRORS = {**_AUTH, 409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_ERRORS = {**_AUTH, 400: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
 @router.post("", response_model=DecisionOut, responses=_ERRORS)

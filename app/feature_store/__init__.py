@@ -1,0 +1,1 @@
+"""The online feature store: one Protocol (protocol.py), one backend per file."""

@@ -1,0 +1,66 @@
+"""The feature-store port: get/put feature values for one or many entities of a named,
+versioned feature set, with a time to live, plus atomic counters for real-time features.
+
+Values are JSON-able dicts. An expired entry reads as missing. Every backend (sqlite.py,
+redis.py, dynamodb.py, tiered.py) passes the same contract suite (tests/contract/).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named, versioned set of features; `ttl_s` is the default time to live (None: forever).
+    A new version is a new key space, so old and new can be served side by side."""
+
+    name: str
+    version: str
+    ttl_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name) or not re.match(r"^[A-Za-z0-9.]{1,16}$", self.version):
+            raise ValueError("feature set name must be snake_case and version alphanumeric")
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+
+class FeatureStore(Protocol):
+    def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None: ...
+
+    def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Found entities only; missing or expired ones are left out."""
+        ...
+
+    def put(self, fs: FeatureSet, entity: str, values: Mapping[str, Any],
+            ttl_s: float | None = None) -> None: ...
+
+    def put_many(self, fs: FeatureSet, rows: Mapping[str, Mapping[str, Any]],
+                 ttl_s: float | None = None) -> None:
+        """Upsert every row (idempotent: the same rows twice leave the same state)."""
+        ...
+
+    def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
+                  ttl_s: float | None = None) -> dict[str, int]:
+        """Atomically add to each entity's counter; returns the new counts."""
+        ...
+
+    def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
+        """Counters of the entities that have one (missing or expired are left out)."""
+        ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def ttl_of(fs: FeatureSet, ttl_s: float | None) -> float | None:
+    return fs.ttl_s if ttl_s is None else ttl_s

@@ -1,0 +1,38 @@
+"""Every feature-store backend, on a real server with fresh state per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.feature_store.dynamodb import DynamoDBConfig
+from app.feature_store.factory import build_store
+from app.feature_store.protocol import FeatureStore
+from app.feature_store.redis import RedisConfig
+from app.feature_store.sqlite import SQLiteConfig
+from app.feature_store.tiered import TieredConfig
+
+BACKENDS = ["sqlite", "redis", "dynamodb", "tiered"]
+
+
+def store_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if kind == "sqlite":
+        return SQLiteConfig(path=tmp_path / "features.db")
+    if kind == "redis":
+        return RedisConfig(url=request.getfixturevalue("redis_url"))
+    dynamo = DynamoDBConfig(endpoint=request.getfixturevalue("dynamodb_endpoint"),
+                            table_name=f"features-{uuid.uuid4().hex[:8]}")
+    if kind == "dynamodb":
+        return dynamo
+    return TieredConfig(redis=RedisConfig(url=request.getfixturevalue("redis_url")),
+                        dynamodb=dynamo)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeatureStore]:
+    s = build_store(store_config(request.param, tmp_path, request))
+    yield s
+    s.close()
