@@ -12,8 +12,8 @@ from app.errors import NotFound
 from app.schemas import Application, DecisionOut, ErrorOut
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
-_AUTH = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}}
-_ERRORS = {**_AUTH, 400: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_AUTH = {status: {"model": ErrorOut} for status in (401, 403, 429)}
+_ERRORS = {**_AUTH, **{status: {"model": ErrorOut} for status in (400, 409, 413, 503)}}
 
 
 @router.post("", response_model=DecisionOut, responses=_ERRORS)
