@@ -91,3 +91,21 @@ def dynamodb_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> st
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     return moto_endpoint
+
+
+@pytest.fixture(scope="module")
+def fault_simulators_url() -> Iterator[str]:
+    """Private simulators for fault-injection tests, so faults never reach other modules."""
+    with servers.simulators() as base:
+        yield base
+
+
+@pytest.fixture
+def faults(fault_simulators_url: str):
+    """Fault control of the private simulators, healed before and after each test."""
+    from tests.faults import FaultClient
+
+    client = FaultClient(fault_simulators_url)
+    client.reset()
+    yield client
+    client.reset()
