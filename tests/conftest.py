@@ -93,9 +93,10 @@ def dynamodb_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> st
     return moto_endpoint
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fault_simulators_url() -> Iterator[str]:
-    """Private simulators for fault-injection tests, so faults never reach other modules."""
+    """Simulators only for fault-injection tests (healed around each test by `faults`), so an
+    injected fault never reaches tests that use `simulators_url`."""
     with servers.simulators() as base:
         yield base
 

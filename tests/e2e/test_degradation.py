@@ -17,11 +17,20 @@ ENV = {"CREDIT_ENRICHMENT_DEADLINE_S": str(DEADLINE_S), "CREDIT_ENRICHMENT_TIMEO
 
 
 @pytest.fixture(scope="module")
-def api(trained, fault_simulators_url, tmp_path_factory):
+def breaker_redis():
+    """A redis-server of this module's own (the last test kills it), holding breaker state."""
+    with servers.redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(trained, fault_simulators_url, breaker_redis, tmp_path_factory):
+    """One API process for the module, sharing its breaker state in `breaker_redis`."""
     from tests.conftest import fresh_data_dir
 
     data = fresh_data_dir(trained, tmp_path_factory.mktemp("degradation"))
-    with servers.api(api_env(data, fault_simulators_url, **ENV), log=data / "api.log") as base, \
+    env = api_env(data, fault_simulators_url, **ENV, CREDIT_BREAKER_REDIS_URL=breaker_redis[0])
+    with servers.api(env, log=data / "api.log") as base, \
             httpx.Client(base_url=base, timeout=10) as client:
         yield client
 
@@ -107,23 +116,18 @@ def test_metrics_show_breaker_and_calls(api, healthy):
     assert "credit_dependency_retries_total" in text
 
 
-def test_redis_down_while_breaker_state_is_shared(trained, fault_simulators_url, faults,
-                                                  tmp_path):
-    """An API sharing breaker state in Redis keeps deciding after Redis is killed."""
-    from tests.conftest import fresh_data_dir
+def test_redis_down_while_breaker_state_is_shared(api, healthy, breaker_redis):
+    """Kill the Redis holding breaker state: decisions continue, and the breaker still
+    opens on failures (local state). Runs last in this module: it kills the module's Redis."""
+    import redis
 
-    data = fresh_data_dir(trained, tmp_path)
-    with servers.redis_server() as (url, proc):
-        env = api_env(data, fault_simulators_url, **ENV, CREDIT_BREAKER_REDIS_URL=url)
-        with servers.api(env, log=data / "api.log") as base, \
-                httpx.Client(base_url=base, timeout=10) as client:
-            first, _ = decide(client)
-            assert first.status_code == 200 and not first.json()["degraded"]
-            proc.kill()
-            proc.wait(timeout=10)
-            after = [decide(client, row=2 + i) for i in range(10)]
-            assert [r.status_code for r, _ in after] == [200] * 10
-            assert not any(r.json()["degraded"] for r, _ in after)
-            faults.set("bureau", error_rate=1.0)
-            failing = [decide(client, row=20 + i)[0].json() for i in range(6)]
-            assert [d["degraded"][0]["reason"] for d in failing][-1] == "circuit_open"
+    url, proc = breaker_redis
+    assert redis.Redis.from_url(url).get("credit:breaker:bureau:pybreaker:state") == b"closed"
+    proc.kill()
+    proc.wait(timeout=10)
+    after = [decide(api, row=2 + i) for i in range(10)]
+    assert [r.status_code for r, _ in after] == [200] * 10
+    assert not any(r.json()["degraded"] for r, _ in after)
+    healthy.set("bureau", error_rate=1.0)
+    failing = [decide(api, row=20 + i)[0].json() for i in range(6)]
+    assert [d["degraded"][0]["reason"] for d in failing][-1] == "circuit_open"

@@ -80,7 +80,7 @@ def test_breaker_opens_after_fail_max_and_costs_little(faults, fault_simulators_
     faults.set("bureau", error_rate=1.0, error_status=503)
 
     async def go():
-        async with Harness(fault_simulators_url, attempts=1, fail_max=3) as h:
+        async with Harness(fault_simulators_url, attempts=1, fail_max=3, reset_timeout_s=30) as h:
             first = [await h.reason() for _ in range(3)]
             costs, later = [], []
             for _ in range(50):
@@ -93,7 +93,7 @@ def test_breaker_opens_after_fail_max_and_costs_little(faults, fault_simulators_
     assert first == ["server_error"] * 3
     assert set(later) == {"circuit_open"} and state == pybreaker.STATE_OPEN
     assert faults.calls("bureau") == 3
-    assert statistics.median(costs) < 0.005 and max(costs) < 0.05
+    assert statistics.median(costs) < 0.005 and max(costs) < 0.5  # generous: a loaded CI box
 
 
 def test_half_open_sends_exactly_one_trial_then_recovers(faults, fault_simulators_url):
@@ -132,8 +132,9 @@ def test_5xx_burst_is_retried_within_attempts(faults, fault_simulators_url):
     assert run(go(3))[0] == "ok"
     assert faults.calls("bureau") == 3
     faults.set("bureau", error_rate=1.0, error_status=502)
+    before = faults.calls("bureau")
     reason, elapsed = run(go(4))
-    assert reason == "server_error" and faults.calls("bureau") == 4
+    assert reason == "server_error" and faults.calls("bureau") - before == 4
     assert elapsed < 0.4
 
 
@@ -179,8 +180,9 @@ def test_seeded_error_rate_is_deterministic(faults, fault_simulators_url):
     """The same seed gives the same sequence of injected failures."""
     def statuses():
         faults.set("bureau", error_rate=0.5, seed=7)
-        return [httpx.post(f"{fault_simulators_url}/bureau/v1/reports",
-                           json={"national_id": NID}, timeout=5).status_code for _ in range(20)]
+        with httpx.Client(base_url=fault_simulators_url, timeout=5) as c:
+            return [c.post("/bureau/v1/reports", json={"national_id": NID}).status_code
+                    for _ in range(20)]
 
     first = statuses()
     assert first == statuses() and {200, 503} == set(first)

@@ -32,7 +32,7 @@ def test_one_worker_opens_the_breaker_for_all(faults, fault_simulators_url, redi
     assert ra == ["server_error"] * 3
     assert rb == ["circuit_open"] * 5 and state_b == pybreaker.STATE_OPEN
     assert faults.calls("bureau") == 3
-    assert redis.Redis.from_url(redis_url).get("pybreaker:credit:breaker:bureau:state") == b"open"
+    assert redis.Redis.from_url(redis_url).get("credit:breaker:bureau:pybreaker:state") == b"open"
 
 
 def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
