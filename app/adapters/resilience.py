@@ -121,7 +121,8 @@ class ResilientSource:
             return max(0.0, min(backoff(state), deadline - time.monotonic() - p.min_attempt_s))
 
         def out_of_time(state: RetryCallState) -> bool:
-            return deadline - time.monotonic() - state.upcoming_sleep < p.min_attempt_s
+            # Half of min_attempt_s: `wait` leaves exactly min_attempt_s, minus time passing.
+            return deadline - time.monotonic() - state.upcoming_sleep < p.min_attempt_s / 2
 
         def retried(exc: BaseException) -> bool:
             return isinstance(exc, DependencyError) and exc.reason in RETRIED
@@ -137,7 +138,7 @@ class ResilientSource:
 
     async def _attempt(self, national_id: str, deadline: float) -> SourceResult:
         budget = min(self.policy.call_timeout_s, deadline - time.monotonic())
-        if budget < self.policy.min_attempt_s:  # not worth a call, and not the dependency's fault
+        if budget < self.policy.min_attempt_s / 2:  # not worth a call, not the dependency's fault
             raise DependencyError(self.name, "timeout", "no time left in the deadline")
         start = time.perf_counter()
         outcome = "error"

@@ -167,3 +167,19 @@ def test_retry_stops_when_the_breaker_opens_mid_fetch():
     source = resilient(src, attempts=5, fail_max=2)
     assert run(fetch_reason(source)) == "circuit_open"
     assert src.calls == 2
+
+
+def test_backoff_is_capped_by_the_deadline():
+    """A huge backoff does not overrun the deadline: the retry sleeps only what is left."""
+    src = ScriptedSource("server_error")
+    source = resilient(src, attempts=5, backoff_s=1000, backoff_max_s=1000)
+
+    async def go():
+        with deadline_scope(0.2):
+            t = time.monotonic()
+            reason = await fetch_reason(source)
+            return reason, time.monotonic() - t
+
+    reason, elapsed = run(go())
+    assert reason == "server_error" and 0.15 < elapsed < 0.2 + 0.03
+    assert 2 <= src.calls <= 5  # one at once, the rest in the last min_attempt_s
