@@ -53,8 +53,12 @@ def api_dir(trained: tuple[Settings, TrainResult],
 
 @pytest.fixture(scope="module")
 def api_url(api_dir: Path, simulators_url: str) -> Iterator[str]:
-    """One API server per test module (tests use distinct application ids)."""
-    with servers.api(api_env(api_dir, simulators_url), log=api_dir / "api.log") as base:
+    """One API server per test module (tests use distinct application ids). Generous
+    enrichment timeouts: on a busy shared box a stalled simulator would otherwise open a
+    breaker and degrade functional tests (fault behaviour is tested in test_degradation)."""
+    env = api_env(api_dir, simulators_url, CREDIT_ENRICHMENT_TIMEOUT_S="2",
+                  CREDIT_ENRICHMENT_DEADLINE_S="3")
+    with servers.api(env, log=api_dir / "api.log") as base:
         yield base
 
 

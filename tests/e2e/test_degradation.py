@@ -11,8 +11,8 @@ from app.adapters.simulators import application_for_row
 from tests import servers
 from tests.conftest import api_env
 
-DEADLINE_S = 0.3
-ENV = {"CREDIT_ENRICHMENT_DEADLINE_S": str(DEADLINE_S), "CREDIT_ENRICHMENT_TIMEOUT_S": "0.2",
+DEADLINE_S = 0.4
+ENV = {"CREDIT_ENRICHMENT_DEADLINE_S": str(DEADLINE_S), "CREDIT_ENRICHMENT_TIMEOUT_S": "0.3",
        "CREDIT_BREAKER_FAIL_MAX": "3", "CREDIT_BREAKER_RESET_TIMEOUT_S": "1"}
 
 
