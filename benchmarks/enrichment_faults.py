@@ -170,8 +170,12 @@ def main() -> None:
         data = ensure_model(args.data_dir, tmp)
         with servers.simulators() as sims:
             faults = FaultClient(sims)
+            # models/registry.py resolves models:/ URIs through MLflow's global registry URI
+            # (inherited from train()'s process in tests); point it at this data dir.
+            mlflow_uri = f"sqlite:///{data.resolve() / 'mlflow.db'}"
             env = {"CREDIT_DATA_DIR": str(data), "CREDIT_BUREAU_URL": f"{sims}/bureau",
-                   "CREDIT_OPEN_BANKING_URL": f"{sims}/open-banking", **env_extra}
+                   "CREDIT_OPEN_BANKING_URL": f"{sims}/open-banking", **env_extra,
+                   "MLFLOW_TRACKING_URI": mlflow_uri, "MLFLOW_REGISTRY_URI": mlflow_uri}
             with api_process(env, tmp / "api.log") as base, \
                     httpx.Client(base_url=base, timeout=30,
                                  limits=httpx.Limits(max_connections=args.concurrency)) as client:
