@@ -9,8 +9,11 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from app.adapters.base import Source
+from app.adapters.breaker_storage import FallbackRedisStorage
 from app.adapters.bureau import bureau_source
+from app.adapters.metrics import BreakerStateListener, DependencyMetrics
 from app.adapters.open_banking import open_banking_source
+from app.adapters.resilience import ResilientSource, RetryPolicy, new_breaker
 from app.auth import ApiKeyStore
 from app.enrichment import Enricher
 from app.errors import ModelUnavailable
@@ -65,6 +68,33 @@ def _http_client(base_url: str, settings: Settings) -> httpx.AsyncClient:
     )
 
 
+def resilient(sources: list[Source], settings: Settings,
+              metrics: DependencyMetrics) -> dict[str, Source]:
+    """Each source behind its own breaker, with retries inside the decision's deadline."""
+    policy = RetryPolicy(attempts=settings.enrichment_attempts,
+                         call_timeout_s=settings.enrichment_timeout_s,
+                         budget_s=settings.enrichment_deadline_s,
+                         backoff_s=settings.enrichment_backoff_s,
+                         backoff_max_s=settings.enrichment_backoff_max_s)
+    redis_client = None
+    if settings.breaker_redis_url:
+        import redis
+
+        t = settings.breaker_redis_timeout_s
+        redis_client = redis.Redis.from_url(settings.breaker_redis_url, socket_timeout=t,
+                                            socket_connect_timeout=t)
+    out: dict[str, Source] = {}
+    for src in sources:
+        storage = (FallbackRedisStorage(f"credit:breaker:{src.name}", redis_client)
+                   if redis_client is not None else None)
+        breaker = new_breaker(src.name, settings.breaker_fail_max,
+                              settings.breaker_reset_timeout_s, storage,
+                              [BreakerStateListener(metrics, src.name)])
+        metrics.set_breaker_state(src.name, breaker.state)
+        out[src.name] = ResilientSource(src, breaker, policy, metrics)
+    return out
+
+
 def build_services(settings: Settings) -> Services:
     if not settings.bureau_url or not settings.open_banking_url:
         raise ModelUnavailable("CREDIT_BUREAU_URL and CREDIT_OPEN_BANKING_URL must be set "
@@ -77,12 +107,13 @@ def build_services(settings: Settings) -> Services:
     audit = SQLiteAuditStore(settings.audit_db_path)
     bureau_client = _http_client(settings.bureau_url, settings)
     ob_client = _http_client(settings.open_banking_url, settings)
-    sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
-                                  "open_banking": open_banking_source(ob_client)}
+    sources = resilient([bureau_source(bureau_client), open_banking_source(ob_client)],
+                        settings, DependencyMetrics(metrics_registry))
     limiter = RateLimiter(settings.rate_limit_per_client, settings.rate_limit_per_customer,
                           settings.rate_limit_storage)
     pseudonymizer = pseudonymizer_for(settings)
     feature_store = build_store(config_from_settings(settings))
+    # The cache sits in front: a hit costs no breaker or retry work.
     sources = cached_sources(sources, feature_store, settings, pseudonymizer)
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),

@@ -1,5 +1,10 @@
 """Enrichment: ask every consented source at once, within one deadline; what fails or is late
-becomes a recorded degradation, never an error for the caller."""
+becomes a recorded degradation, never an error for the caller.
+
+Each degradation says which source and why (`reason`: timeout, unreachable, server_error,
+rejected, malformed, circuit_open, deadline, no_consent) with the code `<source>_unavailable`.
+The sources get the deadline minus a small margin (see app/adapters/resilience.py), so they
+normally give up on their own, with a precise reason, before the deadline cancels them."""
 
 from __future__ import annotations
 
@@ -9,11 +14,14 @@ from typing import Any
 
 from app.adapters import bureau, open_banking
 from app.adapters.base import Source, SourceResult
+from app.adapters.resilience import deadline_scope
 from app.errors import DependencyError
 from app.schemas import Application
 
 # Source name -> (values -> raw feature fields, the raw fields when the source is missing).
 _TO_RAW = {"bureau": bureau.to_raw, "open_banking": open_banking.to_raw}
+# Time kept back from the sources' budget so that their own timeouts fire before ours.
+_MARGIN_S = 0.01
 _MISSING = {"bureau": {"records": None, "debt": None},
             "open_banking": {"income": None, "expenses": None, "assets": None}}
 
@@ -38,8 +46,9 @@ class Enricher:
 
     async def enrich(self, app: Application) -> Enrichment:
         consent = {"bureau": app.consent.bureau, "open_banking": app.consent.open_banking}
-        tasks = {name: asyncio.create_task(src.fetch(app.applicant.national_id))
-                 for name, src in self.sources.items() if consent.get(name)}
+        with deadline_scope(max(self.deadline_s - _MARGIN_S, 0.0)):
+            tasks = {name: asyncio.create_task(src.fetch(app.applicant.national_id))
+                     for name, src in self.sources.items() if consent.get(name)}
         if tasks:
             await asyncio.wait(tasks.values(), timeout=self.deadline_s)
         out = Enrichment()

@@ -107,11 +107,12 @@ class Orchestrator:
             "decision_id": decision_id,
             "application_id": app.application_id,
             "outcome": result.outcome,
-            "probability_of_default": score.probability,
+            # A degraded source whose policy is "refer" withholds the score (ADR 0012).
+            "probability_of_default": None if result.withhold_score else score.probability,
             "grade": result.grade,
             "decided_by": "model",
             "model_version": scorer.version,
-            "reasons": [r.__dict__ for r in reasons],
+            "reasons": [] if result.withhold_score else [r.__dict__ for r in reasons],
             "degraded": enrichment.degraded,
         }
         record = {

@@ -2,6 +2,10 @@
 
 The rules live in a versioned TOML file (app/policy_rules.toml by default); every decision
 records the version and the rules that fired.
+
+A missing source (degraded enrichment) is handled per country and source by `[degraded]`:
+"score_and_refer" scores with that source's values missing and refers; "refer" refers
+outright and withholds the score from the response (ADR 0012).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 _SEVERITY = {"approve": 0, "refer": 1, "decline": 2}
+DEGRADED_MODES = ("score_and_refer", "refer")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,9 @@ class PolicyResult:
     outcome: str
     grade: str | None
     fired: list[Fired] = field(default_factory=list)
+    # True when a degraded source's mode is "refer": the response carries no score, grade
+    # or reasons (the audit record still keeps what the model said).
+    withhold_score: bool = False
 
 
 class Policy:
@@ -34,6 +42,11 @@ class Policy:
         self.version: str = config["version"]
         self._defaults: dict[str, Any] = config["defaults"]
         self._countries: dict[str, dict[str, Any]] = config.get("countries", {})
+        for where, table in [("defaults", self._defaults), *self._countries.items()]:
+            for source, mode in table.get("degraded", {}).items():
+                if mode not in DEGRADED_MODES:
+                    raise ValueError(f"policy {where}.degraded.{source}: unknown mode {mode!r} "
+                                     f"(one of {', '.join(DEGRADED_MODES)})")
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -42,7 +55,14 @@ class Policy:
         return cls(tomllib.loads(text))
 
     def params(self, country: str) -> dict[str, Any]:
-        return {**self._defaults, **self._countries.get(country, {})}
+        country_params = self._countries.get(country, {})
+        merged = {**self._defaults, **country_params}
+        merged["degraded"] = {**self._defaults.get("degraded", {}),
+                              **country_params.get("degraded", {})}
+        return merged
+
+    def degraded_mode(self, country: str, source: str) -> str:
+        return self.params(country)["degraded"].get(source, "score_and_refer")
 
     def grade(self, probability: float, country: str) -> str:
         for name, upper in self.params(country)["grades"]:
@@ -68,8 +88,12 @@ class Policy:
             fired.append(Fired("age_at_maturity", "decline",
                                f"applicant would be {age_end:.0f} at maturity "
                                f"(limit {p['max_age_at_maturity']})"))
+        withhold = False
         for source in degraded_sources:
-            fired.append(Fired(f"{source}_degraded", "refer", f"{source} data unavailable"))
+            mode = self.degraded_mode(country, source)
+            withhold = withhold or mode == "refer"
+            fired.append(Fired(f"{source}_degraded", "refer",
+                               f"{source} data unavailable ({mode})"))
         limit = p.get("max_applications_per_day")
         for subject in ("customer", "national_id"):
             n = (velocity or {}).get(f"{subject}_applications_24h", 0)
@@ -80,7 +104,11 @@ class Policy:
         if raw.get("income") is None and "open_banking" not in degraded_sources:
             fired.append(Fired("income_unverified", "refer", "income could not be verified"))
 
-        if probability is None:
+        if withhold:
+            fired.append(Fired("score_withheld", "refer",
+                               "a degraded source's policy is to refer without a score"))
+            score_outcome = "refer"
+        elif probability is None:
             fired.append(Fired("not_scored", "refer", "no model score available"))
             score_outcome = "refer"
         elif probability < p["approve_below"]:
@@ -95,5 +123,5 @@ class Policy:
                                f"probability of default between {p['approve_below']} "
                                f"and {p['decline_at']}"))
         outcome = max([score_outcome, *(f.effect for f in fired)], key=_SEVERITY.__getitem__)
-        grade = None if probability is None else self.grade(probability, country)
-        return PolicyResult(outcome, grade, fired)
+        grade = None if probability is None or withhold else self.grade(probability, country)
+        return PolicyResult(outcome, grade, fired, withhold)

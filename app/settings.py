@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     # Per-call timeout and per-decision enrichment deadline, in seconds.
     enrichment_timeout_s: float = Field(default=0.5, gt=0)
     enrichment_deadline_s: float = Field(default=0.8, gt=0)
+    # Retries (transport errors, timeouts, 5xx only) and circuit breakers per dependency.
+    enrichment_attempts: int = Field(default=3, ge=1, le=10)
+    enrichment_backoff_s: float = Field(default=0.02, ge=0)
+    enrichment_backoff_max_s: float = Field(default=0.2, ge=0)
+    breaker_fail_max: int = Field(default=5, ge=1)
+    breaker_reset_timeout_s: float = Field(default=10.0, gt=0)
+    # Share breaker state between workers through this Redis; unset = per-process state.
+    breaker_redis_url: str | None = None
+    breaker_redis_timeout_s: float = Field(default=0.05, gt=0)
 
     mlflow_tracking_uri: str | None = None  # default: SQLite file under data_dir
     model_name: str = "credit-default"

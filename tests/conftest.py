@@ -74,8 +74,12 @@ def api(api_url: str, api_key: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def api_url(api_dir: Path, simulators_url: str) -> Iterator[str]:
-    """One API server per test module (tests use distinct application ids)."""
-    with servers.api(api_env(api_dir, simulators_url), log=api_dir / "api.log") as base:
+    """One API server per test module (tests use distinct application ids). Generous
+    enrichment timeouts: on a busy shared box a stalled simulator would otherwise open a
+    breaker and degrade functional tests (fault behaviour is tested in test_degradation)."""
+    env = api_env(api_dir, simulators_url, CREDIT_ENRICHMENT_TIMEOUT_S="2",
+                  CREDIT_ENRICHMENT_DEADLINE_S="3")
+    with servers.api(env, log=api_dir / "api.log") as base:
         yield base
 
 
@@ -112,3 +116,22 @@ def dynamodb_endpoint(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> st
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     return moto_endpoint
+
+
+@pytest.fixture(scope="session")
+def fault_simulators_url() -> Iterator[str]:
+    """Simulators only for fault-injection tests (healed around each test by `faults`), so an
+    injected fault never reaches tests that use `simulators_url`."""
+    with servers.simulators() as base:
+        yield base
+
+
+@pytest.fixture
+def faults(fault_simulators_url: str):
+    """Fault control of the private simulators, healed before and after each test."""
+    from tests.faults import FaultClient
+
+    client = FaultClient(fault_simulators_url)
+    client.reset()
+    yield client
+    client.reset()

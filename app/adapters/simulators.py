@@ -6,7 +6,8 @@ bureau answers that row's Records and Debt, open banking its Income, Expenses an
 Anyone else gets a deterministic, plausible answer: a donor row chosen by a hash of the id,
 its amounts scaled by a factor in [0.9, 1.1] drawn from the same hash.
 
-Mounted at /bureau and /open-banking; `credit simulators` serves them.
+Mounted at /bureau and /open-banking; `credit simulators` serves them. Faults are injected
+at run time over HTTP under /_faults (app/adapters/faults.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import re
 
 import numpy as np
 from fastapi import FastAPI
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.adapters.faults import FaultInjector, mount_fault_routes
 from training.data import load_credit_data
 
 DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
@@ -69,16 +72,17 @@ class ApplicantData:
 
 def create_simulator_app() -> FastAPI:
     data = ApplicantData()
+    faults = FaultInjector()
     bureau = FastAPI(title="Bureau simulator")
     banking = FastAPI(title="Open-banking simulator")
 
     @bureau.post("/v1/reports")
-    async def report(body: Lookup) -> dict:
-        return data.bureau(body.national_id)
+    async def report(body: Lookup) -> Response:
+        return await faults.answer("bureau", lambda: data.bureau(body.national_id))
 
     @banking.post("/v1/summaries")
-    async def summary(body: Lookup) -> dict:
-        return data.open_banking(body.national_id)
+    async def summary(body: Lookup) -> Response:
+        return await faults.answer("open_banking", lambda: data.open_banking(body.national_id))
 
     root = FastAPI(title="Enrichment simulators")
 
@@ -86,6 +90,7 @@ def create_simulator_app() -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
+    mount_fault_routes(root, faults)
     root.mount("/bureau", bureau)
     root.mount("/open-banking", banking)
     return root

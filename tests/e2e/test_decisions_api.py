@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.adapters.simulators import application_for_row, dni_for_row
 from app.schemas import DecisionOut
 from training.data import load_credit_data
 
@@ -173,4 +173,4 @@ def test_metrics_count_decisions_and_stages(client, df):
     text = client.get("/metrics").text
     assert 'credit_decisions_total{country="ES",decided_by="model"' in text
     assert 'credit_decision_stage_seconds_count{stage="score_explain"}' in text
-    assert "00000015" not in text  # no national id in metrics
+    assert dni_for_row(15) not in text  # no national id in metrics

@@ -1,0 +1,74 @@
+"""Breaker state shared through a real redis-server, and what happens when Redis dies."""
+
+import asyncio
+
+import pybreaker
+import redis
+
+from app.adapters.breaker_storage import FallbackRedisStorage
+from tests.integration.test_enrichment_faults import Harness
+from tests.servers import redis_server
+
+
+def storage(url, retry_after_s=5.0):
+    client = redis.Redis.from_url(url, socket_timeout=0.05, socket_connect_timeout=0.05)
+    return FallbackRedisStorage("credit:breaker:bureau", client, retry_after_s)
+
+
+def test_one_worker_opens_the_breaker_for_all(faults, fault_simulators_url, redis_url):
+    """Worker A trips the shared breaker; worker B then fails fast without calling."""
+    faults.set("bureau", error_rate=1.0)
+
+    async def go():
+        async with Harness(fault_simulators_url, attempts=1, fail_max=3,
+                           reset_timeout_s=30, storage=storage(redis_url)) as a, \
+                Harness(fault_simulators_url, attempts=1, fail_max=3,
+                        reset_timeout_s=30, storage=storage(redis_url)) as b:
+            ra = [await a.reason() for _ in range(3)]
+            rb = [await b.reason() for _ in range(5)]
+            return ra, rb, b.breaker.state
+
+    ra, rb, state_b = run(go())
+    assert ra == ["server_error"] * 3
+    assert rb == ["circuit_open"] * 5 and state_b == pybreaker.STATE_OPEN
+    assert faults.calls("bureau") == 3
+    assert redis.Redis.from_url(redis_url).get("credit:breaker:bureau:pybreaker:state") == b"open"
+
+
+def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
+    """Kill Redis: fetches keep working on a local breaker, which still opens on failures."""
+    with redis_server() as (url, proc):
+        shared = storage(url)
+
+        async def go():
+            async with Harness(fault_simulators_url, attempts=1, fail_max=3,
+                               reset_timeout_s=30, storage=shared) as h:
+                before = [await h.reason() for _ in range(3)]
+                assert shared.shared
+                proc.kill()
+                proc.wait(timeout=10)
+                after = [await h.reason() for _ in range(5)]
+                faults.set("bureau", error_rate=1.0)
+                failing = [await h.reason() for _ in range(6)]
+                return before, after, failing, shared.shared
+
+        before, after, failing, still_shared = run(go())
+    assert before == ["ok"] * 3 and after == ["ok"] * 5
+    assert not still_shared
+    assert failing == ["server_error"] * 3 + ["circuit_open"] * 3
+
+
+def test_redis_down_at_start_uses_local_state(fault_simulators_url, faults):
+    """A storage built while Redis is unreachable still serves calls."""
+    from tests.servers import free_port
+
+    async def go():
+        async with Harness(fault_simulators_url, storage=storage(
+                f"redis://127.0.0.1:{free_port()}/0")) as h:
+            return [await h.reason() for _ in range(3)]
+
+    assert run(go()) == ["ok"] * 3
+
+
+def run(coro):
+    return asyncio.run(coro)
