@@ -13,6 +13,8 @@ from rich.console import Console
 
 from app.settings import Settings
 from audit.cli import audit_cli
+from feature_flags.cli import flags_cli
+from shadow.cli import shadow_cli
 from training.cli import model_cli, registry, train
 
 # Each area keeps its commands beside its code; they are gathered here.
@@ -21,6 +23,8 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False,
 cli.command()(train)
 cli.add_typer(model_cli, name="model")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(flags_cli, name="flags")
+cli.add_typer(shadow_cli, name="shadow")
 console = Console(stderr=True, soft_wrap=True)
 
 

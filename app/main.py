@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
-from app.routes import decisions, health, metrics
+from app.routes import decisions, flags, health, metrics
 from app.settings import Settings
 
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings,
     app.include_router(health.router)
     app.include_router(decisions.router)
     app.include_router(metrics.router)
+    app.include_router(flags.router)
     return app
 
 

@@ -27,6 +27,8 @@ from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import top_reasons
 from models.scorer import Scorer
+from shadow.arms import ArmOutcome, Case
+from shadow.rollout import Rollout
 
 RECORD_SCHEMA_VERSION = 1
 
@@ -48,7 +50,8 @@ def response_of(entry: Entry) -> dict[str, Any]:
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
-                 reason_count: int, metrics: DecisionMetrics) -> None:
+                 reason_count: int, metrics: DecisionMetrics,
+                 rollout: Rollout | None = None) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -57,6 +60,7 @@ class Orchestrator:
         self.pseudonymizer = pseudonymizer
         self.reason_count = reason_count
         self.metrics = metrics
+        self.rollout = rollout  # None: the model decides everything, no shadow arm
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -66,6 +70,9 @@ class Orchestrator:
             return self._replayed(existing, rhash)
 
         timings: dict[str, float] = {}
+        assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
+                      if self.rollout else None)
+        decided_by = assignment.decided_by if assignment else "model"
         enrichment = await self.enricher.enrich(app)
         timings["enrichment"] = _ms(t0)
 
@@ -75,27 +82,47 @@ class Orchestrator:
         features = as_dict(x)
         timings["features"] = _ms(t)
 
-        t = time.perf_counter()
         scorer = self.scorer  # pinned for this decision
-        score = scorer.score(x)
-        reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
-                              language)
-        timings["score_explain"] = _ms(t)
+        degraded = [d["source"] for d in enrichment.degraded]
+        case = Case(app.country, x, raw, features, degraded, scorer)
+        pending = self.rollout.start_shadow(assignment, case) if self.rollout and assignment else None
 
         t = time.perf_counter()
-        result = self.policy.decide(app.country, score.probability, raw, features,
-                                    [d["source"] for d in enrichment.degraded])
-        timings["rules"] = _ms(t)
+        if decided_by == "model":
+            score = scorer.score(x)
+            reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
+                                  language)
+            timings["score_explain"] = _ms(t)
+            t = time.perf_counter()
+            result = self.policy.decide(app.country, score.probability, raw, features, degraded)
+            timings["rules"] = _ms(t)
+            live = ArmOutcome("model", result.outcome, scorer.version,
+                              probability_of_default=score.probability, grade=result.grade)
+            model_sections = self._model_sections(scorer, score, result)
+        else:
+            live = self.rollout.decide_legacy(case)  # type: ignore[union-attr]
+            timings["legacy"] = _ms(t)
+            reasons = []
+            model_sections = {"score": None, "explanation": None, "policy": None,
+                              "legacy": live.record()}
+
+        shadow = None
+        if pending is not None:
+            t = time.perf_counter()
+            shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
+            timings["shadow_wait"] = _ms(t)
 
         decision_id = uuid.uuid4().hex
         response = {
             "decision_id": decision_id,
             "application_id": app.application_id,
-            "outcome": result.outcome,
-            "probability_of_default": score.probability,
-            "grade": result.grade,
-            "decided_by": "model",
-            "model_version": scorer.version,
+            "outcome": live.outcome,
+            # The legacy arm has no probability or grade: null rather than the shadow
+            # model's numbers, which did not decide (docs/decisions/0053).
+            "probability_of_default": live.probability_of_default,
+            "grade": live.grade,
+            "decided_by": decided_by,
+            "model_version": scorer.version if decided_by == "model" else None,
             "reasons": [r.__dict__ for r in reasons],
             "degraded": enrichment.degraded,
         }
@@ -114,14 +141,10 @@ class Orchestrator:
             "features": features,
             "model": {"name": scorer.model.name, "version": scorer.version,
                       "run_id": scorer.model.run_id},
-            "score": {"probability_of_default": score.probability, "log_odds": score.log_odds},
-            "explanation": {"base_value": score.base_value,
-                            "contributions": dict(zip(scorer.feature_names,
-                                                      map(float, score.contributions), strict=True))},
-            "policy": {"version": self.policy.version, "outcome": result.outcome,
-                       "grade": result.grade, "fired": [f.__dict__ for f in result.fired]},
-            "flags": {"mode": "full", "decided_by": "model"},
-            "shadow": None,
+            **model_sections,
+            "flags": (assignment.record() if assignment
+                      else {"mode": "full", "decided_by": "model"}),
+            "shadow": shadow,
             "timings_ms": timings,
             "response": response,
         }
@@ -137,11 +160,22 @@ class Orchestrator:
         except Exception as exc:
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
-        self._observe(app.country, result.outcome, timings, t0)
+        self._observe(app.country, live.outcome, decided_by, timings, t0)
         return Outcome(response, True)
 
-    def _observe(self, country: str, outcome: str, timings: dict[str, float], t0: float) -> None:
-        self.metrics.decisions.labels(outcome, country, "model").inc()
+    def _model_sections(self, scorer: Scorer, score: Any, result: Any) -> dict[str, Any]:
+        return {
+            "score": {"probability_of_default": score.probability, "log_odds": score.log_odds},
+            "explanation": {"base_value": score.base_value,
+                            "contributions": dict(zip(scorer.feature_names,
+                                                      map(float, score.contributions), strict=True))},
+            "policy": {"version": self.policy.version, "outcome": result.outcome,
+                       "grade": result.grade, "fired": [f.__dict__ for f in result.fired]},
+        }
+
+    def _observe(self, country: str, outcome: str, decided_by: str, timings: dict[str, float],
+                 t0: float) -> None:
+        self.metrics.decisions.labels(outcome, country, decided_by).inc()
         for stage, ms in timings.items():
             self.metrics.stage_seconds.labels(stage).observe(ms / 1000)
         self.metrics.stage_seconds.labels("total").observe(time.perf_counter() - t0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +38,24 @@ class Settings(BaseSettings):
 
     reason_count: int = Field(default=4, ge=1, le=10)
 
+    # Rollout (feature_flags/, shadow/). A country with no stored flag uses flags_default_mode.
+    flag_store: Literal["file", "redis"] = "file"
+    flags_default_mode: Literal["legacy", "shadow", "canary", "full"] = "full"
+    flag_poll_interval_s: float = Field(default=0.2, gt=0, le=1.0)
+    # HMAC key of the sticky canary buckets; required with the redis flag store (every
+    # instance must bucket alike). Unset with the file store: generated under data_dir/keys.
+    bucket_key: SecretStr | None = None
+    shadow_budget_ms: float = Field(default=2.0, ge=0)
+    shadow_slots: int = Field(default=4, ge=1, le=64)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    @model_validator(mode="after")
+    def _shared_bucket_key(self) -> Settings:
+        if self.flag_store == "redis" and self.bucket_key is None:
+            raise ValueError("CREDIT_BUCKET_KEY must be set with CREDIT_FLAG_STORE=redis: "
+                             "every instance must put a customer in the same bucket")
+        return self
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -48,6 +67,10 @@ class Settings(BaseSettings):
     @property
     def audit_db_path(self) -> Path:
         return self.data_dir / "audit.db"
+
+    @property
+    def flags_path(self) -> Path:
+        return self.data_dir / "flags.json"
 
     @property
     def keys_dir(self) -> Path:
