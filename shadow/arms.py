@@ -13,7 +13,7 @@ import asyncio
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,7 +96,9 @@ class ModelArm:
 class Pending:
     arm: str
     started: float
-    future: asyncio.Future[ArmOutcome] | None  # None: not started (no free slot)
+    # A thread future, not an asyncio one: it is done the moment the thread finishes, even
+    # while the event loop is busy with the live arm. None: not started (no free slot).
+    future: Future[ArmOutcome] | None
 
 
 class ShadowRunner:
@@ -110,8 +112,7 @@ class ShadowRunner:
         started = time.perf_counter()
         if not self._slots.acquire(blocking=False):
             return Pending(arm.name, started, None)
-        fut = asyncio.get_running_loop().run_in_executor(self._pool, self._run, arm, case)
-        return Pending(arm.name, started, fut)
+        return Pending(arm.name, started, self._pool.submit(self._run, arm, case))
 
     def _run(self, arm: DecisionArm, case: Case) -> ArmOutcome:
         try:
@@ -127,11 +128,9 @@ class ShadowRunner:
         try:
             if pending.future.done():
                 return "ok", pending.future.result(), None
-            out = await asyncio.wait_for(asyncio.shield(pending.future), remaining)
+            out = await asyncio.wait_for(asyncio.wrap_future(pending.future), remaining)
             return "ok", out, None
         except TimeoutError:
-            # Retrieve the late result or error so asyncio does not log it as unhandled.
-            pending.future.add_done_callback(lambda f: f.cancelled() or f.exception())
             return "timeout", None, None
         except Exception as exc:
             return "error", None, type(exc).__name__

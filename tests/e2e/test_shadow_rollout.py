@@ -13,17 +13,24 @@ import pytest
 from app.adapters.simulators import application_for_row
 from feature_flags.bucketing import Bucketer
 from tests import servers
-from tests.conftest import api_env
+from tests.conftest import api_env, fresh_data_dir
 from training.data import load_credit_data
 
 KEY = "e2e-shared-bucket-key-0123456789abcdef"
 
 
-@pytest.fixture
-def workers(data_dir, simulators_url, redis_url):
-    """Two API processes (two 'workers') on one data dir and one Redis flag store."""
+@pytest.fixture(scope="module")
+def shared_dir(trained, tmp_path_factory):
+    return fresh_data_dir(trained, tmp_path_factory.mktemp("rollout"))
+
+
+@pytest.fixture(scope="module")
+def workers(shared_dir, simulators_url, redis_process):
+    """Two API processes (two 'workers') on one data dir and one Redis flag store, started
+    once for this module (each test sets the flags it needs first)."""
+    data_dir = shared_dir
     env = api_env(data_dir, simulators_url, CREDIT_FLAG_STORE="redis",
-                  CREDIT_REDIS_URL=redis_url, CREDIT_BUCKET_KEY=KEY,
+                  CREDIT_REDIS_URL=redis_process[0], CREDIT_BUCKET_KEY=KEY,
                   CREDIT_FLAG_POLL_INTERVAL_S="0.2")
     with ExitStack() as stack:
         urls = [stack.enter_context(servers.api(env, log=data_dir / f"api{i}.log"))
@@ -80,7 +87,7 @@ def test_kill_switch_from_the_cli(workers):
     assert flag["updated_by"] == "oncall:e2e" and flag["reason"] == "incident drill"
 
 
-def test_canary_is_sticky_across_workers(workers, data_dir):
+def test_canary_is_sticky_across_workers(workers):
     """At 20%, each customer gets the arm of its keyed bucket, on either worker, every time."""
     (a, b), _ = workers
     df = load_credit_data()
@@ -101,14 +108,16 @@ def test_canary_is_sticky_across_workers(workers, data_dir):
     assert "model" in expected.values() and "legacy" in expected.values()
 
 
-def test_flag_changes_are_in_the_audit_log(workers, data_dir):
+def test_flag_changes_are_in_the_audit_log(workers, shared_dir):
     (a, _), _ = workers
     put(a, "PT", mode="shadow")
     from audit.sqlite import SQLiteAuditStore
 
-    store = SQLiteAuditStore(data_dir / "audit.db")
+    store = SQLiteAuditStore(shared_dir / "audit.db")
     changes = [r for r in (orjson.loads(e.body) for e in store.entries())
                if r["type"] == "flag_change"]
     store.close()
-    assert changes[-1]["country"] == "PT" and changes[-1]["actor"] == "e2e"
-    assert changes[-1]["to"]["mode"] == "shadow" and changes[-1]["at"]
+    pt = [r for r in changes if r["country"] == "PT"]  # entries come chain by chain
+    assert len(pt) == 1 and pt[0]["actor"] == "e2e" and pt[0]["reason"] == "e2e"
+    assert pt[0]["to"]["mode"] == "shadow" and pt[0]["at"]
+    assert any(r["actor"] == "oncall:e2e" for r in changes)  # the CLI's change

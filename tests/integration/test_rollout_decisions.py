@@ -23,7 +23,8 @@ def df():
 
 @pytest.fixture
 def settings(data_dir, simulators_url):
-    return settings_for(data_dir, simulators_url)
+    """A generous shadow budget: these tests check what is recorded, not latency."""
+    return settings_for(data_dir, simulators_url, shadow_budget_ms=500)
 
 
 async def set_flag(c, country, mode, percent=None, actor="risk:test"):
@@ -35,9 +36,9 @@ async def set_flag(c, country, mode, percent=None, actor="risk:test"):
     return r.json()
 
 
-async def decide_all(c, df, tag):
+async def decide_all(c, df, tag, rows=ROWS):
     out = []
-    for row in ROWS:
+    for row in rows:
         r = await c.post("/v1/decisions", json=application_for_row(
             row, df, application_id=f"{tag}-{row}"))
         assert r.status_code == 200, r.text
@@ -103,9 +104,10 @@ def _public(d):
 
 @pytest.mark.parametrize("mode", ["full", "shadow"])
 @pytest.mark.parametrize("fault", ["fail", "hang"])
-def test_broken_shadow_arm_leaves_answers_unchanged(settings, df, mode, fault):
+def test_broken_shadow_arm_leaves_answers_unchanged(data_dir, simulators_url, df, mode, fault):
     """Forcing the shadow arm (legacy under full, the model under shadow) to fail or hang
     changes no live answer; the record says what happened to the shadow."""
+    settings = settings_for(data_dir, simulators_url)  # the default (small) shadow budget
     release = threading.Event()
     shadow_arm = "legacy" if mode == "full" else "model"
 
@@ -116,9 +118,9 @@ def test_broken_shadow_arm_leaves_answers_unchanged(settings, df, mode, fault):
     async def scenario():
         async with client(settings) as (c, _):
             await set_flag(c, "ES", mode)
-            baseline = await decide_all(c, df, f"BASE-{mode}-{fault}")
+            baseline = await decide_all(c, df, f"BASE-{mode}-{fault}", ROWS[:50])
         async with client(settings, wrap) as (c, services):
-            broken = await decide_all(c, df, f"BROKEN-{mode}-{fault}")
+            broken = await decide_all(c, df, f"BROKEN-{mode}-{fault}", ROWS[:50])
             records = [orjson.loads(services.audit.get_decision(d["decision_id"]).body)
                        for d in broken]
         release.set()
@@ -127,7 +129,11 @@ def test_broken_shadow_arm_leaves_answers_unchanged(settings, df, mode, fault):
     baseline, broken, records = asyncio.run(scenario())
     assert [_public(d) for d in broken] == [_public(d) for d in baseline]
     statuses = {r["shadow"]["status"] for r in records}
-    assert statuses <= ({"error"} if fault == "fail" else {"timeout", "busy"})
+    if fault == "fail":
+        # On a loaded machine a failure may not be seen within the budget: then timeout.
+        assert "error" in statuses and statuses <= {"error", "timeout", "busy"}
+    else:
+        assert statuses <= {"timeout", "busy"}
     assert all(r["shadow"]["comparison"] is None for r in records)
     if fault == "hang":
         # After the first runs hang in every slot, later ones do not even wait.

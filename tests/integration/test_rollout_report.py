@@ -14,6 +14,10 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from app.adapters.simulators import application_for_row
+from audit.sqlite import SQLiteAuditStore
+from shadow.cli import write_prom
+from shadow.concordance import report as build_report
+from tests.conftest import fresh_data_dir
 from tests.integration.rollout_app import client, settings_for
 from training.data import load_credit_data
 
@@ -44,11 +48,13 @@ def wilson(k, n, z=1.959963984540054):
     return centre - half, centre + half
 
 
-@pytest.fixture
-def decided(data_dir, simulators_url):
+@pytest.fixture(scope="module")
+def decided(trained, tmp_path_factory, simulators_url):
     """Decisions in two countries: ES at a 50% canary, PT in shadow mode."""
+    data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("report"))
     df = load_credit_data()
-    settings = settings_for(data_dir, simulators_url)
+    # A generous shadow budget: on a loaded test machine the default would lose pairs.
+    settings = settings_for(data_dir, simulators_url, shadow_budget_ms=1000)
 
     async def scenario():
         async with client(settings) as (c, _):
@@ -94,18 +100,29 @@ def test_report_figures_match_an_independent_recomputation(decided):
     assert report["overall"]["spearman"] < 0
 
 
+def in_process(data_dir, country=None, since=None):
+    store = SQLiteAuditStore(data_dir / "audit.db")
+    try:
+        return build_report(store.entries(), country, since)
+    finally:
+        store.close()
+
+
 def test_report_filters(decided):
-    es = run_report(decided, "--country", "ES")
+    from datetime import date
+
+    es = in_process(decided, "ES")
     frame = independent(decided / "audit.db", "ES")
     assert es["overall"]["n"] == len(frame) and set(es["by_country"]) == {"ES"}
-    assert run_report(decided, "--since", "2999-01-01")["overall"] == {"n": 0}
-    days = run_report(decided)["by_day"]
+    assert in_process(decided, since=date(2999, 1, 1))["overall"] == {"n": 0}
+    days = in_process(decided)["by_day"]
     assert sum(d["n"] for d in days.values()) == len(independent(decided / "audit.db"))
 
 
 def test_report_writes_prometheus_gauges(decided, tmp_path):
     prom = tmp_path / "shadow.prom"
-    report = run_report(decided, "--prom", str(prom))
+    report = in_process(decided)
+    write_prom(report, prom)
     text = prom.read_text()
     expected = report["by_country"]["ES"]["agreement"]
     line = next(x for x in text.splitlines()
