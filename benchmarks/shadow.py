@@ -58,6 +58,7 @@ async def run(requests: int, base: Path, sims: str) -> dict:
                                     for f in ("ok", "fail", "hang"))]
     lat: dict[str, list[float]] = {f"{m}/{f}": [] for m, f in scenarios}
     statuses: dict[str, dict[str, int]] = {k: {} for k in lat}
+    waits: dict[str, list[float]] = {k: [] for k in lat}
     async with AsyncExitStack() as stack:
         clients = {}
         for mode, fault in scenarios:
@@ -70,7 +71,8 @@ async def run(requests: int, base: Path, sims: str) -> dict:
         rows = np.random.default_rng(7).integers(1, len(df), requests + 20)
         for i, row in enumerate(rows):
             for name, (c, _) in clients.items():
-                body = application_for_row(int(row), df, application_id=f"B-{name}-{i}")
+                app_id = f"B-{name.replace('/', '-')}-{i}"
+                body = application_for_row(int(row), df, application_id=app_id)
                 t = time.perf_counter()
                 r = await c.post("/v1/decisions", json=body)
                 ms = (time.perf_counter() - t) * 1000
@@ -79,16 +81,22 @@ async def run(requests: int, base: Path, sims: str) -> dict:
                     lat[name].append(ms)
         for name, (_, services) in clients.items():
             for e in services.audit.entries():
-                shadow = orjson.loads(e.body).get("shadow")
+                rec = orjson.loads(e.body)
+                shadow = rec.get("shadow")
                 st = shadow["status"] if shadow else "none"
                 statuses[name][st] = statuses[name].get(st, 0) + 1
+                # The only place the live path waits on the shadow arm.
+                waits[name].append(rec["timings_ms"].get("shadow_wait", 0.0))
     release.set()
     out = {}
     for name, xs in lat.items():
         a = np.array(xs)
         out[name] = {"n": len(a), "p50_ms": float(np.percentile(a, 50)),
                      "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()),
-                     "shadow_status": statuses[name]}
+                     "shadow_status": statuses[name],
+                     "shadow_wait_p50_ms": float(np.percentile(waits[name], 50)),
+                     "shadow_wait_p99_ms": float(np.percentile(waits[name], 99)),
+                     "shadow_wait_max_ms": float(np.max(waits[name]))}
     for mode in ("full", "shadow"):
         ok = out[f"{mode}/ok"]["p99_ms"]
         for fault in ("fail", "hang"):

@@ -112,13 +112,10 @@ class ShadowRunner:
         started = time.perf_counter()
         if not self._slots.acquire(blocking=False):
             return Pending(arm.name, started, None)
-        return Pending(arm.name, started, self._pool.submit(self._run, arm, case))
-
-    def _run(self, arm: DecisionArm, case: Case) -> ArmOutcome:
-        try:
-            return arm.evaluate(case)
-        finally:
-            self._slots.release()
+        future = self._pool.submit(arm.evaluate, case)
+        # Released when the run ends however it ends (result, error, or cancelled unstarted).
+        future.add_done_callback(lambda _: self._slots.release())
+        return Pending(arm.name, started, future)
 
     async def finish(self, pending: Pending) -> tuple[str, ArmOutcome | None, str | None]:
         """(status, outcome, error type): status ok | error | timeout | busy."""
@@ -128,6 +125,8 @@ class ShadowRunner:
         try:
             if pending.future.done():
                 return "ok", pending.future.result(), None
+            # On timeout wait_for cancels the run if it has not started yet (work saved);
+            # the done callback above gives its slot back either way.
             out = await asyncio.wait_for(asyncio.wrap_future(pending.future), remaining)
             return "ok", out, None
         except TimeoutError:

@@ -88,6 +88,26 @@ def test_runner_ok_error_timeout_busy():
     assert again[0] == "ok"  # slots come back once the hung runs end
 
 
+def test_slots_come_back_after_timeouts_and_cancellations():
+    """With a zero budget most runs time out, some cancelled before they start: every slot
+    must still be returned (a leak would leave the runner 'busy' for good)."""
+
+    async def scenario():
+        runner = ShadowRunner(budget_s=0.0, slots=2)
+        statuses = [(await runner.finish(runner.start(FixedArm("legacy"), case())))[0]
+                    for _ in range(200)]
+        await asyncio.sleep(0.2)
+        after = runner.start(FixedArm("legacy"), case())
+        await asyncio.sleep(0.05)
+        last = await runner.finish(after)
+        runner.close()
+        return statuses, last
+
+    statuses, last = run(scenario())
+    assert last[0] == "ok"
+    assert statuses.count("busy") < 200
+
+
 def make_rollout(tmp_path, model_arm):
     metrics = RolloutMetrics(CollectorRegistry())
     flags = LiveFlags(FileFlagStore(tmp_path / "flags.json"), "full")
