@@ -107,7 +107,10 @@ def _public(d):
 def test_broken_shadow_arm_leaves_answers_unchanged(data_dir, simulators_url, df, mode, fault):
     """Forcing the shadow arm (legacy under full, the model under shadow) to fail or hang
     changes no live answer; the record says what happened to the shadow."""
-    settings = settings_for(data_dir, simulators_url)  # the default (small) shadow budget
+    # The default (small) shadow budget; generous enrichment deadlines, so that a loaded
+    # test machine cannot degrade one run's enrichment and not the other's.
+    settings = settings_for(data_dir, simulators_url, enrichment_timeout_s=5,
+                            enrichment_deadline_s=10)
     release = threading.Event()
     shadow_arm = "legacy" if mode == "full" else "model"
 
