@@ -30,8 +30,16 @@ from audit.group_commit import GroupCommitter
 from audit.pii import Pseudonymizer
 from audit.sqlite import SQLiteAuditStore
 from audit.store import AuditStore
+from feature_flags.admin import FlagAdmin
+from feature_flags.bucketing import Bucketer
+from feature_flags.live import LiveFlags
+from feature_flags.store import FlagStore
 from models.registry import ModelRegistry
 from models.scorer import Scorer
+from shadow.arms import LegacyArm, ModelArm, ShadowRunner
+from shadow.metrics import RolloutMetrics
+from shadow.rollout import Rollout
+from shadow.scorecard import Scorecard
 
 
 @dataclass
@@ -45,10 +53,15 @@ class Services:
     limiter: RateLimiter
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     feature_store: FeatureStore | None = None
+    flags: FlagAdmin | None = None
 
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
+        if self.orchestrator.rollout is not None:
+            self.orchestrator.rollout.close()
+        if self.flags is not None:
+            self.flags.store.close()
         self.audit.close()
         if self.feature_store is not None:
             self.feature_store.close()
@@ -58,6 +71,37 @@ def pseudonymizer_for(settings: Settings) -> Pseudonymizer:
     if settings.pseudonym_key is not None:
         return Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
     return Pseudonymizer.from_key_file(settings.keys_dir / "pseudonym.key")
+
+
+def flag_store_for(settings: Settings) -> FlagStore:
+    if settings.flag_store == "redis":
+        from feature_flags.redis import RedisFlagStore
+
+        return RedisFlagStore(settings.redis_url)
+    from feature_flags.file import FileFlagStore
+
+    return FileFlagStore(settings.flags_path)
+
+
+def bucketer_for(settings: Settings) -> Bucketer:
+    if settings.bucket_key is not None:
+        return Bucketer(settings.bucket_key.get_secret_value().encode())
+    return Bucketer.from_key_file(settings.keys_dir / "bucket.key")
+
+
+def flag_admin_for(settings: Settings, audit: AuditStore) -> FlagAdmin:
+    """Flag changes (`credit flags set`, PUT /v1/flags): the store plus the audit log."""
+    return FlagAdmin(flag_store_for(settings), audit, settings.flags_default_mode)
+
+
+def rollout_for(settings: Settings, policy: Policy, registry: CollectorRegistry) -> Rollout:
+    metrics = RolloutMetrics(registry)
+    flags = LiveFlags(flag_store_for(settings), settings.flags_default_mode,
+                      settings.flag_poll_interval_s,
+                      on_error=lambda _: metrics.flag_errors.inc())
+    flags.start()
+    return Rollout(flags, bucketer_for(settings), LegacyArm(Scorecard.load()), ModelArm(policy),
+                   ShadowRunner(settings.shadow_budget_ms / 1000, settings.shadow_slots), metrics)
 
 
 def _http_client(base_url: str, settings: Settings) -> httpx.AsyncClient:
@@ -115,15 +159,18 @@ def build_services(settings: Settings) -> Services:
     feature_store = build_store(config_from_settings(settings))
     # The cache sits in front: a hit costs no breaker or retry work.
     sources = cached_sources(sources, feature_store, settings, pseudonymizer)
+    policy = Policy.load()
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
-        policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
+        policy=policy, audit=audit, committer=GroupCommitter(audit),
         pseudonymizer=pseudonymizer, reason_count=settings.reason_count,
         metrics=DecisionMetrics(metrics_registry), limiter=limiter,
-        velocity=Velocity(feature_store, pseudonymizer))
+        velocity=Velocity(feature_store, pseudonymizer),
+        rollout=rollout_for(settings, policy, metrics_registry))
     return Services(settings=settings, registry=registry, audit=audit, orchestrator=orchestrator,
                     metrics_registry=metrics_registry, api_keys=ApiKeyStore(settings.api_keys_path),
-                    limiter=limiter, clients=[bureau_client, ob_client], feature_store=feature_store)
+                    limiter=limiter, clients=[bureau_client, ob_client], feature_store=feature_store,
+                    flags=flag_admin_for(settings, audit))
 
 
 def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Settings,

@@ -16,6 +16,8 @@ from app.feature_store.cli import features_cli
 from app.keys_cli import ensure_local_key, keys_cli
 from app.settings import Settings
 from audit.cli import audit_cli
+from feature_flags.cli import flags_cli
+from shadow.cli import shadow_cli
 from training.cli import model_cli, registry, train
 
 # Each area keeps its commands beside its code; they are gathered here.
@@ -26,6 +28,8 @@ cli.add_typer(model_cli, name="model")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(features_cli, name="features")
+cli.add_typer(flags_cli, name="flags")
+cli.add_typer(shadow_cli, name="shadow")
 console = Console(stderr=True, soft_wrap=True)
 
 

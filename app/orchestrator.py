@@ -30,6 +30,8 @@ from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import top_reasons
 from models.scorer import Scorer
+from shadow.arms import ArmOutcome, Case
+from shadow.rollout import Rollout
 
 RECORD_SCHEMA_VERSION = 1
 _log = structlog.get_logger("credit.decisions")
@@ -53,7 +55,7 @@ class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
-                 velocity: Velocity | None = None) -> None:
+                 velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
         self.scorer = scorer
         self.enricher = enricher
         self.policy = policy
@@ -64,6 +66,7 @@ class Orchestrator:
         self.metrics = metrics
         self.limiter = limiter
         self.velocity = velocity
+        self.rollout = rollout  # None: the model decides everything, no shadow arm
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -73,15 +76,19 @@ class Orchestrator:
             return self._replayed(existing, rhash)
         # Replays above are free; each new decision for a customer counts (score probing).
         self.limiter.customer(app.country, app.applicant.customer_id)
+        timings: dict[str, float] = {"idempotency": _ms(t0)}
 
-        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
+                      if self.rollout else None)
+        decided_by = assignment.decided_by if assignment else "model"
         velocity_task = asyncio.create_task(self._velocity(app))
         enrichment = await self.enricher.enrich(app)
-        timings["enrichment"] = _ms(t0)
         velocity = await velocity_task
         if velocity is None and self.velocity is not None:
             enrichment.degraded.append({"source": "velocity", "reason": "store_unavailable",
                                         "code": "velocity_unavailable"})
+        timings["enrichment"] = _ms(t)
 
         t = time.perf_counter()
         raw = self._raw_inputs(app, enrichment)
@@ -89,30 +96,54 @@ class Orchestrator:
         features = as_dict(x)
         timings["features"] = _ms(t)
 
-        t = time.perf_counter()
         scorer = self.scorer  # pinned for this decision
-        score = scorer.score(x)
-        reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
-                              language)
-        timings["score_explain"] = _ms(t)
+        degraded = [d["source"] for d in enrichment.degraded]
+        case = Case(app.country, x, raw, features, degraded, scorer)
+        pending = self.rollout.start_shadow(assignment, case) if self.rollout and assignment else None
 
         t = time.perf_counter()
-        result = self.policy.decide(app.country, score.probability, raw, features,
-                                    [d["source"] for d in enrichment.degraded],
-                                    velocity=velocity)
-        timings["rules"] = _ms(t)
+        if decided_by == "model":
+            score = scorer.score(x)
+            reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
+                                  language)
+            timings["score_explain"] = _ms(t)
+            t = time.perf_counter()
+            result = self.policy.decide(app.country, score.probability, raw, features, degraded,
+                                        velocity=velocity)
+            timings["rules"] = _ms(t)
+            # A degraded source whose policy is "refer" withholds the score (ADR 0012).
+            shown = None if result.withhold_score else score.probability
+            live = ArmOutcome("model", result.outcome, scorer.version,
+                              probability_of_default=shown,
+                              grade=None if result.withhold_score else result.grade)
+            if result.withhold_score:
+                reasons = []
+            model_sections = self._model_sections(scorer, score, result)
+        else:
+            live = self.rollout.decide_legacy(case)  # type: ignore[union-attr]
+            timings["legacy"] = _ms(t)
+            reasons = []
+            model_sections = {"score": None, "explanation": None, "policy": None,
+                              "legacy": live.record()}
+
+        shadow = None
+        if pending is not None:
+            t = time.perf_counter()
+            shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
+            timings["shadow_wait"] = _ms(t)
 
         decision_id = uuid.uuid4().hex
         response = {
             "decision_id": decision_id,
             "application_id": app.application_id,
-            "outcome": result.outcome,
-            # A degraded source whose policy is "refer" withholds the score (ADR 0012).
-            "probability_of_default": None if result.withhold_score else score.probability,
-            "grade": result.grade,
-            "decided_by": "model",
-            "model_version": scorer.version,
-            "reasons": [] if result.withhold_score else [r.__dict__ for r in reasons],
+            "outcome": live.outcome,
+            # The legacy arm has no probability or grade: null rather than the shadow
+            # model's numbers, which did not decide (docs/decisions/0053).
+            "probability_of_default": live.probability_of_default,
+            "grade": live.grade,
+            "decided_by": decided_by,
+            "model_version": scorer.version if decided_by == "model" else None,
+            "reasons": [r.__dict__ for r in reasons],
             "degraded": enrichment.degraded,
         }
         record = {
@@ -125,23 +156,20 @@ class Orchestrator:
             "request_sha256": rhash,
             "application": self.pseudonymizer.protect(app.model_dump(mode="json")),
             "enrichment": enrichment.sources,
-            "raw_inputs": raw,
             "velocity": velocity,
+            "raw_inputs": raw,
             "feature_set_version": FEATURE_SET_VERSION,
             "features": features,
             "model": {"name": scorer.model.name, "version": scorer.version,
                       "run_id": scorer.model.run_id},
-            "score": {"probability_of_default": score.probability, "log_odds": score.log_odds},
-            "explanation": {"base_value": score.base_value,
-                            "contributions": dict(zip(scorer.feature_names,
-                                                      map(float, score.contributions), strict=True))},
-            "policy": {"version": self.policy.version, "outcome": result.outcome,
-                       "grade": result.grade, "fired": [f.__dict__ for f in result.fired]},
-            "flags": {"mode": "full", "decided_by": "model"},
-            "shadow": None,
+            **model_sections,
+            "flags": (assignment.record() if assignment
+                      else {"mode": "full", "decided_by": "model"}),
+            "shadow": shadow,
             "timings_ms": timings,
             "response": response,
         }
+        t = time.perf_counter()
         try:
             await self.committer.append(record, application_id=app.application_id,
                                         decision_id=decision_id)
@@ -155,8 +183,19 @@ class Orchestrator:
             self.metrics.audit_failures.inc()
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
-        self._observe(response, app.country, timings, t0)
+        # Measured after the record is written, so it is in the metrics but not the record.
+        self._observe(response, app.country, {**timings, "audit": _ms(t)}, t0)
         return Outcome(response, True)
+
+    def _model_sections(self, scorer: Scorer, score: Any, result: Any) -> dict[str, Any]:
+        return {
+            "score": {"probability_of_default": score.probability, "log_odds": score.log_odds},
+            "explanation": {"base_value": score.base_value,
+                            "contributions": dict(zip(scorer.feature_names,
+                                                      map(float, score.contributions), strict=True))},
+            "policy": {"version": self.policy.version, "outcome": result.outcome,
+                       "grade": result.grade, "fired": [f.__dict__ for f in result.fired]},
+        }
 
     async def _velocity(self, app: Application) -> dict[str, int] | None:
         """Count this application and return the applicant's velocity; None if the store

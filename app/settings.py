@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     # How long an enrichment answer is reused instead of calling the source again (0: never).
     bureau_cache_ttl_s: float = Field(default=86_400, ge=0)
     open_banking_cache_ttl_s: float = Field(default=3_600, ge=0)
+    # Rollout (feature_flags/, shadow/). A country with no stored flag uses flags_default_mode.
+    flag_store: Literal["file", "redis"] = "file"
+    flags_default_mode: Literal["legacy", "shadow", "canary", "full"] = "full"
+    flag_poll_interval_s: float = Field(default=0.2, gt=0, le=1.0)
+    # HMAC key of the sticky canary buckets; required with the redis flag store (every
+    # instance must bucket alike). Unset with the file store: generated under data_dir/keys.
+    bucket_key: SecretStr | None = None
+    shadow_budget_ms: float = Field(default=2.0, ge=0)
+    shadow_slots: int = Field(default=4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _shared_bucket_key(self) -> Settings:
+        if self.flag_store == "redis" and self.bucket_key is None:
+            raise ValueError("CREDIT_BUCKET_KEY must be set with CREDIT_FLAG_STORE=redis: "
+                             "every instance must put a customer in the same bucket")
+        return self
 
     @property
     def mlflow_uri(self) -> str:
@@ -89,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def feature_db_path(self) -> Path:
         return self.data_dir / "features.db"
+
+    @property
+    def flags_path(self) -> Path:
+        return self.data_dir / "flags.json"
 
     @property
     def keys_dir(self) -> Path:

@@ -1,0 +1,86 @@
+"""GET/PUT /v1/flags/{country}: a country's rollout state.
+
+GET needs `decisions:read`, PUT `flags:admin`. The actor recorded in the audit log is the
+API key's name and id, never a value the caller chooses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth import Principal, require
+from app.deps import ServicesDep
+from app.errors import BadRequest, Unavailable
+from app.schemas import Country, ErrorOut
+from feature_flags.model import CountryFlag, InvalidFlag
+from feature_flags.store import VersionConflict
+
+router = APIRouter(prefix="/v1/flags", tags=["flags"])
+
+
+class FlagConflict(BadRequest):
+    status_code = 409
+    code = "flag_conflict"
+
+
+class FlagOut(BaseModel):
+    country: str
+    mode: Literal["legacy", "shadow", "canary", "full"]
+    percent: float = Field(description="share of customers the model decides, 0-100")
+    percent_bp: int = Field(description="the same in basis points of 10,000 buckets")
+    version: int = Field(description="0: never set, the configured default applies")
+    updated_at: str | None
+    updated_by: str | None
+    reason: str | None
+
+
+class FlagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["legacy", "shadow", "canary", "full"]
+    percent: float | None = Field(default=None, ge=0, le=100,
+                                  description="canary only; at most two decimals")
+    reason: str = Field(min_length=3, max_length=500)
+
+
+def _out(flag: CountryFlag) -> FlagOut:
+    return FlagOut(**flag.to_dict())
+
+
+_AUTH = {status: {"model": ErrorOut} for status in (401, 403)}
+
+
+@router.get("/{country}", response_model=FlagOut, responses={**_AUTH, 503: {"model": ErrorOut}},
+            dependencies=[Depends(require("decisions:read"))])
+async def get_flag(country: Country, services: ServicesDep) -> FlagOut:
+    """The flag this worker applies now (its hot-reloaded snapshot)."""
+    rollout = services.orchestrator.rollout
+    if rollout is None:
+        raise Unavailable("rollout flags are not configured")
+    return _out(rollout.flags.get(country))
+
+
+@router.put("/{country}", response_model=FlagOut,
+            responses={**_AUTH, 400: {"model": ErrorOut}, 409: {"model": ErrorOut},
+                       503: {"model": ErrorOut}})
+async def put_flag(country: Country, change: FlagIn, services: ServicesDep,
+                   principal: Annotated[Principal, Depends(require("flags:admin"))]) -> FlagOut:
+    """Change the country's mode; audited (who, when, what, why). Mode legacy = kill switch."""
+    if services.flags is None:
+        raise Unavailable("rollout flags are not configured")
+    actor = f"{principal.name} (key {principal.key_id})"
+    try:
+        flag = await asyncio.to_thread(services.flags.set, country, change.mode, change.percent,
+                                       reason=change.reason, actor=actor)
+    except InvalidFlag as exc:
+        raise BadRequest(str(exc)) from None
+    except VersionConflict as exc:
+        raise FlagConflict(str(exc)) from None
+    rollout = services.orchestrator.rollout
+    if rollout is not None:
+        # This worker applies the change at once; the others on their next poll.
+        await asyncio.to_thread(rollout.flags.refresh)
+    return _out(flag)
