@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
-from app.routes import decisions, health, metrics
+from app.routes import audit, decisions, health, metrics
 from app.settings import Settings
 
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build(settings)
         app.state.services = services
+        await services.start()
         try:
             yield
         finally:
@@ -53,6 +54,7 @@ def create_app(settings: Settings,
     app.include_router(health.router)
     app.include_router(decisions.router)
     app.include_router(metrics.router)
+    app.include_router(audit.router)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,19 @@ class Settings(BaseSettings):
 
     reason_count: int = Field(default=4, ge=1, le=10)
 
+    # Audit log backend; DynamoDB endpoint empty means AWS itself.
+    audit_store: Literal["sqlite", "dynamodb"] = "sqlite"
+    dynamodb_endpoint: str | None = None
+    dynamodb_region: str = "eu-west-1"
+    dynamodb_table_prefix: str = "credit-audit"
+    # Signed digests of all chain heads: how often (seconds; 0 = only at shutdown) and the
+    # Ed25519 private key (PEM). When unset, one is generated once under data_dir/keys.
+    audit_digest_interval_s: float = Field(default=60.0, ge=0)
+    audit_signing_key: SecretStr | None = None
+    # Master key (base64, 32 bytes) wrapping each customer's data key for the personal
+    # fields of audit records. When unset, one is generated once under data_dir/keys.
+    audit_master_key: SecretStr | None = None
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -48,6 +62,14 @@ class Settings(BaseSettings):
     @property
     def audit_db_path(self) -> Path:
         return self.data_dir / "audit.db"
+
+    @property
+    def audit_digest_db_path(self) -> Path:
+        return self.data_dir / "audit-digests.db"
+
+    @property
+    def audit_customer_keys_path(self) -> Path:
+        return self.data_dir / "audit-customer-keys.db"
 
     @property
     def keys_dir(self) -> Path:
