@@ -9,6 +9,7 @@ truncated) or with a different hash at that seq is detected by `verify`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -189,9 +190,7 @@ class DigestWriter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         await asyncio.to_thread(self.write_now)
