@@ -133,7 +133,7 @@ class SQLiteAuditStore:
             where, params = where + " AND seq <= ?", [*params, to_seq]
         conn = sqlite3.connect(self._path)
         try:
-            yield from (Entry(*row) for row in conn.execute(
+            yield from map(Entry._make, conn.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY chain_id, seq",  # noqa: S608
                 params))
         finally:
