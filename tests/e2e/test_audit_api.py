@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from app.adapters.simulators import application_for_row
-from tests import servers
 from tests.conftest import api_env, fresh_data_dir
+from tests.e2e import audit_servers
 from training.data import load_credit_data
 
 
@@ -29,7 +29,7 @@ def df():
 def audit_api(trained, simulators_url, tmp_path_factory):
     data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("audit-api"))
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_DIGEST_INTERVAL_S="0.3")
-    with servers.api(env, log=data_dir / "api.log") as base:
+    with audit_servers.api(env, log=data_dir / "api.log") as base:
         yield base, data_dir
 
 
@@ -78,16 +78,10 @@ def test_kill_9_under_load_loses_no_answered_decision(trained, simulators_url, d
     passes against the last signed digest; a restarted server goes on."""
     data_dir = fresh_data_dir(trained, tmp_path)
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_DIGEST_INTERVAL_S="0.2")
-    port = servers.free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app_from_env",
-                             "--factory", "--port", str(port), "--log-level", "warning"],
-                            env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    proc, base = audit_servers.start_api(env)
     answered: list[dict] = []
     stop = threading.Event()
     try:
-        servers.wait_http(f"{base}/healthz", proc)
 
         def load(worker):
             with httpx.Client(base_url=base, timeout=10) as c:
@@ -128,7 +122,7 @@ def test_kill_9_under_load_loses_no_answered_decision(trained, simulators_url, d
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stderr
     assert "digest of" in v.stderr
-    with servers.api(env) as again, httpx.Client(base_url=again, timeout=30) as c:
+    with audit_servers.api(env) as again, httpx.Client(base_url=again, timeout=30) as c:
         assert c.post("/v1/decisions", json=application_for_row(
             3, df, application_id="AFTER-KILL")).status_code == 200
         assert c.get("/v1/audit/verify").json()["ok"]
