@@ -3,6 +3,7 @@ settings (temporary data dir, simulator URLs) to assemble the same app on other 
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,8 +27,10 @@ from app.orchestrator import Orchestrator
 from app.policy import Policy
 from app.ratelimit import RateLimiter
 from app.settings import Settings
+from audit.digest import DigestSigner, DigestStore, DigestWriter, SQLiteDigestStore
 from audit.group_commit import GroupCommitter
-from audit.pii import Pseudonymizer
+from audit.keystore import CustomerKeyStore, SQLiteCustomerKeyStore
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector
 from audit.sqlite import SQLiteAuditStore
 from audit.store import AuditStore
 from feature_flags.admin import FlagAdmin
@@ -54,6 +57,12 @@ class Services:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     feature_store: FeatureStore | None = None
     flags: FlagAdmin | None = None
+    digests: DigestWriter | None = None
+    customer_keys: CustomerKeyStore | None = None
+
+    async def start(self) -> None:
+        if self.digests is not None:
+            self.digests.start()
 
     async def aclose(self) -> None:
         for client in self.clients:
@@ -62,6 +71,11 @@ class Services:
             self.orchestrator.rollout.close()
         if self.flags is not None:
             self.flags.store.close()
+        if self.digests is not None:
+            await self.digests.stop()  # a last digest over the final heads
+            self.digests.store.close()
+        if self.customer_keys is not None:
+            self.customer_keys.close()
         self.audit.close()
         if self.feature_store is not None:
             self.feature_store.close()
@@ -102,6 +116,41 @@ def rollout_for(settings: Settings, policy: Policy, registry: CollectorRegistry)
     flags.start()
     return Rollout(flags, bucketer_for(settings), LegacyArm(Scorecard.load()), ModelArm(policy),
                    ShadowRunner(settings.shadow_budget_ms / 1000, settings.shadow_slots), metrics)
+def envelope_cipher_for(settings: Settings, keys: CustomerKeyStore) -> EnvelopeCipher:
+    if settings.audit_master_key is not None:
+        return EnvelopeCipher(base64.b64decode(settings.audit_master_key.get_secret_value()), keys)
+    return EnvelopeCipher.from_key_file(settings.keys_dir / "audit-master.key", keys)
+
+
+def record_protector_for(settings: Settings) -> RecordProtector:
+    keys = SQLiteCustomerKeyStore(settings.audit_customer_keys_path)
+    return RecordProtector(pseudonymizer_for(settings), envelope_cipher_for(settings, keys))
+
+
+def audit_store_for(settings: Settings) -> AuditStore:
+    if settings.audit_store == "dynamodb":
+        from audit.dynamodb import DynamoDBAuditStore
+
+        return DynamoDBAuditStore(settings.dynamodb_table_prefix,
+                                  endpoint=settings.dynamodb_endpoint or None,
+                                  region=settings.dynamodb_region)
+    return SQLiteAuditStore(settings.audit_db_path)
+
+
+def digest_store_for(settings: Settings) -> DigestStore:
+    if settings.audit_store == "dynamodb":
+        from audit.dynamodb import DynamoDBDigestStore
+
+        return DynamoDBDigestStore(settings.dynamodb_table_prefix,
+                                   endpoint=settings.dynamodb_endpoint or None,
+                                   region=settings.dynamodb_region)
+    return SQLiteDigestStore(settings.audit_digest_db_path)
+
+
+def digest_signer_for(settings: Settings) -> DigestSigner:
+    if settings.audit_signing_key is not None:
+        return DigestSigner.from_pem(settings.audit_signing_key.get_secret_value().encode())
+    return DigestSigner.from_key_file(settings.keys_dir / "audit-digest.pem")
 
 
 def _http_client(base_url: str, settings: Settings) -> httpx.AsyncClient:
@@ -148,7 +197,9 @@ def build_services(settings: Settings) -> Services:
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
     scorer = Scorer(registry.load_alias(settings.model_alias))
-    audit = SQLiteAuditStore(settings.audit_db_path)
+    audit = audit_store_for(settings)
+    digests = DigestWriter(audit.heads, digest_signer_for(settings), digest_store_for(settings),
+                           settings.audit_digest_interval_s)
     bureau_client = _http_client(settings.bureau_url, settings)
     ob_client = _http_client(settings.open_banking_url, settings)
     sources = resilient([bureau_source(bureau_client), open_banking_source(ob_client)],
@@ -159,18 +210,20 @@ def build_services(settings: Settings) -> Services:
     feature_store = build_store(config_from_settings(settings))
     # The cache sits in front: a hit costs no breaker or retry work.
     sources = cached_sources(sources, feature_store, settings, pseudonymizer)
+    protector = record_protector_for(settings)
     policy = Policy.load()
     orchestrator = Orchestrator(
         scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=policy, audit=audit, committer=GroupCommitter(audit),
-        pseudonymizer=pseudonymizer, reason_count=settings.reason_count,
+        pseudonymizer=protector, reason_count=settings.reason_count,
         metrics=DecisionMetrics(metrics_registry), limiter=limiter,
         velocity=Velocity(feature_store, pseudonymizer),
         rollout=rollout_for(settings, policy, metrics_registry))
     return Services(settings=settings, registry=registry, audit=audit, orchestrator=orchestrator,
                     metrics_registry=metrics_registry, api_keys=ApiKeyStore(settings.api_keys_path),
                     limiter=limiter, clients=[bureau_client, ob_client], feature_store=feature_store,
-                    flags=flag_admin_for(settings, audit))
+                    flags=flag_admin_for(settings, audit), digests=digests,
+                    customer_keys=protector.cipher.keys)
 
 
 def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Settings,

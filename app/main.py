@@ -16,7 +16,7 @@ from app.bootstrap import Services, build_services
 from app.errors import CreditError
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.routes import decisions, flags, health, metrics
+from app.routes import audit, decisions, flags, health, metrics
 from app.settings import Settings
 from app.tracing import configure_tracing
 
@@ -68,6 +68,7 @@ def create_app(settings: Settings,
                         "Development only.")
         services = build(settings)
         app.state.services = services
+        await services.start()
         try:
             yield
         finally:
@@ -86,6 +87,7 @@ def create_app(settings: Settings,
     app.include_router(decisions.router)
     app.include_router(metrics.router)
     app.include_router(flags.router)
+    app.include_router(audit.router)
     return app
 
 

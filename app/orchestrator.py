@@ -24,7 +24,7 @@ from app.policy import Policy
 from app.ratelimit import RateLimiter
 from app.schemas import Application
 from audit.group_commit import GroupCommitter
-from audit.pii import Pseudonymizer
+from audit.pii import Protector
 from audit.record import Entry, canonical, sha256_hex
 from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
@@ -53,7 +53,7 @@ def response_of(entry: Entry) -> dict[str, Any]:
 
 class Orchestrator:
     def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
-                 audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
+                 audit: AuditStore, committer: GroupCommitter, pseudonymizer: Protector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
         self.scorer = scorer

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
             raise ValueError("CREDIT_BUCKET_KEY must be set with CREDIT_FLAG_STORE=redis: "
                              "every instance must put a customer in the same bucket")
         return self
+    # Audit log backend (DynamoDB endpoint and region: see the feature store above).
+    audit_store: Literal["sqlite", "dynamodb"] = "sqlite"
+    dynamodb_table_prefix: str = "credit-audit"
+    # Signed digests of all chain heads: how often (seconds; 0 = only at shutdown) and the
+    # Ed25519 private key (PEM). When unset, one is generated once under data_dir/keys.
+    audit_digest_interval_s: float = Field(default=60.0, ge=0)
+    audit_signing_key: SecretStr | None = None
+    # Master key (base64, 32 bytes) wrapping each customer's data key for the personal
+    # fields of audit records. When unset, one is generated once under data_dir/keys.
+    audit_master_key: SecretStr | None = None
 
     @property
     def mlflow_uri(self) -> str:
@@ -109,6 +119,14 @@ class Settings(BaseSettings):
     @property
     def flags_path(self) -> Path:
         return self.data_dir / "flags.json"
+
+    @property
+    def audit_digest_db_path(self) -> Path:
+        return self.data_dir / "audit-digests.db"
+
+    @property
+    def audit_customer_keys_path(self) -> Path:
+        return self.data_dir / "audit-customer-keys.db"
 
     @property
     def keys_dir(self) -> Path:

@@ -11,24 +11,148 @@ from rich.console import Console
 
 from app.settings import Settings
 
-audit_cli = typer.Typer(no_args_is_help=True, help="Audit log: verify.")
+audit_cli = typer.Typer(no_args_is_help=True,
+                        help="Audit log: verify, digest, replay, export, erase.")
 console = Console(stderr=True, soft_wrap=True)
 
 
 @audit_cli.command("verify")
-def audit_verify(db: Annotated[Path | None, typer.Option(help="audit database")] = None) -> None:
-    """Check every hash chain; exit 1 naming the first bad record."""
-    from audit.sqlite import SQLiteAuditStore
+def audit_verify(
+        chain: Annotated[str | None, typer.Option(help="only this chain")] = None,
+        from_seq: Annotated[int, typer.Option("--from-seq", min=1)] = 1,
+        to_seq: Annotated[int | None, typer.Option("--to-seq", min=1)] = None) -> None:
+    """Check the hash chains against the latest signed digest; exit 1 naming the first bad
+    record. With --chain/--from-seq/--to-seq only that range is checked (no truncation test
+    unless the whole log is checked)."""
+    from app.bootstrap import audit_store_for, digest_signer_for, digest_store_for
     from audit.verify import verify_entries
 
     settings = Settings()
-    store = SQLiteAuditStore(db or settings.audit_db_path)
+    store, digests = audit_store_for(settings), digest_store_for(settings)
+    partial = chain is not None or from_seq > 1 or to_seq is not None
+    digest = digests.latest()
+    if digest is not None and not digest.verify(digest_signer_for(settings).public_key):
+        console.print(f"[red]FAILED[/]: the latest digest ({digest.issued_at}) has a bad signature")
+        raise typer.Exit(1)
     t = time.perf_counter()
-    result = verify_entries(store.entries())
+    result = verify_entries(store.entries(chain, from_seq, to_seq), digest, partial=partial)
     secs = time.perf_counter() - t
     if result.ok:
-        console.print(f"OK: {result.checked} records in {result.chains} chains ({secs:.2f}s)")
+        against = f"digest of {digest.issued_at}" if digest and not partial else "no digest"
+        console.print(f"OK: {result.checked} records in {result.chains} chains, "
+                      f"checked against {against} ({secs:.2f}s)")
         return
     console.print(f"[red]FAILED[/] at {result.first_bad}: {result.problem} "
                   f"({result.checked} records good before it)")
     raise typer.Exit(1)
+
+
+@audit_cli.command("digest")
+def audit_digest() -> None:
+    """Sign and store a digest of the current chain heads now."""
+    from app.bootstrap import audit_store_for, digest_signer_for, digest_store_for
+    from audit.digest import DigestWriter
+
+    settings = Settings()
+    settings.ensure_data_dir()
+    writer = DigestWriter(audit_store_for(settings).heads, digest_signer_for(settings),
+                          digest_store_for(settings), 0)
+    d = writer.write_now()
+    console.print(f"digest {d.issued_at}: {len(d.heads)} chains, key {d.key_id}")
+
+
+@audit_cli.command("replay")
+def audit_replay(decision_id: str,
+                 as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False
+                 ) -> None:
+    """Re-score a decision from its record with its recorded model version; exit 1 on any
+    difference in probability, outcome or contributions."""
+    import orjson
+
+    from app.bootstrap import audit_store_for
+    from app.policy import Policy
+    from audit.replay import ScorerCache, replay_record
+    from models.registry import ModelRegistry
+
+    settings = Settings()
+    entry = audit_store_for(settings).get_decision(decision_id)
+    if entry is None:
+        console.print(f"[red]no decision {decision_id} in the audit log[/]")
+        raise typer.Exit(2)
+    record = orjson.loads(entry.body)
+    registry = ModelRegistry(settings.mlflow_uri, record["model"]["name"],
+                             settings.mlflow_artifacts_dir)
+    result = replay_record(record, ScorerCache(registry.load), Policy.load())
+    if as_json:
+        typer.echo(orjson.dumps({"decision_id": decision_id, "identical": result.identical,
+                                 "model_version": result.model_version,
+                                 "differences": result.differences,
+                                 "replayed": result.replayed}, option=orjson.OPT_INDENT_2))
+    if result.identical:
+        r = result.replayed
+        console.print(f"IDENTICAL: decision {decision_id} with model version "
+                      f"{result.model_version}: probability {r['probability_of_default']!r}, "
+                      f"outcome {r['outcome']}, {len(r['contributions'])} contributions equal")
+        return
+    console.print(f"[red]DIFFERENT[/]: decision {decision_id} (model {result.model_version}):")
+    for d in result.differences:
+        console.print(f"  {d}")
+    raise typer.Exit(1)
+
+
+@audit_cli.command("export")
+def audit_export(
+        country: Annotated[str, typer.Option(help="country code, e.g. ES")],
+        from_: Annotated[str, typer.Option("--from", help="first day (or ISO time)")],
+        to: Annotated[str, typer.Option(help="last day, inclusive (or ISO time, exclusive)")],
+        out: Annotated[Path, typer.Option(help="output directory")],
+        settle_s: Annotated[float, typer.Option("--settle-seconds", min=0)] = 5.0) -> None:
+    """Export a country's decisions of a period (JSON Lines, Parquet, signed manifest);
+    check it with `python -m audit.verify_export DIR`."""
+    from app.bootstrap import audit_store_for, digest_signer_for, digest_store_for
+    from audit.export import export, parse_bound
+
+    settings = Settings()
+    try:
+        start, end = parse_bound(from_), parse_bound(to, end=True)
+    except ValueError as exc:
+        console.print(f"[red]bad date[/]: {exc}")
+        raise typer.Exit(2) from None
+    if end <= start:
+        console.print("[red]--to must be after --from[/]")
+        raise typer.Exit(2)
+    m = export(audit_store_for(settings), digest_signer_for(settings),
+               digest_store_for(settings), country.upper(), start, end, out, settle_s)
+    console.print(f"exported {m['record_count']} records of {m['country']} from {m['from']} "
+                  f"to {m['to']} ({len(m['chains'])} chains) to {out}")
+
+
+@audit_cli.command("erase")
+def audit_erase(customer_id: str) -> None:
+    """GDPR erasure by crypto-shredding: destroy the customer's data key. Their records stay
+    in the log (verify still passes) but their personal fields can no longer be read."""
+    from app.bootstrap import record_protector_for
+
+    settings = Settings()
+    settings.ensure_data_dir()
+    protector = record_protector_for(settings)
+    ref = protector.pseudonymizer.customer_ref(customer_id)
+    existed = protector.cipher.keys.erase(ref)
+    console.print(f"customer key {ref} " + ("destroyed" if existed else "did not exist "
+                                             "(nothing to erase; erasure recorded)"))
+
+
+@audit_cli.command("rotate-master-key")
+def audit_rotate_master_key(
+        new_key_file: Annotated[Path, typer.Option(help="file holding the new 32-byte key")]
+        ) -> None:
+    """Re-wrap every customer data key from the current master key to a new one (see
+    docs/runbooks/key-rotation.md); then point CREDIT_AUDIT_MASTER_KEY at the new key."""
+    from app.bootstrap import record_protector_for
+    from audit.pii import EnvelopeCipher
+
+    settings = Settings()
+    old = record_protector_for(settings).cipher
+    new = EnvelopeCipher(new_key_file.read_bytes(), old.keys)
+    console.print(f"re-wrapped {new.rewrap_all(old)} customer keys: "
+                  f"master {old.master_id} -> {new.master_id}")

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from audit.record import GENESIS, Entry, canonical, entry_hash
+from audit.digest import Head
+from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.store import DuplicateApplication
 
 _SCHEMA = """
@@ -28,6 +29,8 @@ CREATE TABLE IF NOT EXISTS entries (
     decision_id TEXT UNIQUE,
     application_id TEXT UNIQUE,
     body BLOB NOT NULL,
+    appended_at TEXT NOT NULL,
+    country TEXT NOT NULL,
     PRIMARY KEY (chain_id, seq)
 );
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
@@ -35,7 +38,7 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
-_COLUMNS = "chain_id, seq, prev_hash, hash, body"
+_COLUMNS = "chain_id, seq, prev_hash, hash, body, appended_at, country"
 
 AppendItem = tuple[dict[str, Any], str | None, str | None]  # record, application_id, decision_id
 
@@ -56,9 +59,9 @@ class SQLiteAuditStore:
         self._lock = threading.Lock()
         self._readers = threading.local()
         self.chain_id = chain_id or new_chain_id()
-        row = self._conn.execute("SELECT seq, hash FROM entries WHERE chain_id=? "
+        row = self._conn.execute("SELECT seq, hash, appended_at FROM entries WHERE chain_id=? "
                                  "ORDER BY seq DESC LIMIT 1", (self.chain_id,)).fetchone()
-        self._seq, self._head = (row[0], row[1]) if row else (0, GENESIS)
+        self._seq, self._head, self._at = tuple(row) if row else (0, GENESIS, "")
 
     def append(self, record: dict[str, Any], *, application_id: str | None = None,
                decision_id: str | None = None) -> Entry:
@@ -71,32 +74,34 @@ class SQLiteAuditStore:
         """Append a batch in one transaction; a duplicate application fails only its own item."""
         out: list[Entry | Exception] = []
         with self._lock:
-            seq, head = self._seq, self._head
+            seq, head, at = self._seq, self._head, self._at
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 for record, application_id, decision_id in items:
-                    body = canonical(record)
-                    h = entry_hash(self.chain_id, seq + 1, head, body)
+                    body, country = canonical(record), country_of(record)
+                    at = max(now_stamp(), at)  # never backwards within a chain
+                    h = entry_hash(self.chain_id, seq + 1, head, at, country, body)
                     cur.execute("SAVEPOINT item")
                     try:
                         cur.execute("INSERT INTO entries (chain_id, seq, prev_hash, hash, "
-                                    "decision_id, application_id, body) VALUES (?,?,?,?,?,?,?)",
+                                    "decision_id, application_id, body, appended_at, country) "
+                                    "VALUES (?,?,?,?,?,?,?,?,?)",
                                     (self.chain_id, seq + 1, head, h, decision_id,
-                                     application_id, body))
+                                     application_id, body, at, country))
                     except sqlite3.IntegrityError:
                         cur.execute("ROLLBACK TO item")
                         out.append(DuplicateApplication(application_id or ""))
                         continue
                     finally:
                         cur.execute("RELEASE item")
-                    out.append(Entry(self.chain_id, seq + 1, head, h, body))
+                    out.append(Entry(self.chain_id, seq + 1, head, h, body, at, country))
                     seq, head = seq + 1, h
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            self._seq, self._head = seq, head
+            self._seq, self._head, self._at = seq, head, at
         return out
 
     def _reader(self) -> sqlite3.Connection:
@@ -118,14 +123,26 @@ class SQLiteAuditStore:
     def get_by_application(self, application_id: str) -> Entry | None:
         return self._one("application_id", application_id)
 
-    def entries(self) -> Iterator[Entry]:
+    def entries(self, chain_id: str | None = None, from_seq: int = 1,
+                to_seq: int | None = None) -> Iterator[Entry]:
         # Own connection: a long read must not hold the writer's lock.
+        where, params = "seq >= ?", [from_seq]
+        if chain_id is not None:
+            where, params = where + " AND chain_id = ?", [*params, chain_id]
+        if to_seq is not None:
+            where, params = where + " AND seq <= ?", [*params, to_seq]
         conn = sqlite3.connect(self._path)
         try:
-            for row in conn.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY chain_id, seq"):  # noqa: S608
-                yield Entry(*row)
+            yield from map(Entry._make, conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY chain_id, seq",  # noqa: S608
+                params))
         finally:
             conn.close()
+
+    def heads(self) -> list[Head]:
+        rows = self._reader().execute(
+            "SELECT chain_id, MAX(seq), hash FROM entries GROUP BY chain_id").fetchall()
+        return [Head(c, s, h) for c, s, h in rows]
 
     def ping(self) -> None:
         self._conn.execute("SELECT 1").fetchone()

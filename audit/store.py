@@ -1,10 +1,11 @@
-"""The audit store port. Backends, one per file: sqlite (embedded)."""
+"""The audit store port. Backends, one per file: sqlite (embedded), dynamodb."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from audit.digest import Head
 from audit.record import Entry
 
 
@@ -27,8 +28,12 @@ class AuditStore(Protocol):
 
     def get_by_application(self, application_id: str) -> Entry | None: ...
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry, chain by chain, in sequence order."""
+    def entries(self, chain_id: str | None = None, from_seq: int = 1,
+                to_seq: int | None = None) -> Iterator[Entry]:
+        """Entries (all, or one chain's seq range), chain by chain, in sequence order."""
+
+    def heads(self) -> list[Head]:
+        """Every chain's last entry, for signed digests."""
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

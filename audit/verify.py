@@ -1,11 +1,13 @@
-"""Verify the hash chains: every entry's hash, its link to the previous one, gap-free sequence."""
+"""Verify the hash chains: every entry's hash, its link to the previous one, gap-free sequence,
+and (given the latest signed digest) that no chain ends before its signed head."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from audit.record import GENESIS, Entry, entry_hash
+from audit.digest import Digest
+from audit.record import GENESIS, Entry
 
 
 @dataclass(frozen=True)
@@ -17,13 +19,23 @@ class VerifyResult:
     problem: str | None = None
 
 
-def verify_entries(entries: Iterable[Entry]) -> VerifyResult:
-    """Entries must come chain by chain in sequence order (as AuditStore.entries yields them)."""
+def verify_entries(entries: Iterable[Entry], digest: Digest | None = None, *,
+                   partial: bool = False) -> VerifyResult:
+    """Entries must come chain by chain in sequence order (as AuditStore.entries yields them).
+
+    `partial`: the entries are a seq range, so each chain may start after seq 1; its first
+    entry's prev_hash is taken as the anchor (the range is checked, not what precedes it).
+    """
     checked = chains = 0
-    chain, seq, head = None, 0, GENESIS
+    chain: str | None = None
+    seq, head, at = 0, GENESIS, ""
+    reached: dict[str, tuple[int, str]] = {}   # chain -> (last seq, hash at the signed seq)
+    signed = {h.chain_id: h for h in digest.heads} if digest else {}
     for e in entries:
         if e.chain_id != chain:
-            chain, seq, head, chains = e.chain_id, 0, GENESIS, chains + 1
+            chain, chains = e.chain_id, chains + 1
+            seq, head = (e.seq - 1, e.prev_hash) if partial else (0, GENESIS)
+            at = ""
         where = f"{e.chain_id}#{e.seq}"
         if e.seq != seq + 1:
             return VerifyResult(False, checked, chains, where,
@@ -31,8 +43,22 @@ def verify_entries(entries: Iterable[Entry]) -> VerifyResult:
         if e.prev_hash != head:
             return VerifyResult(False, checked, chains, where,
                                 "previous-hash link broken (entry removed, inserted or reordered)")
-        if entry_hash(e.chain_id, e.seq, e.prev_hash, e.body) != e.hash:
+        if e.computed_hash() != e.hash:
             return VerifyResult(False, checked, chains, where, "content does not match its hash")
-        seq, head = e.seq, e.hash
+        if e.appended_at < at:
+            return VerifyResult(False, checked, chains, where, "append time goes backwards")
+        sh = signed.get(e.chain_id)
+        if sh is not None and sh.seq == e.seq and sh.hash != e.hash:
+            return VerifyResult(False, checked, chains, where,
+                                "entry differs from the signed digest's head")
+        seq, head, at = e.seq, e.hash, e.appended_at
+        reached[e.chain_id] = (e.seq, e.hash)
         checked += 1
+    if digest is not None and not partial:
+        for h in digest.heads:
+            last = reached.get(h.chain_id, (0, GENESIS))[0]
+            if last < h.seq:
+                return VerifyResult(False, checked, chains, f"{h.chain_id}#{last + 1}",
+                                    f"chain ends at seq {last} but the signed digest of "
+                                    f"{digest.issued_at} has it at seq {h.seq} (truncated)")
     return VerifyResult(True, checked, chains)

@@ -13,6 +13,10 @@ PROTECTED = {
     ("POST", "/v1/decisions"): "decisions:write",
     ("GET", "/v1/decisions/{decision_id}"): "decisions:read",
     ("GET", "/metrics"): "metrics:read",
+    ("GET", "/v1/flags/{country}"): "decisions:read",
+    ("PUT", "/v1/flags/{country}"): "flags:admin",
+    ("GET", "/v1/audit/verify"): "audit:export",
+    ("GET", "/v1/audit/digests/latest"): "audit:export",
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"), ("GET", "/openapi.json"),
           ("GET", "/docs/oauth2-redirect")}
@@ -33,7 +37,7 @@ def server(trained, simulators_url, tmp_path_factory):
 
 def call(url, method, path, key=None, headers=None, **kw):
     headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
-    path = path.replace("{decision_id}", "0" * 32)
+    path = path.replace("{decision_id}", "0" * 32).replace("{country}", "ES")
     return httpx.request(method, url + path, headers=headers, timeout=10, **kw)
 
 

@@ -1,0 +1,202 @@
+"""DynamoDB audit store via pynamodb: one hash chain per writer, conditional writes.
+
+Each append is one transaction of conditional puts: the entry itself (attribute_not_exists
+on its (chain_id, seq) key, so a sequence number is never written twice), the application-id
+idempotency item and the decision-id index item (attribute_not_exists on their key, so a
+second decision for one application_id is refused). All or none is written: no gaps, no
+duplicates, no index item pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from audit.digest import Digest, Head
+from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
+from audit.sqlite import AppendItem, new_chain_id
+from audit.store import DuplicateApplication
+
+
+def _meta(table: str, host: str | None, region: str) -> type:
+    return type("Meta", (), {"table_name": table, "host": host, "region": region,
+                             "billing_mode": "PAY_PER_REQUEST"})
+
+
+@functools.cache
+def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ...]:
+    """Model classes bound to these tables, built on first use (nothing at import) and kept:
+    each class holds its own botocore client, which takes ~0.3 s to create."""
+
+    class EntryItem(Model):
+        Meta = _meta(f"{prefix}-entries", host, region)
+        chain_id = UnicodeAttribute(hash_key=True)
+        seq = NumberAttribute(range_key=True)
+        prev_hash = UnicodeAttribute()
+        hash = UnicodeAttribute()
+        body = BinaryAttribute(legacy_encoding=False)
+        appended_at = UnicodeAttribute()
+        country = UnicodeAttribute()
+
+    class IndexItem(Model):
+        """`app#<application_id>` and `dec#<decision_id>` -> the entry's key."""
+
+        Meta = _meta(f"{prefix}-index", host, region)
+        key = UnicodeAttribute(hash_key=True)
+        chain_id = UnicodeAttribute()
+        seq = NumberAttribute()
+
+    class ChainItem(Model):
+        Meta = _meta(f"{prefix}-chains", host, region)
+        chain_id = UnicodeAttribute(hash_key=True)
+
+    class DigestItem(Model):
+        Meta = _meta(f"{prefix}-digests", host, region)
+        kind = UnicodeAttribute(hash_key=True)
+        issued_at = UnicodeAttribute(range_key=True)
+        doc = BinaryAttribute(legacy_encoding=False)
+
+    return EntryItem, IndexItem, ChainItem, DigestItem
+
+
+def _ensure(*models: type[Model]) -> None:
+    for m in models:
+        if not m.exists():
+            m.create_table(wait=True)
+
+
+class DynamoDBAuditStore:
+    def __init__(self, table_prefix: str, *, endpoint: str | None = None,
+                 region: str = "eu-west-1", chain_id: str | None = None) -> None:
+        self._Entry, self._Index, self._Chain, _ = _tables(table_prefix, endpoint, region)
+        _ensure(self._Entry, self._Index, self._Chain)
+        self._conn = self._Entry._get_connection().connection  # share its client
+        self._lock = threading.Lock()
+        self.chain_id = chain_id or new_chain_id()
+        self._Chain(self.chain_id).save()
+        last = list(self._Entry.query(self.chain_id, scan_index_forward=False, limit=1,
+                                      consistent_read=True))
+        self._seq, self._head, self._at = ((int(last[0].seq), last[0].hash, last[0].appended_at)
+                                           if last else (0, GENESIS, ""))
+
+    def append(self, record: dict[str, Any], *, application_id: str | None = None,
+               decision_id: str | None = None) -> Entry:
+        result = self.append_many([(record, application_id, decision_id)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def append_many(self, items: Sequence[AppendItem]) -> list[Entry | Exception]:
+        # One transaction per item: DynamoDB cancels a whole transaction on one failed
+        # condition, and a duplicate must fail only its own item.
+        out: list[Entry | Exception] = []
+        with self._lock:
+            for record, application_id, decision_id in items:
+                try:
+                    out.append(self._append_one(record, application_id, decision_id))
+                except DuplicateApplication as exc:
+                    out.append(exc)
+        return out
+
+    def _append_one(self, record: dict[str, Any], application_id: str | None,
+                    decision_id: str | None) -> Entry:
+        seq, body, country = self._seq + 1, canonical(record), country_of(record)
+        at = max(now_stamp(), self._at)  # never backwards within a chain
+        h = entry_hash(self.chain_id, seq, self._head, at, country, body)
+        E, Ix = self._Entry, self._Index
+        try:
+            with TransactWrite(connection=self._conn) as tx:
+                tx.save(E(self.chain_id, seq, prev_hash=self._head, hash=h, body=body,
+                          appended_at=at, country=country),
+                        condition=E.seq.does_not_exist())
+                if application_id is not None:
+                    tx.save(Ix(f"app#{application_id}", chain_id=self.chain_id, seq=seq),
+                            condition=Ix.key.does_not_exist())
+                if decision_id is not None:
+                    tx.save(Ix(f"dec#{decision_id}", chain_id=self.chain_id, seq=seq),
+                            condition=Ix.key.does_not_exist())
+        except TransactWriteError as exc:
+            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+            if application_id is not None and len(codes) > 1 \
+                    and codes[1] == "ConditionalCheckFailed":
+                raise DuplicateApplication(application_id) from None
+            raise
+        entry = Entry(self.chain_id, seq, self._head, h, body, at, country)
+        self._seq, self._head, self._at = seq, h, at
+        return entry
+
+    def _by_index(self, key: str) -> Entry | None:
+        try:
+            ix = self._Index.get(key, consistent_read=True)
+            item = self._Entry.get(ix.chain_id, ix.seq, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return _entry(item)
+
+    def get_decision(self, decision_id: str) -> Entry | None:
+        return self._by_index(f"dec#{decision_id}")
+
+    def get_by_application(self, application_id: str) -> Entry | None:
+        return self._by_index(f"app#{application_id}")
+
+    def chains(self) -> list[str]:
+        return sorted(c.chain_id for c in self._Chain.scan(consistent_read=True))
+
+    def entries(self, chain_id: str | None = None, from_seq: int = 1,
+                to_seq: int | None = None) -> Iterator[Entry]:
+        E = self._Entry
+        cond = E.seq >= from_seq if to_seq is None else E.seq.between(from_seq, to_seq)
+        for chain in [chain_id] if chain_id is not None else self.chains():
+            for item in E.query(chain, cond, consistent_read=True):
+                yield _entry(item)
+
+    def heads(self) -> list[Head]:
+        heads = []
+        for chain in self.chains():
+            last = list(self._Entry.query(chain, scan_index_forward=False, limit=1,
+                                          consistent_read=True))
+            if last:
+                heads.append(Head(chain, int(last[0].seq), last[0].hash))
+        return heads
+
+    def ping(self) -> None:
+        self._Chain.describe_table()
+
+    def close(self) -> None:
+        pass  # botocore's pooled connections need no explicit close
+
+
+def _entry(item: Any) -> Entry:
+    return Entry(item.chain_id, int(item.seq), item.prev_hash, item.hash, bytes(item.body),
+                 item.appended_at, item.country)
+
+
+class DynamoDBDigestStore:
+    """Signed digests in their own table, apart from the log's tables."""
+
+    def __init__(self, table_prefix: str, *, endpoint: str | None = None,
+                 region: str = "eu-west-1") -> None:
+        *_, self._Digest = _tables(table_prefix, endpoint, region)
+        _ensure(self._Digest)
+
+    def put(self, digest: Digest) -> None:
+        D = self._Digest
+        D("digest", digest.issued_at, doc=canonical(digest.to_json())).save(
+            condition=D.issued_at.does_not_exist())
+
+    def latest(self) -> Digest | None:
+        import orjson
+
+        last = list(self._Digest.query("digest", scan_index_forward=False, limit=1,
+                                       consistent_read=True))
+        return Digest.from_json(orjson.loads(bytes(last[0].doc))) if last else None
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,125 @@
+"""Replay: decisions made by the real decision path re-score identically from their records
+with their recorded model version, also after a new champion was trained."""
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from app.adapters.simulators import application_for_row
+from app.bootstrap import build_services
+from app.policy import Policy
+from app.schemas import COUNTRIES, Application
+from app.settings import Settings
+from audit.replay import ScorerCache, replay_record
+from models.registry import ModelRegistry
+from training.data import load_credit_data
+from training.train import train
+
+N = 200  # 1,000 and more: benchmarks/audit.py --replay
+
+
+@pytest.fixture(scope="module")
+def decided(trained, simulators_url, tmp_path_factory):
+    """N decisions through the orchestrator (in-process, real simulators over HTTP), then a
+    second model version is trained and made champion."""
+    from tests.conftest import fresh_data_dir
+
+    data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("replay"))
+    settings = Settings(data_dir=data_dir, bureau_url=f"{simulators_url}/bureau",
+                        open_banking_url=f"{simulators_url}/open-banking",
+                        audit_digest_interval_s=0)
+    df = load_credit_data()
+    rows = [1 + (i * 7) % (len(df) - 1) for i in range(N)]
+    apps = [Application.model_validate(application_for_row(
+        r, df, application_id=f"RP-{i}", country=COUNTRIES[i % len(COUNTRIES)]), strict=False)
+        for i, r in enumerate(rows)]
+
+    async def run():
+        services = build_services(settings)
+        try:
+            out = []
+            for chunk in range(0, N, 50):
+                out += await asyncio.gather(*(services.orchestrator.decide(a)
+                                              for a in apps[chunk:chunk + 50]))
+            return out, services.audit.chain_id
+        finally:
+            await services.aclose()
+
+    outcomes, _ = asyncio.run(run())
+    recorded_version = outcomes[0].response["model_version"]
+    new = train(settings, rounds=10, alias="champion")
+    assert new.version != recorded_version
+    return settings, outcomes, recorded_version
+
+
+def test_every_decision_replays_identically(decided):
+    """All N decisions: same probability, outcome, grade, base value and contributions."""
+    settings, outcomes, version = decided
+    from audit.sqlite import SQLiteAuditStore
+
+    store = SQLiteAuditStore(settings.audit_db_path)
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
+                             settings.mlflow_artifacts_dir)
+    scorers, policy = ScorerCache(registry.load), Policy.load()
+    results = [replay_record(orjson.loads(store.get_decision(o.response["decision_id"]).body),
+                             scorers, policy) for o in outcomes]
+    assert len(results) == N
+    assert [r.differences for r in results if not r.identical] == []
+    assert {r.model_version for r in results} == {version}
+    assert len({r.replayed["outcome"] for r in results}) >= 2
+
+
+def test_replay_shows_a_difference(decided):
+    """A record whose inputs were changed, or scored with another version, shows the diff."""
+    settings, outcomes, version = decided
+    from audit.sqlite import SQLiteAuditStore
+
+    store = SQLiteAuditStore(settings.audit_db_path)
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
+                             settings.mlflow_artifacts_dir)
+    record = orjson.loads(store.get_decision(outcomes[0].response["decision_id"]).body)
+    scorers = ScorerCache(registry.load)
+    record["raw_inputs"]["amount"] *= 3
+    changed = replay_record(record, scorers, Policy.load())
+    assert not changed.identical
+    assert any(d.startswith("probability_of_default") for d in changed.differences)
+    champion = registry.version_for("champion")
+    record = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
+    record["model"]["version"] = champion
+    assert not replay_record(record, scorers, Policy.load()).identical
+
+
+def test_cli_replay(decided):
+    """`credit audit replay ID` exits 0 and says IDENTICAL."""
+    settings, outcomes, version = decided
+    env = {**os.environ, "CREDIT_DATA_DIR": str(settings.data_dir)}
+    did = outcomes[5].response["decision_id"]
+    ok = subprocess.run([sys.executable, "-m", "app.cli", "audit", "replay", did, "--json"],
+                        env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "IDENTICAL" in ok.stderr and orjson.loads(ok.stdout)["model_version"] == version
+
+
+def test_cli_verify_and_export(decided, tmp_path):
+    """`credit audit verify` is OK against the shutdown digest; an ES export verifies
+    standalone and holds exactly the ES decisions."""
+    settings, outcomes, _ = decided
+    env = {**os.environ, "CREDIT_DATA_DIR": str(settings.data_dir)}
+    v = subprocess.run([sys.executable, "-m", "app.cli", "audit", "verify"], env=env,
+                       capture_output=True, text=True)
+    assert v.returncode == 0 and f"OK: {N} records" in v.stderr and "digest of" in v.stderr
+    out = tmp_path / "es"
+    e = subprocess.run([sys.executable, "-m", "app.cli", "audit", "export", "--country", "ES",
+                        "--from", "2020-01-01", "--to", "2100-01-01", "--out", str(out),
+                        "--settle-seconds", "0"], env=env, capture_output=True, text=True)
+    assert e.returncode == 0, e.stderr
+    es = sum(o.response["application_id"] and o.response["decision_id"] is not None
+             and i % len(COUNTRIES) == 0 for i, o in enumerate(outcomes))
+    x = subprocess.run([sys.executable, "-m", "audit.verify_export", str(out), "--public-key",
+                        str(settings.keys_dir / "audit-digest.pub.pem")],
+                       capture_output=True, text=True)
+    assert x.returncode == 0 and x.stdout.startswith(f"OK: {es} records of ES"), x.stderr
