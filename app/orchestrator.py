@@ -34,6 +34,8 @@ from shadow.arms import ArmOutcome, Case
 from shadow.rollout import Rollout
 
 RECORD_SCHEMA_VERSION = 1
+_CONFLICT = ("application_id was already decided with a different request body; "
+             "use a new application_id for a changed application")
 _log = structlog.get_logger("credit.decisions")
 
 
@@ -67,10 +69,35 @@ class Orchestrator:
         self.limiter = limiter
         self.velocity = velocity
         self.rollout = rollout  # None: the model decides everything, no shadow arm
+        # application_id -> (request hash, outcome) of decisions in progress in this process
+        self._inflight: dict[str, tuple[str, asyncio.Future[Outcome]]] = {}
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
-        t0 = time.perf_counter()
+        """Single flight per application id: a concurrent duplicate waits for the decision in
+        progress instead of racing it (across processes the audit log's unique key decides)."""
         rhash = request_hash(app)
+        running = self._inflight.get(app.application_id)
+        if running is not None:
+            first_hash, future = running
+            outcome = await asyncio.shield(future)
+            if first_hash != rhash:
+                raise IdempotencyConflict(_CONFLICT)
+            return Outcome(outcome.response, False)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+        self._inflight[app.application_id] = (rhash, future)
+        try:
+            outcome = await self._decide(app, rhash, language)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._inflight[app.application_id]
+        future.set_result(outcome)
+        return outcome
+
+    async def _decide(self, app: Application, rhash: str, language: str) -> Outcome:
+        t0 = time.perf_counter()
         existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
         if existing is not None:
             return self._replayed(existing, rhash)
@@ -224,9 +251,7 @@ class Orchestrator:
     def _replayed(self, entry: Entry, rhash: str) -> Outcome:
         stored = orjson.loads(entry.body)
         if stored.get("request_sha256") != rhash:
-            raise IdempotencyConflict(
-                "application_id was already decided with a different request body; "
-                "use a new application_id for a changed application")
+            raise IdempotencyConflict(_CONFLICT)
         return Outcome(stored["response"], False)
 
     @staticmethod

@@ -59,6 +59,11 @@ def create_key(data_dir: Path, scopes: list[str] | None = None, name: str = "tes
     return ApiKeyStore(data_dir / "keys" / "api_keys.json").create(name, scopes or list(SCOPES))
 
 
+def auth(data_dir: Path) -> dict[str, str]:
+    """Authorization headers with a new all-scopes key of that data dir."""
+    return {"Authorization": f"Bearer {create_key(data_dir)}"}
+
+
 @pytest.fixture(scope="module")
 def api_key(api_dir: Path) -> str:
     return create_key(api_dir)

@@ -21,7 +21,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+# A loaded 2-core machine can take minutes to import and load a model in a new process.
+START_TIMEOUT_S = 240.0
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = START_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -66,15 +70,33 @@ def simulators() -> Iterator[str]:
         yield base
 
 
+def _api_args(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
+            "--port", str(port), "--log-level", "warning"]
+
+
 @contextmanager
 def api(env: dict[str, str], log: Path | None = None) -> Iterator[str]:
     """The decision API (uvicorn, one worker) configured by CREDIT_* env; yields its URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with process([sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
-                  "--port", str(port), "--log-level", "warning"],
-                 f"{base}/healthz", env=env, log=log):
+    with process(_api_args(port), f"{base}/healthz", env=env, log=log):
         yield base
+
+
+def start_api(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """An API process the caller owns (to kill -9 it): (process, base URL)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(_api_args(port), env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            cwd=tempfile.mkdtemp(prefix="server-cwd-"))
+    try:
+        wait_http(f"{base}/healthz", proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, base
 
 
 @contextmanager

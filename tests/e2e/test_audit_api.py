@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from app.adapters.simulators import application_for_row
-from tests.conftest import api_env, fresh_data_dir
-from tests.e2e import audit_servers
+from tests import servers
+from tests.conftest import api_env, auth, fresh_data_dir
 from training.data import load_credit_data
 
 
@@ -29,18 +29,18 @@ def df():
 def audit_api(trained, simulators_url, tmp_path_factory):
     data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("audit-api"))
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_DIGEST_INTERVAL_S="0.3")
-    with audit_servers.api(env, log=data_dir / "api.log") as base:
-        yield base, data_dir
+    with servers.api(env, log=data_dir / "api.log") as base:
+        yield base, data_dir, auth(data_dir)
 
 
 def test_100_concurrent_identical_requests_make_one_record(audit_api, df):
     """One record for the application, and all 100 responses byte-identical."""
-    base, data_dir = audit_api
+    base, data_dir, headers = audit_api
     body = application_for_row(11, df, application_id="SAME-100")
     barrier = threading.Barrier(100)
 
     def post(_):
-        with httpx.Client(base_url=base, timeout=30) as c:
+        with httpx.Client(base_url=base, timeout=30, headers=headers) as c:
             barrier.wait()
             return c.post("/v1/decisions", json=body)
 
@@ -55,8 +55,8 @@ def test_100_concurrent_identical_requests_make_one_record(audit_api, df):
 
 def test_verify_and_latest_digest_endpoints(audit_api, df):
     """GET /v1/audit/verify is OK; the latest digest is signed and covers this chain."""
-    base, _ = audit_api
-    with httpx.Client(base_url=base, timeout=30) as c:
+    base, _, headers = audit_api
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as c:
         d = c.post("/v1/decisions", json=application_for_row(12, df, application_id="V-12"))
         rec = c.get(f"/v1/decisions/{d.json()['decision_id']}").json()
         time.sleep(0.8)  # a periodic digest after this decision
@@ -78,13 +78,14 @@ def test_kill_9_under_load_loses_no_answered_decision(trained, simulators_url, d
     passes against the last signed digest; a restarted server goes on."""
     data_dir = fresh_data_dir(trained, tmp_path)
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_DIGEST_INTERVAL_S="0.2")
-    proc, base = audit_servers.start_api(env)
+    headers = auth(data_dir)
+    proc, base = servers.start_api(env)
     answered: list[dict] = []
     stop = threading.Event()
     try:
 
         def load(worker):
-            with httpx.Client(base_url=base, timeout=10) as c:
+            with httpx.Client(base_url=base, timeout=10, headers=headers) as c:
                 i = 0
                 while not stop.is_set():
                     i += 1
@@ -122,7 +123,7 @@ def test_kill_9_under_load_loses_no_answered_decision(trained, simulators_url, d
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stderr
     assert "digest of" in v.stderr
-    with audit_servers.api(env) as again, httpx.Client(base_url=again, timeout=30) as c:
+    with servers.api(env) as again, httpx.Client(base_url=again, timeout=30, headers=headers) as c:
         assert c.post("/v1/decisions", json=application_for_row(
             3, df, application_id="AFTER-KILL")).status_code == 200
         assert c.get("/v1/audit/verify").json()["ok"]

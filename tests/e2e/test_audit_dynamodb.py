@@ -6,16 +6,17 @@ import time
 import httpx
 
 from app.adapters.simulators import application_for_row
-from tests.conftest import api_env
-from tests.e2e import audit_servers
+from tests import servers
+from tests.conftest import api_env, auth
 
 
 def test_api_on_dynamodb(data_dir, simulators_url, dynamodb_endpoint):
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_STORE="dynamodb",
                   CREDIT_DYNAMODB_ENDPOINT=dynamodb_endpoint,
                   CREDIT_AUDIT_DIGEST_INTERVAL_S="0.2")
-    with audit_servers.api(env, log=data_dir / "api.log") as base, \
-            httpx.Client(base_url=base, timeout=30) as c:
+    headers = auth(data_dir)
+    with servers.api(env, log=data_dir / "api.log") as base, \
+            httpx.Client(base_url=base, timeout=30, headers=headers) as c:
         body = application_for_row(21, application_id="DDB-21")
         first = c.post("/v1/decisions", json=body)
         again = c.post("/v1/decisions", json=body)
