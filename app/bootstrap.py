@@ -22,6 +22,7 @@ from audit.pii import Pseudonymizer
 from audit.sqlite import SQLiteAuditStore
 from audit.store import AuditStore
 from models.registry import ModelRegistry
+from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
 
 
@@ -33,8 +34,11 @@ class Services:
     orchestrator: Orchestrator
     metrics_registry: CollectorRegistry
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    reloader: ModelReloader | None = None
 
     async def aclose(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
         for client in self.clients:
             await client.aclose()
         self.audit.close()
@@ -62,16 +66,21 @@ def build_services(settings: Settings) -> Services:
     metrics_registry = new_registry()
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
-    scorer = Scorer(registry.load_alias(settings.model_alias))
+    scorers = ScorerHolder(Scorer(registry.load_alias(settings.model_alias)))
+    # Its own registry client: the reloader polls from a background thread.
+    reloader = ModelReloader(ModelRegistry(settings.mlflow_uri, settings.model_name,
+                                           settings.mlflow_artifacts_dir),
+                             settings.model_alias, scorers, settings.model_poll_s)
     audit = SQLiteAuditStore(settings.audit_db_path)
     bureau_client = _http_client(settings.bureau_url, settings)
     ob_client = _http_client(settings.open_banking_url, settings)
     sources: dict[str, Source] = {"bureau": bureau_source(bureau_client),
                                   "open_banking": open_banking_source(ob_client)}
     orchestrator = Orchestrator(
-        scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
+        scorer=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=Policy.load(), audit=audit, committer=GroupCommitter(audit),
         pseudonymizer=pseudonymizer_for(settings), reason_count=settings.reason_count,
         metrics=DecisionMetrics(metrics_registry))
+    reloader.start()
     return Services(settings, registry, audit, orchestrator, metrics_registry,
-                    [bureau_client, ob_client])
+                    [bureau_client, ob_client], reloader)

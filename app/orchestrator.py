@@ -26,6 +26,7 @@ from audit.record import Entry, canonical, sha256_hex
 from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import top_reasons
+from models.reloader import ScorerHolder
 from models.scorer import Scorer
 
 RECORD_SCHEMA_VERSION = 1
@@ -46,10 +47,11 @@ def response_of(entry: Entry) -> dict[str, Any]:
 
 
 class Orchestrator:
-    def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
+    def __init__(self, *, scorer: Scorer | ScorerHolder, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Pseudonymizer,
                  reason_count: int, metrics: DecisionMetrics) -> None:
-        self.scorer = scorer
+        # A holder whose `current` Scorer can be swapped by the hot reloader (models/reloader.py).
+        self.scorers = scorer if isinstance(scorer, ScorerHolder) else ScorerHolder(scorer)
         self.enricher = enricher
         self.policy = policy
         self.audit = audit
@@ -57,6 +59,11 @@ class Orchestrator:
         self.pseudonymizer = pseudonymizer
         self.reason_count = reason_count
         self.metrics = metrics
+
+    @property
+    def scorer(self) -> Scorer:
+        """The Scorer new decisions use now."""
+        return self.scorers.current
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         t0 = time.perf_counter()
@@ -76,7 +83,7 @@ class Orchestrator:
         timings["features"] = _ms(t)
 
         t = time.perf_counter()
-        scorer = self.scorer  # pinned for this decision
+        scorer = self.scorers.current  # pinned: this decision uses one version throughout
         score = scorer.score(x)
         reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
                               language)
