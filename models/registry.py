@@ -157,8 +157,11 @@ class ModelRegistry:
         from mlflow.models import Model
 
         mv = self.client.get_model_version(self.model_name, str(version))
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{self.model_name}/{version}", tracking_uri=self.tracking_uri))
+        # Resolved through this registry's own client: a `models:/` URI would be resolved against
+        # the process-wide registry URI, which may be another registry (tests, tools).
+        uri = self.client.get_model_version_download_uri(self.model_name, str(version))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri,
+                                                         tracking_uri=self.tracking_uri))
         booster = lgb.Booster(model_file=str(local / "model.lgb"))
         # Feature set version and calibration travel in the MLmodel file's metadata.
         meta = Model.load(str(local / "MLmodel")).metadata or {}

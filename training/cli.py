@@ -27,8 +27,8 @@ def train(
     data: Annotated[Path | None, typer.Option(help="CSV/Parquet with credit_data's columns "
                                                    "(default: credit_data itself)")] = None,
     alias: Annotated[str, typer.Option(help="alias to point at the new version")] = "challenger",
-    trials: Annotated[int, typer.Option(min=1, help="tuning candidates")] = 8,
-    tune_budget: Annotated[float, typer.Option(help="tuning time budget, seconds")] = 30.0,
+    trials: Annotated[int, typer.Option(min=1, help="tuning candidates")] = 6,
+    tune_budget: Annotated[float, typer.Option(help="tuning time budget, seconds")] = 15.0,
     cv_folds: Annotated[int, typer.Option(min=0, help="cross-validation folds (0: skip)")] = 5,
     n_boot: Annotated[int, typer.Option(min=10, help="bootstrap resamples (fairness)")] = 200,
     gates: Annotated[Path | None, typer.Option(help="TOML file overriding gate thresholds")] = None,
@@ -73,12 +73,16 @@ def model_list() -> None:
     """Registered versions, their aliases and gate results."""
     settings = Settings()
     client = registry(settings).client
+    # Search results do not carry aliases on every store; the registered model does.
+    aliases: dict[str, list[str]] = {}
+    for alias, version in client.get_registered_model(settings.model_name).aliases.items():
+        aliases.setdefault(str(version), []).append(alias)
     table = Table("version", "aliases", "gates", "run id", "created")
     for mv in sorted(client.search_model_versions(f"name='{settings.model_name}'"),
                      key=lambda m: int(m.version)):
         created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(mv.creation_timestamp / 1000))
-        table.add_row(str(mv.version), ", ".join(mv.aliases), mv.tags.get("gates", "unchecked"),
-                      mv.run_id or "", created)
+        table.add_row(str(mv.version), ", ".join(sorted(aliases.get(str(mv.version), []))),
+                      mv.tags.get("gates", "unchecked"), mv.run_id or "", created)
     Console().print(table)
 
 

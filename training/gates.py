@@ -13,7 +13,7 @@ class Thresholds:
     version: str = "1"
     min_test_roc_auc: float = 0.80
     max_test_brier: float = 0.18
-    min_bad_rate_reduction: float = 0.30
+    min_bad_rate_reduction: float = 0.20
     max_bad_row_fraction: float = 0.05
     min_demographic_parity_ratio: float = 0.50
     max_equalized_odds_difference: float = 0.40

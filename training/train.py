@@ -32,12 +32,12 @@ from training.validate import validate
 @dataclass(frozen=True)
 class TrainConfig:
     data_path: Path | None = None   # None: credit_data
-    trials: int = 8                 # tuning candidates (the first is the base parameters)
-    tune_budget_s: float = 30.0
-    max_rounds: int = 600
+    trials: int = 6                 # tuning candidates (the first is the base parameters)
+    tune_budget_s: float = 15.0
+    max_rounds: int = 400
     cv_folds: int = 5               # 0 skips cross-validation (e.g. at scale)
     n_boot: int = 200               # bootstrap resamples for fairness intervals
-    explain_rows: int = 2000
+    explain_rows: int = 1000
     seed: int = 7
     gates_path: Path | None = None
 

@@ -1,8 +1,5 @@
 """Aliases, promotion with gates, rollback and the alias history on a real MLflow registry."""
 
-import subprocess
-import sys
-
 import pytest
 
 from app.settings import Settings
@@ -56,25 +53,30 @@ def test_history_records_who_when_why_and_rollback_walks_back(reg, trained):
 
 
 def test_cli_list_promote_rollback(data_dir, trained):
-    """`credit model ...` as a user runs it: refused promotion exits 1, history shows the reason."""
+    """`credit model ...` through the real CLI: a refused promotion exits 1, the forced one and
+    the rollback are listed in the history with their reasons."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
     env = {"CREDIT_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     s = Settings(data_dir=data_dir)
     reg = ModelRegistry(s.mlflow_uri, s.model_name, s.mlflow_artifacts_dir)
-    v2 = new_version(reg, trained[1].version, "failed")
+    v1, v2 = trained[1].version, new_version(reg, trained[1].version, "failed")
+    runner = CliRunner()
 
     def credit(*args):
-        import os
-
-        return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
-                              text=True, env={**os.environ, **env}, timeout=120)
+        return runner.invoke(cli, list(args), env=env)
 
     refused = credit("model", "promote", v2)
-    assert refused.returncode == 1 and "gates failed" in refused.stderr
+    assert refused.exit_code == 1 and "gates failed" in refused.output
+    assert reg.version_for("champion") == v1
     forced = credit("model", "promote", v2, "--force", "--reason", "audit-approved exception")
-    assert forced.returncode == 0, forced.stderr
+    assert forced.exit_code == 0, forced.output
     listed = credit("model", "list")
-    assert listed.returncode == 0 and "champion" in listed.stdout and "failed" in listed.stdout
-    assert credit("model", "rollback", "--reason", "drill").returncode == 0
-    assert reg.version_for("champion") == trained[1].version
-    history = credit("model", "history")
-    assert "audit-approved exception" in history.stdout and "drill" in history.stdout
+    rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
+    assert "champion" in rows[v2] and "failed" in rows[v2] and "champion" not in rows[v1]
+    assert credit("model", "rollback", "--reason", "drill").exit_code == 0
+    assert reg.version_for("champion") == v1
+    history = credit("model", "history").output
+    assert "audit-approved exception" in history and "drill" in history
