@@ -38,6 +38,7 @@ def train(
     legacy scorecard, check fairness and gates, explain, register a version with its card."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from training.data import DataError
     from training.steps import STEPS, Steps
     from training.train import TrainConfig
     from training.train import train as run
@@ -55,7 +56,12 @@ def train(
             progress.advance(task)
 
         steps = Steps(on_start=lambda name: progress.update(task, description=name), on_end=ended)
-        result = run(settings, alias=alias, config=config, steps=steps)
+        try:
+            result = run(settings, alias=alias, config=config, steps=steps)
+        except DataError as exc:
+            progress.stop()
+            console.print(f"[red]cannot train on this data:[/] {exc}")
+            raise typer.Exit(2) from None
     folds = ", ".join(f"{a:.4f}" for a in result.cv_auc_folds)
     console.print(f"test ROC AUC [bold]{result.test['roc_auc']:.4f}[/]; "
                   f"5-fold CV ROC AUC {result.cv_auc:.4f} ({folds})")

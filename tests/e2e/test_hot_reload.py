@@ -100,6 +100,8 @@ def test_promote_and_rollback_under_load(data_dir, simulators_url):
         changes = [seq[0]] + [b for a, b in zip(seq, seq[1:]) if a != b]
         assert changes[0] == v1 and changes[-1] == v1 and v2 in changes
         assert len(changes) <= 7
+        print(f"hot reload: {len(load.results)} requests, {len(failures)} failed, "
+              f"served versions in order {changes}")
 
         # Each audited decision names its version and replays on it exactly.
         with httpx.Client(base_url=url, timeout=10) as client:
