@@ -133,6 +133,25 @@ def model_history() -> None:
     Console().print(table)
 
 
+@model_cli.command("card")
+def model_card(version: Annotated[str, typer.Argument(help="model version")],
+               out: Annotated[Path, typer.Option(help="directory to write the card to")] = Path(".")
+               ) -> None:
+    """Download a version's model card (HTML and Markdown) from its MLflow run."""
+    import mlflow.artifacts
+
+    settings = Settings()
+    reg = registry(settings)
+    mv = reg.client.get_model_version(settings.model_name, version)
+    path = mv.tags.get("model_card")
+    if not path or not mv.run_id:
+        console.print(f"[red]version {version} has no model card[/] (not trained by `credit train`)")
+        raise typer.Exit(1)
+    local = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card",
+                                                dst_path=str(out), tracking_uri=settings.mlflow_uri)
+    console.print(f"model card of version {version}: {Path(local) / Path(path).name}")
+
+
 @data_cli.command("synth")
 def data_synth(
     rows: Annotated[int, typer.Option(min=1, help="applications to generate")] = 100_000,

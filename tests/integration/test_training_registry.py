@@ -80,3 +80,15 @@ def test_cli_list_promote_rollback(data_dir, trained):
     assert reg.version_for("champion") == v1
     history = credit("model", "history").output
     assert "audit-approved exception" in history and "drill" in history
+
+
+def test_cli_downloads_a_versions_card(data_dir, trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["model", "card", trained[1].version, "--out", str(tmp_path)],
+                                env={"CREDIT_DATA_DIR": str(data_dir)})
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "model_card" / "model_card.html").read_text()
+    assert f"version {trained[1].version}" in html and "Fairness" in html
