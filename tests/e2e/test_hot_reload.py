@@ -33,7 +33,8 @@ class Load:
         self.counter = 0
 
     def worker(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10) as client:
+        # Generous timeout: the 2 shared cores can be saturated by other jobs.
+        with httpx.Client(base_url=self.url, timeout=30) as client:
             while not self.stop.is_set():
                 with self.lock:
                     self.counter += 1
@@ -53,7 +54,7 @@ class Load:
             return {d.get("model_version") for ts, _, d in self.results if ts > t}
 
 
-def wait_for_version(load: Load, version: str, timeout_s: float = 20) -> float:
+def wait_for_version(load: Load, version: str, timeout_s: float = 60) -> float:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         t = time.monotonic()
