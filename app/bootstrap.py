@@ -38,6 +38,7 @@ from feature_flags.bucketing import Bucketer
 from feature_flags.live import LiveFlags
 from feature_flags.store import FlagStore
 from models.registry import ModelRegistry
+from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
 from shadow.arms import LegacyArm, ModelArm, ShadowRunner
 from shadow.metrics import RolloutMetrics
@@ -60,11 +61,17 @@ class Services:
     digests: DigestWriter | None = None
     customer_keys: CustomerKeyStore | None = None
 
+    reloader: ModelReloader | None = None
+
     async def start(self) -> None:
         if self.digests is not None:
             self.digests.start()
+        if self.reloader is not None:
+            self.reloader.start()
 
     async def aclose(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
         for client in self.clients:
             await client.aclose()
         if self.orchestrator.rollout is not None:
@@ -196,7 +203,11 @@ def build_services(settings: Settings) -> Services:
     metrics_registry = new_registry()
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
-    scorer = Scorer(registry.load_alias(settings.model_alias))
+    scorers = ScorerHolder(Scorer(registry.load_alias(settings.model_alias)))
+    # Its own registry client: the reloader polls from a background thread.
+    reloader = ModelReloader(ModelRegistry(settings.mlflow_uri, settings.model_name,
+                                           settings.mlflow_artifacts_dir),
+                             settings.model_alias, scorers, settings.model_poll_s)
     audit = audit_store_for(settings)
     digests = DigestWriter(audit.heads, digest_signer_for(settings), digest_store_for(settings),
                            settings.audit_digest_interval_s)
@@ -213,7 +224,7 @@ def build_services(settings: Settings) -> Services:
     protector = record_protector_for(settings)
     policy = Policy.load()
     orchestrator = Orchestrator(
-        scorer=scorer, enricher=Enricher(sources, settings.enrichment_deadline_s),
+        scorer=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=policy, audit=audit, committer=GroupCommitter(audit),
         pseudonymizer=protector, reason_count=settings.reason_count,
         metrics=DecisionMetrics(metrics_registry), limiter=limiter,
@@ -223,7 +234,7 @@ def build_services(settings: Settings) -> Services:
                     metrics_registry=metrics_registry, api_keys=ApiKeyStore(settings.api_keys_path),
                     limiter=limiter, clients=[bureau_client, ob_client], feature_store=feature_store,
                     flags=flag_admin_for(settings, audit), digests=digests,
-                    customer_keys=protector.cipher.keys)
+                    customer_keys=protector.cipher.keys, reloader=reloader)
 
 
 def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Settings,

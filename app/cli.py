@@ -18,13 +18,14 @@ from app.settings import Settings
 from audit.cli import audit_cli
 from feature_flags.cli import flags_cli
 from shadow.cli import shadow_cli
-from training.cli import model_cli, registry, train
+from training.cli import data_cli, model_cli, registry, train
 
 # Each area keeps its commands beside its code; they are gathered here.
 cli = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Real-time credit decisions with an audit trail.")
 cli.command()(train)
 cli.add_typer(model_cli, name="model")
+cli.add_typer(data_cli, name="data")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(features_cli, name="features")
@@ -61,7 +62,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     settings.ensure_data_dir()
     if registry(settings).version_for(settings.model_alias) is None:
         console.print(f"no @{settings.model_alias} model in the registry: training one first")
-        train(alias=settings.model_alias)
+        train(alias=settings.model_alias, trials=4, n_boot=50)
     if settings.insecure_no_auth:
         console.print("[bold red]INSECURE DEVELOPMENT MODE: authentication is off[/]")
     else:

@@ -29,6 +29,7 @@ from audit.record import Entry, canonical, sha256_hex
 from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import top_reasons
+from models.reloader import ScorerHolder
 from models.scorer import Scorer
 from shadow.arms import ArmOutcome, Case
 from shadow.rollout import Rollout
@@ -54,11 +55,12 @@ def response_of(entry: Entry) -> dict[str, Any]:
 
 
 class Orchestrator:
-    def __init__(self, *, scorer: Scorer, enricher: Enricher, policy: Policy,
+    def __init__(self, *, scorer: Scorer | ScorerHolder, enricher: Enricher, policy: Policy,
                  audit: AuditStore, committer: GroupCommitter, pseudonymizer: Protector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
-        self.scorer = scorer
+        # A holder whose `current` Scorer can be swapped by the hot reloader (models/reloader.py).
+        self.scorers = scorer if isinstance(scorer, ScorerHolder) else ScorerHolder(scorer)
         self.enricher = enricher
         self.policy = policy
         self.audit = audit
@@ -71,6 +73,11 @@ class Orchestrator:
         self.rollout = rollout  # None: the model decides everything, no shadow arm
         # application_id -> (request hash, outcome) of decisions in progress in this process
         self._inflight: dict[str, tuple[str, asyncio.Future[Outcome]]] = {}
+
+    @property
+    def scorer(self) -> Scorer:
+        """The Scorer new decisions use now."""
+        return self.scorers.current
 
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         """Single flight per application id: a concurrent duplicate waits for the decision in
@@ -123,7 +130,7 @@ class Orchestrator:
         features = as_dict(x)
         timings["features"] = _ms(t)
 
-        scorer = self.scorer  # pinned for this decision
+        scorer = self.scorers.current  # pinned: this decision uses one version throughout
         degraded = [d["source"] for d in enrichment.degraded]
         case = Case(app.country, x, raw, features, degraded, scorer)
         pending = self.rollout.start_shadow(assignment, case) if self.rollout and assignment else None

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None  # default: SQLite file under data_dir
     model_name: str = "credit-default"
     model_alias: str = "champion"
+    # Seconds between checks of the alias; a new version is loaded and swapped in without a
+    # restart (models/reloader.py). 0 disables hot reload.
+    model_poll_s: float = Field(default=5.0, ge=0)
 
     # HMAC key for pseudonymizing national ids in the audit log. When unset, a random key
     # is generated once under data_dir/keys (never in the repository).

@@ -2,19 +2,35 @@
 
 The booster is read straight from the version's artifacts with lightgbm (not through the
 pandas pyfunc wrapper, which costs 25-40x per single-row prediction).
+
+Aliases: `challenger` (a newly trained version) and `champion` (the one the API serves).
+Every alias change is recorded in MLflow itself, as a registered-model tag
+`alias_event.<nanoseconds>` holding JSON {alias, version, previous, action, who, when, why,
+forced}; the history is those tags in order. Release gates travel as model-version tags
+(`gates` = passed | failed, `gate.<name>` = pass | fail), written by `credit train`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import getpass
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 
-from app.errors import ModelUnavailable
+from app.errors import BadRequest, ModelUnavailable
 
 EXPERIMENT = "credit-training"
+EVENT_PREFIX = "alias_event."
+
+
+class PromotionRefused(BadRequest):
+    status_code = 409
+    code = "promotion_refused"
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,25 @@ class LoadedModel:
     run_id: str
     booster: lgb.Booster
     meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    alias: str
+    version: str
+    previous: str | None
+    action: str       # register | promote | rollback | set
+    who: str
+    when: str         # ISO 8601, UTC
+    why: str
+    forced: bool = False
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
 
 
 class ModelRegistry:
@@ -51,18 +86,81 @@ class ModelRegistry:
         except MlflowException:
             return None
 
-    def set_alias(self, alias: str, version: str) -> None:
+    # -- aliases and their history -------------------------------------------------------
+
+    def set_alias(self, alias: str, version: str, *, action: str = "set", who: str | None = None,
+                  why: str = "", forced: bool = False) -> AliasEvent:
+        """Point `alias` at `version` and record who, when and why."""
+        previous = self.version_for(alias)
         self.client.set_registered_model_alias(self.model_name, alias, str(version))
+        event = AliasEvent(alias, str(version), previous, action, who or current_user(),
+                           datetime.now(UTC).isoformat(timespec="seconds"), why, forced)
+        self.client.set_registered_model_tag(self.model_name, f"{EVENT_PREFIX}{time.time_ns()}",
+                                             json.dumps(asdict(event)))
+        return event
+
+    def history(self, alias: str | None = None) -> list[AliasEvent]:
+        """Every recorded alias change, oldest first (optionally of one alias)."""
+        tags = self.client.get_registered_model(self.model_name).tags
+        events = [AliasEvent(**json.loads(v)) for k, v in
+                  sorted(tags.items(), key=lambda kv: kv[0]) if k.startswith(EVENT_PREFIX)]
+        return [e for e in events if alias is None or e.alias == alias]
+
+    def gates_passed(self, version: str) -> bool | None:
+        """True/False from the version's `gates` tag; None when it was never gated."""
+        tags = self.client.get_model_version(self.model_name, str(version)).tags
+        value = tags.get("gates")
+        return None if value is None else value == "passed"
+
+    def promote(self, version: str, *, who: str | None = None, reason: str = "",
+                force: bool = False, alias: str = "champion") -> AliasEvent:
+        """Make `version` the champion. A version whose gates failed (or were never checked)
+        is refused unless `force`, which needs a reason; both are recorded."""
+        self.client.get_model_version(self.model_name, str(version))  # raises if unknown
+        passed = self.gates_passed(version)
+        if passed is not True:
+            state = "failed" if passed is False else "were never checked"
+            if not force:
+                raise PromotionRefused(f"version {version}: release gates {state}; "
+                                       "use --force --reason TEXT to promote anyway")
+            if not reason.strip():
+                raise PromotionRefused("--force needs --reason TEXT (it is recorded)")
+        return self.set_alias(alias, version, action="promote", who=who,
+                              why=reason or "promote", forced=passed is not True)
+
+    def champion_stack(self, alias: str = "champion") -> list[str]:
+        """Versions that served, replayed from history: a promotion pushes, a rollback pops."""
+        stack: list[str] = []
+        for e in self.history(alias):
+            if e.action == "rollback":
+                if stack:
+                    stack.pop()
+            elif not stack or stack[-1] != e.version:
+                stack.append(e.version)
+        return stack
+
+    def rollback(self, *, who: str | None = None, reason: str = "",
+                 alias: str = "champion") -> AliasEvent:
+        """Point the champion back at the version that served before the current one."""
+        stack = self.champion_stack(alias)
+        current = self.version_for(alias)
+        if len(stack) < 2 or stack[-1] != current:
+            raise PromotionRefused(f"no previous {alias} to roll back to "
+                                   f"(current: {current}, history: {stack})")
+        return self.set_alias(alias, stack[-2], action="rollback", who=who,
+                              why=reason or "rollback")
+
+    # -- loading ---------------------------------------------------------------------------
 
     def load(self, version: str) -> LoadedModel:
         import mlflow.artifacts
         from mlflow.models import Model
 
         mv = self.client.get_model_version(self.model_name, str(version))
-        # Resolve through our own client: a `models:/` URI would be resolved against MLflow's
-        # global registry URI (./mlflow.db of the working directory), not ours.
-        source = self.client.get_model_version_download_uri(self.model_name, str(version))
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source,
+        # Resolved through this registry's own client: a `models:/` URI would be resolved against
+        # the process-wide registry URI, which may be another registry (tests, tools).
+        uri = self.client.get_model_version_download_uri(self.model_name, str(version))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri,
                                                          tracking_uri=self.tracking_uri))
         booster = lgb.Booster(model_file=str(local / "model.lgb"))
         # Feature set version and calibration travel in the MLmodel file's metadata.

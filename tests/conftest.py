@@ -12,14 +12,17 @@ import pytest
 
 from app.settings import Settings
 from tests import servers
-from training.train import TrainResult, train
+from training.train import TrainConfig, TrainResult, train
+
+TEST_CONFIG = TrainConfig(trials=2, n_boot=30, explain_rows=300)
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainResult]:
-    """The real `credit train` pipeline into a temporary MLflow registry (SQLite + files)."""
+    """The real `credit train` pipeline into a temporary MLflow registry (SQLite + files), with
+    a small tuning and bootstrap budget to keep the suite fast."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("registry"))
-    return settings, train(settings)
+    return settings, train(settings, alias="champion", config=TEST_CONFIG)
 
 
 @pytest.fixture(scope="session")

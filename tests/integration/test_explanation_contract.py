@@ -27,23 +27,32 @@ def rows():
     return feature_matrix(raw_columns(df.iloc[::20]))
 
 
+def _calibration(model):
+    cal = model.meta.get("calibration") or {}
+    return float(cal.get("a", 1.0)), float(cal.get("b", 0.0))
+
+
 def test_contributions_equal_tree_explainer(model, rows):
+    """TreeExplainer's values, on the stored Platt scale (a * phi, a * base + b)."""
+    a, b = _calibration(model)
     explainer = shap.TreeExplainer(model.booster)
     expected = np.asarray(explainer.shap_values(rows))
     base = float(np.ravel(explainer.expected_value)[0])
     scorer = Scorer(model)
     for i in range(len(rows)):
         s = scorer.score(rows[i : i + 1])
-        np.testing.assert_allclose(s.contributions, expected[i], rtol=0, atol=1e-9)
-        assert abs(s.base_value - base) <= 1e-9
+        np.testing.assert_allclose(s.contributions, a * expected[i], rtol=0, atol=1e-9)
+        assert abs(s.base_value - (a * base + b)) <= 1e-9
 
 
 def test_base_plus_contributions_is_the_raw_score(model, rows):
+    """... the calibrated raw score a * raw + b, which is logit(probability)."""
+    a, b = _calibration(model)
     raw = model.booster.predict(rows, raw_score=True)
     scorer = Scorer(model)
     for i in range(len(rows)):
         s = scorer.score(rows[i : i + 1])
-        assert abs(s.base_value + s.contributions.sum() - raw[i]) <= 1e-9
+        assert abs(s.base_value + s.contributions.sum() - (a * raw[i] + b)) <= 1e-9
         assert abs(s.base_value + s.contributions.sum()
                    - math.log(s.probability / (1 - s.probability))) <= 1e-9
 
