@@ -15,7 +15,7 @@ from models.features import FEATURE_NAMES
 from models.registry import ModelRegistry
 from models.scorer import Scorer
 from tests import servers
-from tests.conftest import api_env
+from tests.conftest import api_env, auth
 from training.data import load_credit_data
 from training.train import TrainConfig, train
 
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 class Load:
     """Four client threads posting fresh applications until stopped; every response kept."""
 
-    def __init__(self, url: str) -> None:
-        self.url, self.df = url, load_credit_data()
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url, self.headers, self.df = url, headers, load_credit_data()
         self.results: list[tuple[float, int, dict]] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -34,7 +34,7 @@ class Load:
 
     def worker(self) -> None:
         # Generous timeout: the 2 shared cores can be saturated by other jobs.
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with httpx.Client(base_url=self.url, timeout=30, headers=self.headers) as client:
             while not self.stop.is_set():
                 with self.lock:
                     self.counter += 1
@@ -80,8 +80,9 @@ def test_promote_and_rollback_under_load(data_dir, simulators_url):
     assert reg.version_for("challenger") == v2 != v1
 
     env = api_env(data_dir, simulators_url, CREDIT_MODEL_POLL_S="0.3")
+    headers = auth(data_dir)
     with servers.api(env, log=data_dir / "api.log") as url:
-        load = Load(url)
+        load = Load(url, headers)
         with ThreadPoolExecutor(4) as pool:
             for _ in range(4):
                 pool.submit(load.worker)
@@ -105,7 +106,7 @@ def test_promote_and_rollback_under_load(data_dir, simulators_url):
               f"served versions in order {changes}")
 
         # Each audited decision names its version and replays on it exactly.
-        with httpx.Client(base_url=url, timeout=10) as client:
+        with httpx.Client(base_url=url, timeout=10, headers=headers) as client:
             picked = {}
             for _, _, d in load.results:
                 picked.setdefault(d["model_version"], d)

@@ -17,7 +17,7 @@ from app.settings import Settings
 from audit.replay import ScorerCache, replay_record
 from models.registry import ModelRegistry
 from training.data import load_credit_data
-from training.train import train
+from training.train import TrainConfig, train
 
 N = 200  # 1,000 and more: benchmarks/audit.py --replay
 
@@ -51,7 +51,9 @@ def decided(trained, simulators_url, tmp_path_factory):
 
     outcomes, _ = asyncio.run(run())
     recorded_version = outcomes[0].response["model_version"]
-    new = train(settings, rounds=10, alias="champion")
+    new = train(settings, alias="champion",
+                config=TrainConfig(trials=1, cv_folds=0, n_boot=10, explain_rows=100,
+                                   max_rounds=20, seed=11))
     assert new.version != recorded_version
     return settings, outcomes, recorded_version
 
