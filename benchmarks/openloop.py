@@ -91,6 +91,8 @@ async def drive(url: str, bodies: list[bytes], rate: float, duration_s: float,
         "duration_s": duration_s, "requests": total, "connections_max": connections,
         "completed": len(latencies),
         "requests_per_s": round(len(latencies) / wall, 1) if wall else 0.0,
+        # Seconds from the last send to the last answer: long when the server fell behind.
+        "drain_s": round(wall - send_window, 3),
         "latency_ms": percentiles_ms(latencies),  # from the intended send time
         "errors": {"non_2xx": non_2xx, "socket": sum(socket_errors.values()),
                    "by_status": statuses, "by_exception": socket_errors},

@@ -146,7 +146,9 @@ def peer(prepared: Prepared, workers: int, run_dir: Path) -> Iterator[str]:
     args = [str(mlflow), "models", "serve", "-m", f"models:/{prepared.model_name}/{prepared.version}",
             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers)]
-    env = {"MLFLOW_TRACKING_URI": prepared.mlflow_uri, "MLFLOW_REGISTRY_URI": prepared.mlflow_uri}
+    # It runs `uvicorn` by name: this interpreter's scripts must come first on PATH.
+    env = {"MLFLOW_TRACKING_URI": prepared.mlflow_uri, "MLFLOW_REGISTRY_URI": prepared.mlflow_uri,
+           "PATH": f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with server(args, f"{base}/ping", run_dir / "peer.log", env=env, cwd=run_dir):
         yield base
 

@@ -1,11 +1,12 @@
 """Per-stage latency from the service's own /metrics: scrape before and after a load, diff.
 
 Each uvicorn worker keeps its own Prometheus registry and /metrics answers from whichever
-worker took the connection. So the probe holds ONE kept-alive connection (pinged every
-second, under uvicorn's keep-alive timeout) for the whole load: before and after come from
-the same worker, and the diff is that worker's share of the decisions (`count` against the
-load's request total says how large a share). A reconnect would mix workers: the result
-then says `same_worker: false` and should not be trusted.
+worker took the connection. So the probe opens a few kept-alive connections (pinged every
+second, under uvicorn's keep-alive timeout) before the load, each one bound to one worker
+for the whole load, and diffs each connection's own before/after. It reports the connection
+whose worker decided the most requests (`worker_share` of the load's total; with one load
+connection, one worker may get everything). A reconnect would mix workers: that
+connection's result then says `same_worker: false` and should not be trusted.
 """
 
 from __future__ import annotations
@@ -19,25 +20,31 @@ from prometheus_client.parser import text_string_to_metric_families
 
 STAGE_METRIC = "credit_decision_stage_seconds"
 Buckets = dict[str, dict[float, float]]  # stage -> upper bound -> cumulative count
+Snapshot = tuple[Buckets, dict[str, float]]
 
 
-class StageProbe:
-    def __init__(self, base_url: str, authorization: str, ping_every_s: float = 1.0) -> None:
-        parts = urlsplit(base_url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+class _Connection:
+    """One HTTP/1.1 connection that notices when it had to reconnect (another worker)."""
+
+    def __init__(self, host: str, port: int, authorization: str) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=10)
         self.headers = {"Authorization": authorization}
         self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.ping_every_s = ping_every_s
         self.sock = None
         self.same_worker = True
-        self.thread = threading.Thread(target=self._keep_alive, daemon=True)
 
-    def _get(self, path: str) -> str:
+    def get(self, path: str) -> str:
         with self.lock:
-            self.conn.request("GET", path, headers=self.headers)
-            resp = self.conn.getresponse()
-            body = resp.read().decode()
+            try:
+                self.conn.request("GET", path, headers=self.headers)
+                resp = self.conn.getresponse()
+                body = resp.read().decode()
+            except (OSError, http.client.HTTPException):
+                self.same_worker = False  # closed by the server: the retry may reach another
+                self.conn.close()
+                self.conn.request("GET", path, headers=self.headers)
+                resp = self.conn.getresponse()
+                body = resp.read().decode()
             if self.sock is None:
                 self.sock = self.conn.sock
             elif self.conn.sock is not self.sock:
@@ -46,38 +53,48 @@ class StageProbe:
                 raise RuntimeError(f"GET {path}: {resp.status} {body[:200]}")
             return body
 
+
+class StageProbe:
+    def __init__(self, base_url: str, authorization: str, connections: int = 6,
+                 ping_every_s: float = 1.0) -> None:
+        parts = urlsplit(base_url)
+        self.conns = [_Connection(parts.hostname or "127.0.0.1", parts.port or 80, authorization)
+                      for _ in range(connections)]
+        self.stop = threading.Event()
+        self.ping_every_s = ping_every_s
+        self.thread = threading.Thread(target=self._keep_alive, daemon=True)
+
     def _keep_alive(self) -> None:
         while not self.stop.wait(self.ping_every_s):
-            try:
-                self._get("/healthz")
-            except (OSError, http.client.HTTPException, RuntimeError):
-                self.same_worker = False
+            for c in self.conns:
+                try:
+                    c.get("/healthz")
+                except (OSError, http.client.HTTPException, RuntimeError):
+                    c.same_worker = False
 
     def __enter__(self) -> StageProbe:
-        self.before = parse(self._get("/metrics"))
+        self.before = [parse(c.get("/metrics")) for c in self.conns]
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-        try:
-            self.after = parse(self._get("/metrics"))
-        except (OSError, http.client.HTTPException):
-            self.same_worker = False  # the worker closed our connection; another answers
-            self.after = parse(self._get("/metrics"))
-        self.conn.close()
+        self.after = [parse(c.get("/metrics")) for c in self.conns]
+        for c in self.conns:
+            c.conn.close()
 
     def result(self, requests: int) -> dict[str, Any]:
-        stages = diff(self.before, self.after)
-        total = stages.get("total", {}).get("count", 0)
+        diffs = [diff(b, a) for b, a in zip(self.before, self.after, strict=True)]
+        counts = [d.get("total", {}).get("count", 0) for d in diffs]
+        best = max(range(len(diffs)), key=counts.__getitem__)
         return {"source": f"/metrics {STAGE_METRIC}, one worker, diff of before/after",
-                "same_worker": self.same_worker,
-                "worker_share": round(total / requests, 3) if requests else None,
-                "stages": stages}
+                "same_worker": self.conns[best].same_worker,
+                "worker_share": round(counts[best] / requests, 3) if requests else None,
+                "stages": diffs[best]}
 
 
-def parse(text: str) -> tuple[Buckets, dict[str, float]]:
+def parse(text: str) -> Snapshot:
     """(cumulative buckets per stage, sum of seconds per stage) from Prometheus text."""
     buckets: Buckets = {}
     sums: dict[str, float] = {}
@@ -93,8 +110,7 @@ def parse(text: str) -> tuple[Buckets, dict[str, float]]:
     return buckets, sums
 
 
-def diff(before: tuple[Buckets, dict[str, float]],
-         after: tuple[Buckets, dict[str, float]]) -> dict[str, dict[str, Any]]:
+def diff(before: Snapshot, after: Snapshot) -> dict[str, dict[str, Any]]:
     out = {}
     for stage, cum in after[0].items():
         prev = before[0].get(stage, {})
