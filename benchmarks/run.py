@@ -196,8 +196,13 @@ def main(argv: list[str] | None = None) -> None:
                 if "redis" in config.needs:
                     servers["redis_url"] = servers_stack.enter_context(stack.redis_server(run_dir))
                 for scenario in scenarios:
-                    results.append(run_api(args, loader, prepared, sims, bodies, config,
-                                           scenario, servers, rate, run_dir))
+                    try:
+                        results.append(run_api(args, loader, prepared, sims, bodies, config,
+                                               scenario, servers, rate, run_dir))
+                    except (RuntimeError, OSError) as exc:  # one failed target, not the run
+                        log(f"{config.name}/{scenario.name} failed: {exc}")
+                        results.append({"configuration": config.name, "scenario": scenario.name,
+                                        "skipped": f"failed: {exc}"})
     for r in results:
         if peer and not r.get("skipped"):
             r["ratio_to_peer"] = report.ratios(r, peer)
