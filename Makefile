@@ -21,5 +21,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# Load benchmark against `mlflow models serve` (needs wrk: apt-get install wrk); docs/benchmarks.md
+bench: install
+	$(BIN)/python -m benchmarks.run --workers 2 --duration 20 --out benchmarks/results/decision.json
+
 clean:
 	rm -rf $(VENV) .credit .pytest_cache

@@ -1,0 +1,178 @@
+"""The servers a benchmark run needs, each a real process on a free port, stopped at exit:
+the simulators, the API (uvicorn, N workers, as in production), the peer (`mlflow models
+serve` of the same registered version) and, for configurations that ask for it, redis-server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data_dir: Path
+    mlflow_uri: str
+    model_name: str
+    version: str
+    trained_now: bool
+    authorization: str  # "Bearer <key>" of a key with every scope
+
+
+def prepare_data_dir(data_dir: Path, log=print) -> Prepared:
+    """Reuse the data dir's @champion model, or train and register one; add a fresh API key."""
+    from app.auth import SCOPES, ApiKeyStore
+    from app.settings import Settings
+    from models.registry import ModelRegistry
+    from training.train import train
+
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_data_dir()
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name, settings.mlflow_artifacts_dir)
+    version = registry.version_for(settings.model_alias)
+    trained_now = version is None
+    if trained_now:
+        log(f"training a model into {data_dir} (once; --data-dir reuses it next time)")
+        version = train(settings, progress=log).version
+    key = ApiKeyStore(settings.api_keys_path).create("benchmark", list(SCOPES))
+    return Prepared(data_dir, settings.mlflow_uri, settings.model_name, str(version), trained_now,
+                    f"Bearer {key}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout_s:.0f}s")
+
+
+@contextmanager
+def server(args: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """A process in its own session (so its workers stop with it), its output in `log`."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        try:
+            wait_http(ready_url, proc)
+            yield proc
+        finally:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # the group of the process we started, no other
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@contextmanager
+def simulators(run_dir: Path) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with server([sys.executable, "-m", "app.cli", "simulators", "--port", str(port)],
+                f"{base}/healthz", run_dir / "simulators.log", cwd=run_dir):
+        yield base
+
+
+def wait_workers(log: Path, workers: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    """Every worker has run its start-up (model loaded): one line per worker in the log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.read_text(errors="replace").count("Application startup complete") >= workers:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited with code {proc.returncode}; see {log}")
+        time.sleep(0.2)
+    raise RuntimeError(f"not all {workers} API workers started in {timeout_s:.0f}s; see {log}")
+
+
+@contextmanager
+def api(prepared: Prepared, sims: str, workers: int, env: dict[str, str], run_dir: Path,
+        name: str) -> Iterator[str]:
+    """The API as production runs it (`credit serve`: uvicorn's access log off, the app's
+    own JSON access and decision log lines on, at INFO), written to a log file."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = run_dir / f"api-{name}.log"
+    log.write_bytes(b"")
+    full_env = {"CREDIT_DATA_DIR": str(prepared.data_dir),
+                "CREDIT_BUREAU_URL": f"{sims}/bureau",
+                "CREDIT_OPEN_BANKING_URL": f"{sims}/open-banking",
+                "CREDIT_RATE_LIMIT_PER_CUSTOMER": "100000000/minute",
+                "CREDIT_RATE_LIMIT_PER_CLIENT": "100000000/minute",
+                **env}
+    args = [sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log"]
+    with server(args, f"{base}/readyz", log, env=full_env, cwd=run_dir) as proc:
+        wait_workers(log, workers, proc)
+        yield base
+
+
+@contextmanager
+def peer(prepared: Prepared, workers: int, run_dir: Path) -> Iterator[str]:
+    """`mlflow models serve` of the same registered version, resolved through the registry."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    mlflow = Path(sys.executable).with_name("mlflow")
+    args = [str(mlflow), "models", "serve", "-m", f"models:/{prepared.model_name}/{prepared.version}",
+            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)]
+    # It runs `uvicorn` by name: this interpreter's scripts must come first on PATH.
+    env = {"MLFLOW_TRACKING_URI": prepared.mlflow_uri, "MLFLOW_REGISTRY_URI": prepared.mlflow_uri,
+           "PATH": f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with server(args, f"{base}/ping", run_dir / "peer.log", env=env, cwd=run_dir):
+        yield base
+
+
+@contextmanager
+def redis_server(run_dir: Path) -> Iterator[str]:
+    import redis
+
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    with open(run_dir / "redis.log", "ab") as out:
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no"], stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    redis.Redis.from_url(url).ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+            yield url
+        finally:
+            _stop(proc)
