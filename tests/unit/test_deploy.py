@@ -1,0 +1,47 @@
+"""The shipped Prometheus config, alert rules and dashboard are valid."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+promtool = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool not installed "
+                                    "(.ci/run installs Debian's prometheus package)")
+
+
+@needs_promtool
+def test_alert_rules_pass_promtool():
+    run = subprocess.run([promtool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@needs_promtool
+def test_prometheus_config_passes_promtool(tmp_path):
+    config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
+    (tmp_path / "key").write_text("x")
+    config = config.replace("/etc/prometheus/alerts.yml", str(tmp_path / "alerts.yml"))
+    config = config.replace("/run/secrets/metrics_key", str(tmp_path / "key"))
+    (tmp_path / "prometheus.yml").write_text(config)
+    run = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_dashboard_queries_only_metrics_we_export():
+    """Every metric the dashboard and alerts query is defined in the code."""
+    import re
+
+    code = "\n".join(p.read_text() for d in ("app", "shadow", "audit", "feature_flags")
+                     for p in (DEPLOY.parent / d).rglob("*.py"))
+    defined = set(re.findall(r'"(credit_[a-z_]+)"', code))
+    queries = json.dumps(json.loads((DEPLOY / "grafana" / "credit-decisions.json").read_text()))
+    queries += (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    used = {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"\b(credit_[a-z_]+)", queries)}
+    missing = {m for m in used if m not in defined and m.removesuffix("_total") not in defined}
+    assert not missing, f"queried but not exported: {sorted(missing)}"
