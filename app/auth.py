@@ -107,7 +107,8 @@ _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bea
 def require(scope: str):
     """A dependency: the caller's principal, which must hold `scope` (401 / 403 otherwise)."""
 
-    def dependency(request: Request,
+    # async: a plain function would be run in FastAPI's thread pool, a hop per request.
+    async def dependency(request: Request,
                    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
                    ) -> Principal:
         services = request.app.state.services

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from app.bootstrap import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain function in its thread pool, a hop per request
     return request.app.state.services
 
 

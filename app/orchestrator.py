@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import structlog
 
+from app import blocking
 from app.enrichment import Enricher, Enrichment
 from app.errors import AuditUnavailable, IdempotencyConflict
 from app.feature_store.velocity import Velocity
@@ -105,7 +106,8 @@ class Orchestrator:
 
     async def _decide(self, app: Application, rhash: str, language: str) -> Outcome:
         t0 = time.perf_counter()
-        existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
+        existing = await blocking.call(self.audit, self.audit.get_by_application,
+                                       app.application_id)
         if existing is not None:
             return self._replayed(existing, rhash)
         # Replays above are free; each new decision for a customer counts (score probing).
@@ -237,8 +239,8 @@ class Orchestrator:
         if self.velocity is None:
             return None
         try:
-            return await asyncio.to_thread(self.velocity.record, app.applicant.customer_id,
-                                           app.applicant.national_id)
+            return await blocking.call(self.velocity.store, self.velocity.record,
+                                       app.applicant.customer_id, app.applicant.national_id)
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)
             return None
@@ -250,10 +252,11 @@ class Orchestrator:
         for stage, ms in timings.items():
             self.metrics.stage_seconds.labels(stage).observe(ms / 1000)
         self.metrics.stage_seconds.labels("total").observe(total)
-        _log.info("decision", decision_id=response["decision_id"], country=country,
-                  outcome=response["outcome"], decided_by=response["decided_by"],
-                  model_version=response["model_version"],
-                  degraded=[d["source"] for d in response["degraded"]], ms=round(total * 1000, 3))
+        # One log line per request: the middleware's access line carries these fields.
+        structlog.contextvars.bind_contextvars(
+            decision_id=response["decision_id"], country=country, outcome=response["outcome"],
+            decided_by=response["decided_by"], model_version=response["model_version"],
+            degraded=[d["source"] for d in response["degraded"]])
 
     def _replayed(self, entry: Entry, rhash: str) -> Outcome:
         stored = orjson.loads(entry.body)

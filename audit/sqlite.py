@@ -48,6 +48,8 @@ def new_chain_id() -> str:
 
 
 class SQLiteAuditStore:
+    local = True  # reads on this machine's disk may run on the event loop (app/blocking.py)
+
     def __init__(self, path: Path, chain_id: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path

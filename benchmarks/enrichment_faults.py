@@ -141,7 +141,7 @@ def ensure_model(data_dir: Path | None, tmp: Path) -> Path:
     if data_dir is None:
         data_dir = CACHED_MODEL
         if not (data_dir / "mlflow.db").exists():
-            train(Settings(data_dir=data_dir))
+            train(Settings(data_dir=data_dir), alias="champion")
     dst = tmp / "data"
     shutil.copytree(data_dir, dst)
     for name in ("audit.db", "audit.db-wal", "audit.db-shm"):

@@ -113,7 +113,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, servers.simulators() as sims:
         base = Path(tmp)
-        train(Settings(data_dir=base / "registry"))
+        train(Settings(data_dir=base / "registry"), alias="champion")
         t0 = time.perf_counter()
         result = asyncio.run(run(args.requests, base, sims))
         report = {"benchmark": "shadow", "requests_per_scenario": args.requests,

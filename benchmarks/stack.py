@@ -34,7 +34,7 @@ def prepare_data_dir(data_dir: Path, log=print) -> Prepared:
     from app.auth import SCOPES, ApiKeyStore
     from app.settings import Settings
     from models.registry import ModelRegistry
-    from training.train import train
+    from training.train import TrainConfig, train
 
     settings = Settings(data_dir=data_dir)
     settings.ensure_data_dir()
@@ -43,7 +43,8 @@ def prepare_data_dir(data_dir: Path, log=print) -> Prepared:
     trained_now = version is None
     if trained_now:
         log(f"training a model into {data_dir} (once; --data-dir reuses it next time)")
-        version = train(settings, progress=log).version
+        version = train(settings, alias=settings.model_alias,
+                        config=TrainConfig(trials=2, n_boot=30)).version
     key = ApiKeyStore(settings.api_keys_path).create("benchmark", list(SCOPES))
     return Prepared(data_dir, settings.mlflow_uri, settings.model_name, str(version), trained_now,
                     f"Bearer {key}")

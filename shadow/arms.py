@@ -1,8 +1,10 @@
 """The two decision arms and the shadow runner.
 
 Every decision runs both arms on the same feature row: the one chosen by the country's flag
-decides; the other runs in shadow, on a small thread pool, started before the live arm so
-that both usually finish together. The live path waits for the shadow at most `budget_s`
+decides; the other runs in shadow. An arm that declares itself `inline` (bounded CPU work, no
+I/O: both real arms take tens of microseconds) runs on the spot, its errors caught; any
+other arm runs on a small thread pool, started before the live arm so that both usually
+finish together. The live path waits for the shadow at most `budget_s`
 (counted from the shadow's start); a shadow arm that fails, times out or finds every slot
 taken by earlier hung runs is recorded with that status and never touches the answer.
 """
@@ -54,6 +56,8 @@ class ArmOutcome:
 
 class DecisionArm(Protocol):
     name: str
+    # True: bounded CPU work without I/O, cheaper run on the spot than handed to a thread.
+    inline: bool
 
     def evaluate(self, case: Case) -> ArmOutcome: ...
 
@@ -62,6 +66,7 @@ class LegacyArm:
     """The legacy scorecard. Missing data never approves: a degraded case is at least refer."""
 
     name = "legacy"
+    inline = True  # the scorecard: a few numpy operations on one row
 
     def __init__(self, scorecard: Scorecard) -> None:
         self.scorecard = scorecard
@@ -77,6 +82,7 @@ class ModelArm:
     """The model as a shadow: probability only (no explanation: ~30 µs), then the policy."""
 
     name = "model"
+    inline = True  # one single-threaded LightGBM prediction, no explanation
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -110,6 +116,14 @@ class ShadowRunner:
 
     def start(self, arm: DecisionArm, case: Case) -> Pending:
         started = time.perf_counter()
+        if getattr(arm, "inline", False):
+            # A thread hop and a GIL hand-over cost more than these arms themselves.
+            done: Future[ArmOutcome] = Future()
+            try:
+                done.set_result(arm.evaluate(case))
+            except Exception as exc:  # recorded as the shadow's error, never surfaced
+                done.set_exception(exc)
+            return Pending(arm.name, started, done)
         if not self._slots.acquire(blocking=False):
             return Pending(arm.name, started, None)
         future = self._pool.submit(arm.evaluate, case)

@@ -9,11 +9,11 @@ A store failure never fails the fetch: it falls back to the source (and skips th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 
+from app import blocking
 from app.adapters.base import Source, SourceResult
 from app.feature_store.protocol import FeatureSet, FeatureStore
 from audit.pii import Pseudonymizer
@@ -39,7 +39,7 @@ class CachingSource:
         start = time.perf_counter()
         key = self._pseudo.national_id(national_id)
         try:
-            hit = await asyncio.to_thread(self._store.get, self._fs, key)
+            hit = await blocking.call(self._store, self._store.get, self._fs, key)
         except Exception as exc:  # a store outage costs a source call, nothing more
             log.warning("feature store read failed for %s: %s", self.name, type(exc).__name__)
             hit = None
@@ -50,7 +50,7 @@ class CachingSource:
         entry = {"values": res.values, "raw_sha256": res.raw_sha256,
                  "fetched_at": datetime.now(UTC).isoformat()}
         try:
-            await asyncio.to_thread(self._store.put, self._fs, key, entry)
+            await blocking.call(self._store, self._store.put, self._fs, key, entry)
         except Exception as exc:
             log.warning("feature store write failed for %s: %s", self.name, type(exc).__name__)
         return res

@@ -37,6 +37,8 @@ def _expiry(ttl_s: float | None, now: float) -> float | None:
 
 
 class SQLiteFeatureStore:
+    local = True  # on this machine's disk: callers may run it on the event loop (app/blocking.py)
+
     def __init__(self, config: SQLiteConfig) -> None:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the worker threads that asyncio.to_thread uses; the lock

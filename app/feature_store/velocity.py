@@ -34,6 +34,10 @@ class Velocity:
         self._store = store
         self._pseudo = pseudonymizer
 
+    @property
+    def store(self) -> FeatureStore:
+        return self._store
+
     def _subjects(self, customer_id: str, national_id: str) -> dict[str, str]:
         return {"customer": f"c:{customer_id}",
                 "national_id": f"n:{self._pseudo.national_id(national_id)}"}

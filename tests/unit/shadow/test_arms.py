@@ -9,7 +9,7 @@ from feature_flags.bucketing import Bucketer
 from feature_flags.file import FileFlagStore
 from feature_flags.live import LiveFlags
 from models.features import feature_row
-from shadow.arms import ArmOutcome, Case, LegacyArm, ShadowRunner
+from shadow.arms import ArmOutcome, Case, LegacyArm, ModelArm, ShadowRunner
 from shadow.metrics import RolloutMetrics
 from shadow.rollout import Rollout
 from shadow.scorecard import Scorecard
@@ -162,3 +162,20 @@ def test_zero_budget_still_takes_a_finished_result(budget):
         return await runner.finish(p)
 
     assert run(scenario())[0] == "ok"
+
+
+def test_inline_arms_run_on_the_spot_and_their_errors_are_recorded():
+    """An inline arm is done when start() returns (no thread); its failure is an error status."""
+    runner = ShadowRunner(budget_s=0.001, slots=1)
+    ok_arm, bad_arm = FixedArm("legacy"), FailingArm("legacy")
+    ok_arm.inline = bad_arm.inline = True
+    pending = runner.start(ok_arm, case())
+    assert pending.future.done()
+    assert run(runner.finish(pending))[0] == "ok"
+    status, outcome, error = run(runner.finish(runner.start(bad_arm, case())))
+    assert (status, outcome, error) == ("error", None, "ZeroDivisionError")
+    runner.close()
+
+
+def test_real_arms_are_inline():
+    assert LegacyArm.inline and ModelArm.inline
