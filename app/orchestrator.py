@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import trace
 
 from app import blocking
 from app.enrichment import Enricher, Enrichment
@@ -72,6 +75,8 @@ class Orchestrator:
         self.limiter = limiter
         self.velocity = velocity
         self.rollout = rollout  # None: the model decides everything, no shadow arm
+        # OpenTelemetry's no-op tracer unless app/tracing.py configured one (~1 µs a span).
+        self._tracer = trace.get_tracer("credit.orchestrator")
         # application_id -> (request hash, outcome) of decisions in progress in this process
         self._inflight: dict[str, tuple[str, asyncio.Future[Outcome]]] = {}
 
@@ -105,48 +110,50 @@ class Orchestrator:
         return outcome
 
     async def _decide(self, app: Application, rhash: str, language: str) -> Outcome:
+        with self._tracer.start_as_current_span("decision") as span:
+            span.set_attribute("credit.country", app.country)
+            return await self._decide_traced(app, rhash, language)
+
+    async def _decide_traced(self, app: Application, rhash: str, language: str) -> Outcome:
         t0 = time.perf_counter()
-        existing = await blocking.call(self.audit, self.audit.get_by_application,
-                                       app.application_id)
-        if existing is not None:
-            return self._replayed(existing, rhash)
-        # Replays above are free; each new decision for a customer counts (score probing).
-        self.limiter.customer(app.country, app.applicant.customer_id)
-        timings: dict[str, float] = {"idempotency": _ms(t0)}
+        stage = Stages(self._tracer)
+        with stage("idempotency"):
+            existing = await blocking.call(self.audit, self.audit.get_by_application,
+                                           app.application_id)
+            if existing is not None:
+                return self._replayed(existing, rhash)
+            # Replays above are free; each new decision for a customer counts (score probing).
+            self.limiter.customer(app.country, app.applicant.customer_id)
 
-        t = time.perf_counter()
-        assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
-                      if self.rollout else None)
-        decided_by = assignment.decided_by if assignment else "model"
-        velocity_task = asyncio.create_task(self._velocity(app))
-        enrichment = await self.enricher.enrich(app)
-        velocity = await velocity_task
-        if velocity is None and self.velocity is not None:
-            enrichment.degraded.append({"source": "velocity", "reason": "store_unavailable",
-                                        "code": "velocity_unavailable"})
-        timings["enrichment"] = _ms(t)
+        with stage("enrichment"):
+            assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
+                          if self.rollout else None)
+            decided_by = assignment.decided_by if assignment else "model"
+            velocity_task = asyncio.create_task(self._velocity(app))
+            enrichment = await self.enricher.enrich(app)
+            velocity = await velocity_task
+            if velocity is None and self.velocity is not None:
+                enrichment.degraded.append({"source": "velocity", "reason": "store_unavailable",
+                                            "code": "velocity_unavailable"})
 
-        t = time.perf_counter()
-        raw = self._raw_inputs(app, enrichment)
-        x = feature_row(raw)
-        features = as_dict(x)
-        timings["features"] = _ms(t)
+        with stage("features"):
+            raw = self._raw_inputs(app, enrichment)
+            x = feature_row(raw)
+            features = as_dict(x)
 
         scorer = self.scorers.current  # pinned: this decision uses one version throughout
         degraded = [d["source"] for d in enrichment.degraded]
         case = Case(app.country, x, raw, features, degraded, scorer)
         pending = self.rollout.start_shadow(assignment, case) if self.rollout and assignment else None
 
-        t = time.perf_counter()
         if decided_by == "model":
-            score = scorer.score(x)
-            reasons = top_reasons(scorer.feature_names, score.contributions, self.reason_count,
-                                  language)
-            timings["score_explain"] = _ms(t)
-            t = time.perf_counter()
-            result = self.policy.decide(app.country, score.probability, raw, features, degraded,
-                                        velocity=velocity)
-            timings["rules"] = _ms(t)
+            with stage("score_explain"):
+                score = scorer.score(x)
+                reasons = top_reasons(scorer.feature_names, score.contributions,
+                                      self.reason_count, language)
+            with stage("rules"):
+                result = self.policy.decide(app.country, score.probability, raw, features,
+                                            degraded, velocity=velocity)
             # A degraded source whose policy is "refer" withholds the score (ADR 0012).
             shown = None if result.withhold_score else score.probability
             live = ArmOutcome("model", result.outcome, scorer.version,
@@ -156,17 +163,17 @@ class Orchestrator:
                 reasons = []
             model_sections = self._model_sections(scorer, score, result)
         else:
-            live = self.rollout.decide_legacy(case)  # type: ignore[union-attr]
-            timings["legacy"] = _ms(t)
+            with stage("legacy"):
+                live = self.rollout.decide_legacy(case)  # type: ignore[union-attr]
             reasons = []
             model_sections = {"score": None, "explanation": None, "policy": None,
                               "legacy": live.record()}
 
         shadow = None
         if pending is not None:
-            t = time.perf_counter()
-            shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
-            timings["shadow_wait"] = _ms(t)
+            with stage("shadow_wait"):
+                shadow = await self.rollout.compare(pending, live,  # type: ignore[union-attr]
+                                                    app.country)
 
         decision_id = uuid.uuid4().hex
         response = {
@@ -202,13 +209,13 @@ class Orchestrator:
             "flags": (assignment.record() if assignment
                       else {"mode": "full", "decided_by": "model"}),
             "shadow": shadow,
-            "timings_ms": timings,
+            "timings_ms": dict(stage.ms),
             "response": response,
         }
-        t = time.perf_counter()
         try:
-            await self.committer.append(record, application_id=app.application_id,
-                                        decision_id=decision_id)
+            with stage("audit"):
+                await self.committer.append(record, application_id=app.application_id,
+                                            decision_id=decision_id)
         except DuplicateApplication:
             # A concurrent identical request won the race; answer with its decision.
             existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
@@ -219,8 +226,8 @@ class Orchestrator:
             self.metrics.audit_failures.inc()
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
-        # Measured after the record is written, so it is in the metrics but not the record.
-        self._observe(response, app.country, {**timings, "audit": _ms(t)}, t0)
+        # The audit stage ends after the record is written: in the metrics, not the record.
+        self._observe(response, app.country, stage.ms, t0)
         return Outcome(response, True)
 
     def _model_sections(self, scorer: Scorer, score: Any, result: Any) -> dict[str, Any]:
@@ -273,6 +280,22 @@ class Orchestrator:
             "home": a.home, "marital": a.marital_status, "job": a.job,
             **enrichment.raw_fields(),
         }
+
+
+class Stages:
+    """Times each stage of a decision (for its record and the metrics) and traces it as an
+    OpenTelemetry span."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.ms: dict[str, float] = {}
+        self._tracer = tracer
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with self._tracer.start_as_current_span(name):
+            yield
+        self.ms[name] = _ms(start)
 
 
 def _ms(start: float) -> float:
