@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -123,6 +124,7 @@ def require(scope: str):
         if scope not in principal.scopes:
             raise Forbidden(f"this API key lacks the '{scope}' scope")
         request.state.principal = principal
+        structlog.contextvars.bind_contextvars(key_id=principal.key_id)  # in the access line
         return principal
 
     return dependency

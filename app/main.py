@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.bootstrap import Services, build_services
 from app.errors import CreditError
@@ -42,12 +43,30 @@ async def _on_credit_error(_: Request, exc: CreditError) -> JSONResponse:
                         content={"error": exc.code, "message": exc.message})
 
 
-async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     # Framework errors (unparseable body, unknown route, wrong method) in our error shape.
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "http_error")
-    return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route matching the path; a path served by several
+        # routes (GET and PUT /v1/flags/{country}) must list all of its methods.
+        headers["Allow"] = ", ".join(_allowed_methods(request.app, request.url.path)
+                                     or [headers.get("Allow", "")])
+    return JSONResponse(status_code=exc.status_code, headers=headers or None,
                         content={"error": code, "message": str(exc.detail)})
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    if not hasattr(app.state, "path_methods"):
+        app.state.path_methods = [
+            (compile_path(template)[0], {m.upper() for m in ops})
+            for template, ops in app.openapi()["paths"].items()]
+    methods: set[str] = set()
+    for regex, ops in app.state.path_methods:
+        if regex.match(path):
+            methods |= ops | ({"HEAD"} if "GET" in ops else set())
+    return sorted(methods)
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:

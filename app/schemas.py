@@ -40,8 +40,9 @@ class Applicant(Strict):
 
 
 class Loan(Strict):
-    amount: float = Field(gt=0, le=1_000_000)
-    purchase_price: float = Field(gt=0, le=10_000_000)
+    # Whole currency units at least: tiny amounts are typos, and would overflow the ratios.
+    amount: float = Field(ge=1, le=1_000_000)
+    purchase_price: float = Field(ge=1, le=10_000_000)
     term_months: WholeNumber = Field(ge=1, le=480)
 
 

@@ -13,8 +13,8 @@ adds customers to the model arm: nobody flips back and forth during a ramp-up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, get_args
 
 Mode = Literal["legacy", "shadow", "canary", "full"]
@@ -38,12 +38,15 @@ def percent_to_bp(percent: float | str | None, mode: str) -> int:
     if percent is None:
         raise InvalidFlag("canary mode needs a percent (0-100, at most two decimals)")
     try:
-        value = Decimal(str(percent)) * 100
-    except InvalidOperation:
+        value = float(percent) * 100
+    except (TypeError, ValueError):
         raise InvalidFlag("percent must be a number") from None
-    if not value.is_finite() or value != value.to_integral_value() or not 0 <= value <= BUCKETS:
+    bp = round(value) if math.isfinite(value) else -1
+    # JSON numbers are binary floats: 33.33 is 3332.9999...; accept what is a whole number of
+    # basis points up to float noise (the same tolerance as the API schema's multipleOf).
+    if abs(value - bp) > 1e-6 or not 0 <= bp <= BUCKETS:
         raise InvalidFlag("percent must be between 0 and 100 with at most two decimals")
-    return int(value)
+    return bp
 
 
 @dataclass(frozen=True)

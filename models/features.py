@@ -70,7 +70,10 @@ def feature_matrix(raw: Mapping[str, Sequence[Any]]) -> np.ndarray:
     cols["free_income"] = cols["income"] - cols["expenses"]
     cols["debt_to_income"] = _ratio(cols["debt"], cols["income"])
     cols["net_assets"] = cols["assets"] - cols["debt"]
-    return np.column_stack([cols[name] for name in FEATURE_NAMES])
+    out = np.column_stack([cols[name] for name in FEATURE_NAMES])
+    # An overflowing ratio is as good as unknown: inf would also break the audit's JSON.
+    out[np.isinf(out)] = np.nan
+    return out
 
 
 def feature_row(raw: Mapping[str, Any]) -> np.ndarray:

@@ -14,6 +14,7 @@ from app.schemas import ErrorOut
 from audit.digest import public_key_pem
 from audit.verify import verify_entries
 
+_MAX_SEQ = 2**62  # sequence numbers are 64-bit integers in both backends
 router = APIRouter(prefix="/v1/audit", tags=["audit"],
                    dependencies=[Depends(require("audit:export"))],
                    responses={status: {"model": ErrorOut} for status in (401, 403, 404)})
@@ -21,8 +22,8 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"],
 
 @router.get("/verify")
 async def verify(services: ServicesDep, chain_id: str | None = None,
-                 from_seq: int = Query(1, ge=1),
-                 to_seq: int | None = Query(None, ge=1)) -> dict[str, Any]:
+                 from_seq: int = Query(1, ge=1, le=_MAX_SEQ),
+                 to_seq: int | None = Query(None, ge=1, le=_MAX_SEQ)) -> dict[str, Any]:
     """Verify the log (or one chain's seq range) against the latest signed digest."""
     partial = chain_id is not None or from_seq > 1 or to_seq is not None
     digests = services.digests

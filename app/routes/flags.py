@@ -38,12 +38,24 @@ class FlagOut(BaseModel):
     reason: str | None
 
 
-class FlagIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mode: Literal["legacy", "shadow", "canary", "full"]
-    percent: float | None = Field(default=None, ge=0, le=100,
-                                  description="canary only; at most two decimals")
+class CanaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    mode: Literal["canary"]
+    percent: float = Field(ge=0, le=100, multiple_of=0.01,
+                           description="share of customers the model decides; two decimals")
     reason: str = Field(min_length=3, max_length=500)
+
+
+class FixedModeIn(BaseModel):
+    """legacy (the kill switch), shadow or full: no percentage."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    mode: Literal["legacy", "shadow", "full"]
+    reason: str = Field(min_length=3, max_length=500)
+
+
+# The schema itself says that a percent goes with canary mode, and only with it.
+FlagIn = Annotated[CanaryIn | FixedModeIn, Field(discriminator="mode")]
 
 
 def _out(flag: CountryFlag) -> FlagOut:
@@ -73,7 +85,8 @@ async def put_flag(country: Country, change: FlagIn, services: ServicesDep,
         raise Unavailable("rollout flags are not configured")
     actor = f"{principal.name} (key {principal.key_id})"
     try:
-        flag = await asyncio.to_thread(services.flags.set, country, change.mode, change.percent,
+        flag = await asyncio.to_thread(services.flags.set, country, change.mode,
+                                       getattr(change, "percent", None),
                                        reason=change.reason, actor=actor)
     except InvalidFlag as exc:
         raise BadRequest(str(exc)) from None

@@ -140,3 +140,11 @@ def test_pii_canaries_never_logged(server):
         assert canary not in text and canary not in metrics
     for key in keys.values():
         assert key not in text
+
+
+def test_wrong_method_lists_every_allowed_method(server):
+    url, keys, _ = server
+    r = httpx.request("OPTIONS", url + "/v1/flags/ES",
+                      headers={"Authorization": f"Bearer {keys['flags:admin']}"})
+    assert r.status_code == 405
+    assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "PUT"}
