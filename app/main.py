@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.bootstrap import Services, build_services
+from app.console import router as console
 from app.errors import CreditError
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
@@ -88,6 +89,7 @@ def create_app(settings: Settings,
     app.include_router(metrics.router)
     app.include_router(flags.router)
     app.include_router(audit.router)
+    console.install(app)
     return app
 
 
