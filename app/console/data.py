@@ -82,7 +82,7 @@ def models_view(registry: Any) -> dict[str, Any]:
                      "gates": v.tags.get("gates"), "gate_results": (gates or {}).get("gates", []),
                      "fairness": fairness or {}, "has_card": bool(v.tags.get("model_card"))})
     return {"versions": rows, "aliases": dict(aliases), "history": list(reversed(registry.history())),
-            "name": registry.model_name}
+            "model_name": registry.model_name}
 
 
 def model_card_html(registry: Any, version: str) -> str | None:
