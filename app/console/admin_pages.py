@@ -100,13 +100,16 @@ async def model_card(request: Request, version: str, services: ServicesDep,
 async def promote(request: Request, services: ServicesDep,
                   user: Annotated[ConsoleUser, Depends(need("models:admin"))],
                   version: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
+                  force: Annotated[bool, Form()] = False,
                   csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(user, csrf)
     if len(reason.strip()) < 3:
         return _problem(request, user, "A reason (at least 3 characters) is required.")
     try:
+        # Failed or unchecked gates refuse the promotion unless forced; the registry records
+        # a forced promotion as such, with the reason.
         await asyncio.to_thread(services.registry.promote, version.strip(), who=_actor(user),
-                                reason=reason.strip())
+                                reason=reason.strip(), force=force)
     except BadRequest as exc:
         return _problem(request, user, exc.message, exc.status_code)
     except Exception:  # noqa: BLE001 - MLflow's error for an unknown version

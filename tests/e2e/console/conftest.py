@@ -60,8 +60,10 @@ def console(trained, simulators_url, tmp_path_factory) -> Iterator[Console]:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API runs an event loop on this thread until stopped,
+    # and later tests calling asyncio.run() must not find it running.
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:

@@ -107,9 +107,10 @@ def test_rollout_page_and_flag_change(console, page):
     shot(page, "rollout-changed")
 
 
-def test_models_page_card_and_rollback_refusal(console, page):
-    """Aliases match the registry; gates and fairness are shown; the card renders; a rollback
-    with no previous champion is refused with the registry's reason."""
+def test_models_page_card_promote_and_rollback(console, page):
+    """Aliases match the registry; gates and fairness are shown; the card renders; promoting
+    a version whose gates failed is refused unless forced (then recorded with the reason); a
+    rollback with no previous champion is refused with the registry's reason."""
     from app.settings import Settings
     from models.registry import ModelRegistry
 
@@ -123,6 +124,23 @@ def test_models_page_card_and_rollback_refusal(console, page):
     assert version.locator("[data-testid=gate-results] tbody tr").count() >= 4
     assert version.locator("[data-testid=fairness] tbody tr").count() >= 2
     shot(page, "models")
+
+    gates_failed = version.locator("[data-testid=gates]").inner_text() == "failed"
+    form = page.locator("[data-testid=promote-form]")
+    form.locator("select[name=version]").select_option(champion)
+    form.locator("input[name=reason]").fill("console e2e promotion")
+    form.locator("button").click()
+    if gates_failed:
+        assert "release gates failed" in page.inner_text("[data-testid=message]")
+        page.go_back()
+        form.locator("input[name=reason]").fill("console e2e forced promotion")
+        form.locator("input[name=force]").check()
+        form.locator("button").click()
+    assert "promoted" in page.inner_text("[data-testid=done]")
+    last = reg.history("champion")[-1]
+    assert last.action == "promote" and last.why.startswith("console e2e")
+    assert last.forced == gates_failed and "risk-officer" in last.who
+    assert "console e2e" in page.inner_text("[data-testid=alias-history]")
 
     page.locator("[data-testid=rollback-form] input[name=reason]").fill("console e2e rollback")
     page.locator("[data-testid=rollback-form] button").click()
