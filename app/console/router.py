@@ -57,7 +57,7 @@ async def login_form(request: Request, next: str = "/console/") -> Response:  # 
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, services: ServicesDep, api_key: Annotated[str, Form()],
+async def login(request: Request, services: ServicesDep, api_key: Annotated[str, Form()] = "",
                 next: Annotated[str, Form()] = "/console/") -> Response:  # noqa: A002
     principal = services.api_keys.authenticate(api_key.strip())
     if principal is None:

@@ -4,6 +4,7 @@ Without chromium (or Playwright) the tests skip and say why."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir
 from training.data import load_credit_data
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium; another binary can be named for a local run.
+CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"

@@ -34,6 +34,19 @@ def test_session_cookie_is_httponly_strict_and_holds_no_key(console, page):
     shot(page, "home")
 
 
+def test_revoked_key_ends_the_session(console, page):
+    """The key is re-checked on every request: once revoked, the next page asks to sign in."""
+    from app.auth import ApiKeyStore
+    from tests.conftest import create_key
+
+    key = create_key(console.data_dir, ["decisions:read"], name="short-lived")
+    login(page, console.base, key, "/console/decisions")
+    assert "/console/decisions" in page.url
+    assert ApiKeyStore(console.data_dir / "keys" / "api_keys.json").revoke(key.split("_")[1])
+    page.goto(f"{console.base}/console/decisions")
+    assert "/console/login" in page.url
+
+
 def test_decisions_list_search_and_decision_page(console, page):
     """The list shows every decision; filters narrow it; a decision's page matches the API,
     its waterfall adds up to logit(PD), and "verify this record" checks its chain."""
