@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.bootstrap import Services, build_services
+from app.console import router as console
 from app.errors import CreditError
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
@@ -107,6 +108,7 @@ def create_app(settings: Settings,
     app.include_router(metrics.router)
     app.include_router(flags.router)
     app.include_router(audit.router)
+    console.install(app)
     return app
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
+from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
 
 _SCHEMA = """
@@ -140,6 +141,10 @@ class SQLiteAuditStore:
                 params))
         finally:
             conn.close()
+
+    def search_decisions(self, query: DecisionQuery) -> list[dict[str, Any]]:
+        """Decision summaries matching `query` (audit/search.py), in one SQL query."""
+        return search_sqlite(self._path, query)
 
     def heads(self) -> list[Head]:
         rows = self._reader().execute(
