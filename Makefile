@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench audit clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -24,6 +24,11 @@ test: install
 # Load benchmark against `mlflow models serve` (needs wrk: apt-get install wrk); docs/benchmarks.md
 bench: install
 	$(BIN)/python -m benchmarks.run --workers 2 --duration 20 --out benchmarks/results/decision.json
+
+# Security checks. pip-audit needs network access to PyPI's JSON API or OSV (ADR 0062).
+audit: install
+	$(BIN)/bandit -q -r app models training audit shadow feature_flags
+	$(BIN)/pip-audit
 
 clean:
 	rm -rf $(VENV) .credit .pytest_cache

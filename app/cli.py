@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404
 import sys
 import time
 from typing import Annotated
@@ -70,7 +70,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     sims = None
     if not settings.bureau_url or not settings.open_banking_url:
         base = f"http://{settings.simulator_host}:{settings.simulator_port}"
-        sims = subprocess.Popen([sys.executable, "-m", "app.cli", "simulators",
+        sims = subprocess.Popen([sys.executable, "-m", "app.cli", "simulators",  # nosec B603
                                  "--host", settings.simulator_host,
                                  "--port", str(settings.simulator_port)])
         _wait_ready(f"{base}/healthz", sims)

@@ -46,7 +46,7 @@ def search_sqlite(path: Path, q: DecisionQuery) -> list[dict[str, Any]]:
         if value:
             where.append(clause)
             params.append(value)
-    sql = (f"SELECT body, appended_at FROM entries WHERE {' AND '.join(where)} "  # noqa: S608
+    sql = (f"SELECT body, appended_at FROM entries WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608
            "ORDER BY appended_at DESC, chain_id, seq DESC LIMIT ? OFFSET ?")
     conn = sqlite3.connect(path)
     try:

@@ -116,7 +116,7 @@ class SQLiteAuditStore:
         return conn
 
     def _one(self, where: str, value: str) -> Entry | None:
-        row = self._reader().execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608
+        row = self._reader().execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608  # nosec B608
                                  (value,)).fetchone()
         return Entry(*row) if row else None
 
@@ -137,7 +137,7 @@ class SQLiteAuditStore:
         conn = sqlite3.connect(self._path)
         try:
             yield from map(Entry._make, conn.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY chain_id, seq",  # noqa: S608
+                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY chain_id, seq",  # noqa: S608  # nosec B608
                 params))
         finally:
             conn.close()

@@ -87,6 +87,7 @@ def tune(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.
                     "seconds": round(time.perf_counter() - t, 3)})
         if best is None or auc > best.best_auc:
             best = Tuning(params, rounds, auc)
-    assert best is not None
+    if best is None:
+        raise RuntimeError("tuning ran no trial")
     best.trials, best.stopped_by_budget = log, stopped
     return best

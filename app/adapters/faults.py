@@ -51,7 +51,7 @@ class _Endpoint:
         self.release.set()  # hanging calls give up when the faults change
         self.release = asyncio.Event()
         self.faults = faults
-        self.rng = random.Random(faults.seed)
+        self.rng = random.Random(faults.seed)  # nosec B311
         self.fail_left = faults.fail_next
 
 

@@ -57,7 +57,7 @@ class SQLiteFeatureStore:
                 chunk = list(entities[i:i + _CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows += self._db.execute(
-                    f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608
+                    f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
                     f"AND entity IN ({marks}) AND {column} IS NOT NULL "
                     "AND (expires_at IS NULL OR expires_at > ?)",
                     [fs.key, *chunk, now]).fetchall()
