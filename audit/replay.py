@@ -47,7 +47,9 @@ def replay_record(record: dict[str, Any], scorer_for: Callable[[str], Scorer],
     score = scorer.score(x)
     contributions = dict(zip(scorer.feature_names, map(float, score.contributions), strict=True))
     degraded = [d["source"] for d in record["response"]["degraded"]]
-    decided = policy.decide(record["country"], score.probability, raw, features, degraded)
+    # The velocity counts of that moment are part of the inputs (they cannot be recounted).
+    decided = policy.decide(record["country"], score.probability, raw, features, degraded,
+                            velocity=record.get("velocity"))
     result.replayed = {"probability_of_default": score.probability, "outcome": decided.outcome,
                        "grade": decided.grade, "base_value": score.base_value,
                        "contributions": contributions}

@@ -34,6 +34,9 @@ def decided(trained, simulators_url, tmp_path_factory):
                         audit_digest_interval_s=0)
     df = load_credit_data()
     rows = [1 + (i * 7) % (len(df) - 1) for i in range(N)]
+    # The last 8 are one applicant again and again: past 5 a day the velocity rule refers,
+    # and replay must use the counts recorded at decision time.
+    rows[-8:] = [1] * 8  # row 1: an applicant the model approves
     apps = [Application.model_validate(application_for_row(
         r, df, application_id=f"RP-{i}", country=COUNTRIES[i % len(COUNTRIES)]), strict=False)
         for i, r in enumerate(rows)]
@@ -73,6 +76,9 @@ def test_every_decision_replays_identically(decided):
     assert [r.differences for r in results if not r.identical] == []
     assert {r.model_version for r in results} == {version}
     assert len({r.replayed["outcome"] for r in results}) >= 2
+    fired = [f["rule"] for o in outcomes[-8:] for f in orjson.loads(
+        store.get_decision(o.response["decision_id"]).body)["policy"]["fired"]]
+    assert "customer_velocity" in fired  # the velocity case above was really exercised
 
 
 def test_replay_shows_a_difference(decided):
