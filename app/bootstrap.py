@@ -226,7 +226,7 @@ def build_services(settings: Settings) -> Services:
     orchestrator = Orchestrator(
         scorer=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
         policy=policy, audit=audit, committer=GroupCommitter(audit),
-        pseudonymizer=protector, reason_count=settings.reason_count,
+        protector=protector, reason_count=settings.reason_count,
         metrics=DecisionMetrics(metrics_registry), limiter=limiter,
         velocity=Velocity(feature_store, pseudonymizer),
         rollout=rollout_for(settings, policy, metrics_registry))

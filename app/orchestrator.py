@@ -54,13 +54,10 @@ def request_hash(app: Application) -> str:
     return sha256_hex(canonical(app.model_dump(mode="json")))
 
 
-def response_of(entry: Entry) -> dict[str, Any]:
-    return orjson.loads(entry.body)["response"]
-
 
 class Orchestrator:
     def __init__(self, *, scorer: Scorer | ScorerHolder, enricher: Enricher, policy: Policy,
-                 audit: AuditStore, committer: GroupCommitter, pseudonymizer: Protector,
+                 audit: AuditStore, committer: GroupCommitter, protector: Protector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
         # A holder whose `current` Scorer can be swapped by the hot reloader (models/reloader.py).
@@ -69,7 +66,7 @@ class Orchestrator:
         self.policy = policy
         self.audit = audit
         self.committer = committer
-        self.pseudonymizer = pseudonymizer
+        self.protector = protector  # what of the application the audit log may keep
         self.reason_count = reason_count
         self.metrics = metrics
         self.limiter = limiter
@@ -197,7 +194,7 @@ class Orchestrator:
             "country": app.country,
             "decided_at": datetime.now(UTC).isoformat(),
             "request_sha256": rhash,
-            "application": self.pseudonymizer.protect(app.model_dump(mode="json")),
+            "application": self.protector.protect(app.model_dump(mode="json")),
             "enrichment": enrichment.sources,
             "velocity": velocity,
             "raw_inputs": raw,
