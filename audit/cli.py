@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -19,23 +20,26 @@ console = Console(stderr=True, soft_wrap=True)
 @audit_cli.command("verify")
 def audit_verify(
         chain: Annotated[str | None, typer.Option(help="only this chain")] = None,
-        from_seq: Annotated[int, typer.Option("--from-seq", min=1)] = 1,
-        to_seq: Annotated[int | None, typer.Option("--to-seq", min=1)] = None) -> None:
+        from_seq: Annotated[int | None, typer.Option("--from-seq", min=1)] = None,
+        to_seq: Annotated[int | None, typer.Option("--to-seq", min=1)] = None,
+        jobs: Annotated[int | None, typer.Option(min=1, help="workers for the whole log "
+                                                 "[default: one per CPU]")] = None) -> None:
     """Check the hash chains against the latest signed digest; exit 1 naming the first bad
     record. With --chain/--from-seq/--to-seq only that range is checked (no truncation test
     unless the whole log is checked)."""
     from app.bootstrap import audit_store_for, digest_signer_for, digest_store_for
-    from audit.verify import verify_entries
+    from audit.verify import verify_entries, verify_store
 
     settings = Settings()
     store, digests = audit_store_for(settings), digest_store_for(settings)
-    partial = chain is not None or from_seq > 1 or to_seq is not None
+    partial = chain is not None or from_seq is not None or to_seq is not None
     digest = digests.latest()
     if digest is not None and not digest.verify(digest_signer_for(settings).public_key):
         console.print(f"[red]FAILED[/]: the latest digest ({digest.issued_at}) has a bad signature")
         raise typer.Exit(1)
     t = time.perf_counter()
-    result = verify_entries(store.entries(chain, from_seq, to_seq), digest, partial=partial)
+    result = (verify_entries(store.entries(chain, from_seq, to_seq), digest, partial=True)
+              if partial else verify_store(store, digest, jobs=jobs or os.cpu_count() or 1))
     secs = time.perf_counter() - t
     if result.ok:
         against = f"digest of {digest.issued_at}" if digest and not partial else "no digest"

@@ -149,10 +149,12 @@ class DynamoDBAuditStore:
     def chains(self) -> list[str]:
         return sorted(c.chain_id for c in self._Chain.scan(consistent_read=True))
 
-    def entries(self, chain_id: str | None = None, from_seq: int = 1,
+    def entries(self, chain_id: str | None = None, from_seq: int | None = None,
                 to_seq: int | None = None) -> Iterator[Entry]:
         E = self._Entry
-        cond = E.seq >= from_seq if to_seq is None else E.seq.between(from_seq, to_seq)
+        cond = (E.seq.between(from_seq, to_seq) if from_seq is not None and to_seq is not None
+                else E.seq >= from_seq if from_seq is not None
+                else E.seq <= to_seq if to_seq is not None else None)
         for chain in [chain_id] if chain_id is not None else self.chains():
             for item in E.query(chain, cond, consistent_read=True):
                 yield _entry(item)

@@ -18,6 +18,9 @@ class DuplicateApplication(Exception):
 
 
 class AuditStore(Protocol):
+    """A backend may also offer `reader`, a picklable callable taking entries()' arguments:
+    with it, `verify_store` reads seq ranges in worker processes instead of threads."""
+
     chain_id: str
 
     def append(self, record: dict[str, Any], *, application_id: str | None = None,
@@ -28,9 +31,10 @@ class AuditStore(Protocol):
 
     def get_by_application(self, application_id: str) -> Entry | None: ...
 
-    def entries(self, chain_id: str | None = None, from_seq: int = 1,
+    def entries(self, chain_id: str | None = None, from_seq: int | None = None,
                 to_seq: int | None = None) -> Iterator[Entry]:
-        """Entries (all, or one chain's seq range), chain by chain, in sequence order."""
+        """Entries (all, or one chain's seq range), chain by chain, in sequence order; an
+        unset bound is open (a forged entry below seq 1 is read, so verify sees it)."""
 
     def heads(self) -> list[Head]:
         """Every chain's last entry, for signed digests."""

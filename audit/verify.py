@@ -1,13 +1,29 @@
 """Verify the hash chains: every entry's hash, its link to the previous one, gap-free sequence,
-and (given the latest signed digest) that no chain ends before its signed head."""
+and (given the latest signed digest) that no chain ends before its signed head.
+
+`verify_entries` walks entries in one thread. `verify_store` checks a whole store in `jobs`
+workers: each chain is cut into seq ranges, each range is read starting one entry early
+(the entry where the previous range ends) so every link, including those across range
+boundaries, is checked inside some worker; the first failing range, in chain and seq order,
+names the first bad record, as a single walk would.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import math
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from audit.digest import Digest
-from audit.record import GENESIS, Entry
+from audit.digest import Digest, Head
+from audit.record import GENESIS, Entry, entry_header
+
+# How a worker reads a range: entries(chain_id, from_seq, to_seq), None meaning unbounded.
+Reader = Callable[[str | None, int | None, int | None], Iterable[Entry]]
+MIN_RANGE = 20_000  # below this a range costs more to hand out than to check
 
 
 @dataclass(frozen=True)
@@ -19,6 +35,53 @@ class VerifyResult:
     problem: str | None = None
 
 
+def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
+          reached: dict[str, int]) -> VerifyResult:
+    """Check entries chain by chain; record each chain's last seq in `reached`."""
+    sha256 = hashlib.sha256
+    checked = chains = 0
+    chain: str | None = None
+    seq, head, last_at, mark = 0, GENESIS, "", None
+    for e in entries:
+        chain_id, e_seq, prev, e_hash, body, at, country = e
+        if chain_id != chain:
+            chain, chains, last_at = chain_id, chains + 1, ""
+            seq, head = (e_seq - 1, prev) if partial else (0, GENESIS)
+            mark = signed.get(chain_id)
+        if e_seq != seq + 1:
+            problem = (f"sequence jumps from {seq} to {e_seq} (entry missing or moved)"
+                       if seq or partial else f"chain starts at seq {e_seq}, not 1")
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}", problem)
+        if prev != head:
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
+                                "previous-hash link broken (entry removed, inserted or reordered)")
+        header = entry_header(chain_id, e_seq, prev, at, country, sha256(body).hexdigest())
+        if sha256(header).hexdigest() != e_hash:
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
+                                "content does not match its hash")
+        if at < last_at:
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
+                                "append time goes backwards")
+        if mark is not None and mark.seq == e_seq and mark.hash != e_hash:
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
+                                "entry differs from the signed digest's head")
+        seq, head, last_at = e_seq, e_hash, at
+        reached[chain_id] = e_seq
+        checked += 1
+    return VerifyResult(True, checked, chains)
+
+
+def _truncated(digest: Digest, reached: dict[str, int], checked: int,
+               chains: int) -> VerifyResult | None:
+    for h in digest.heads:
+        last = reached.get(h.chain_id, 0)
+        if last < h.seq:
+            return VerifyResult(False, checked, chains, f"{h.chain_id}#{last + 1}",
+                                f"chain ends at seq {last} but the signed digest of "
+                                f"{digest.issued_at} has it at seq {h.seq} (truncated)")
+    return None
+
+
 def verify_entries(entries: Iterable[Entry], digest: Digest | None = None, *,
                    partial: bool = False) -> VerifyResult:
     """Entries must come chain by chain in sequence order (as AuditStore.entries yields them).
@@ -26,39 +89,90 @@ def verify_entries(entries: Iterable[Entry], digest: Digest | None = None, *,
     `partial`: the entries are a seq range, so each chain may start after seq 1; its first
     entry's prev_hash is taken as the anchor (the range is checked, not what precedes it).
     """
-    checked = chains = 0
-    chain: str | None = None
-    seq, head, at = 0, GENESIS, ""
-    reached: dict[str, tuple[int, str]] = {}   # chain -> (last seq, hash at the signed seq)
     signed = {h.chain_id: h for h in digest.heads} if digest else {}
-    for e in entries:
-        if e.chain_id != chain:
-            chain, chains = e.chain_id, chains + 1
-            seq, head = (e.seq - 1, e.prev_hash) if partial else (0, GENESIS)
-            at = ""
-        where = f"{e.chain_id}#{e.seq}"
-        if e.seq != seq + 1:
-            return VerifyResult(False, checked, chains, where,
-                                f"sequence jumps from {seq} to {e.seq} (entry missing or moved)")
-        if e.prev_hash != head:
-            return VerifyResult(False, checked, chains, where,
-                                "previous-hash link broken (entry removed, inserted or reordered)")
-        if e.computed_hash() != e.hash:
-            return VerifyResult(False, checked, chains, where, "content does not match its hash")
-        if e.appended_at < at:
-            return VerifyResult(False, checked, chains, where, "append time goes backwards")
-        sh = signed.get(e.chain_id)
-        if sh is not None and sh.seq == e.seq and sh.hash != e.hash:
-            return VerifyResult(False, checked, chains, where,
-                                "entry differs from the signed digest's head")
-        seq, head, at = e.seq, e.hash, e.appended_at
-        reached[e.chain_id] = (e.seq, e.hash)
-        checked += 1
-    if digest is not None and not partial:
-        for h in digest.heads:
-            last = reached.get(h.chain_id, (0, GENESIS))[0]
-            if last < h.seq:
-                return VerifyResult(False, checked, chains, f"{h.chain_id}#{last + 1}",
-                                    f"chain ends at seq {last} but the signed digest of "
-                                    f"{digest.issued_at} has it at seq {h.seq} (truncated)")
-    return VerifyResult(True, checked, chains)
+    reached: dict[str, int] = {}
+    result = _walk(entries, signed, partial, reached)
+    if result.ok and digest is not None and not partial:
+        return _truncated(digest, reached, result.checked, result.chains) or result
+    return result
+
+
+@dataclass(frozen=True)
+class _Range:
+    chain_id: str
+    lo: int              # first seq this range vouches for
+    hi: int | None       # last seq; None: to the chain's end, whatever it is by then
+
+
+def _plan(heads: Iterable[Head], jobs: int, min_range: int) -> list[_Range]:
+    """Ranges of about equal size, several per job so a slow one does not leave cores idle."""
+    heads = sorted(heads, key=lambda h: h.chain_id)
+    total = sum(max(h.seq, 1) for h in heads)
+    size = max(min_range, math.ceil(total / (jobs * 4)))
+    ranges = []
+    for h in heads:
+        starts = range(1, max(h.seq, 1) + 1, size)
+        ranges += [_Range(h.chain_id, lo, lo + size - 1) for lo in starts]
+        ranges[-1] = _Range(h.chain_id, ranges[-1].lo, None)
+    return ranges
+
+
+def _verify_range(read: Reader, r: _Range, signed: dict[str, Head]
+                  ) -> tuple[VerifyResult, int]:
+    """(result, last seq reached). The first range reads from the lowest stored seq, so a
+    forged entry before seq 1 shows; later ones start at lo - 1, the previous range's last
+    entry, whose own hash that range checked, and which anchors the first link here."""
+    reached: dict[str, int] = {}
+    if r.lo == 1:
+        result = _walk(read(r.chain_id, None, r.hi), signed, False, reached)
+    else:
+        entries = iter(read(r.chain_id, r.lo - 1, r.hi))
+        first = next(entries, None)
+        if first is None or first.seq != r.lo - 1:
+            where = first.seq if first else r.lo - 1
+            return VerifyResult(False, 0, 1, f"{r.chain_id}#{where}",
+                                f"sequence jumps: no entry at seq {r.lo - 1} "
+                                "(entry missing or moved)"), 0
+        result = _walk(_chain(first, entries), signed, True, reached)
+        result = VerifyResult(result.ok, result.checked - (result.checked > 0), 1,
+                              result.first_bad, result.problem)
+    return result, reached.get(r.chain_id, 0)
+
+
+def _chain(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
+    yield first
+    yield from rest
+
+
+def verify_store(store: Any, digest: Digest | None = None, *, jobs: int = 1,
+                 min_range: int = MIN_RANGE) -> VerifyResult:
+    """The whole log, as `verify_entries(store.entries(), digest)` would check it, in `jobs`
+    workers: processes where the store offers a picklable `reader` (SQLite), threads
+    otherwise (the backend is remote, so reading is the slow part)."""
+    heads = store.heads()
+    if digest is not None:  # a chain the digest signed but the store lost must still be read
+        known = {h.chain_id for h in heads}
+        heads += [Head(h.chain_id, 0, GENESIS) for h in digest.heads if h.chain_id not in known]
+    ranges = _plan(heads, jobs, min_range)
+    if jobs <= 1 or len(ranges) <= 1:
+        return verify_entries(store.entries(), digest)
+    signed = {h.chain_id: h for h in digest.heads} if digest else {}
+    read = getattr(store, "reader", None)
+    pool: Executor = (ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+                      if read is not None else ThreadPoolExecutor(jobs))
+    with pool:
+        futures = [pool.submit(_verify_range, read or store.entries, r, signed)
+                   for r in ranges]
+        checked, reached = 0, {}
+        chains = len({r.chain_id for r in ranges})
+        for r, future in zip(ranges, futures, strict=True):
+            result, last = future.result()
+            checked += result.checked
+            if not result.ok:
+                for f in futures:
+                    f.cancel()
+                return VerifyResult(False, checked, chains, result.first_bad, result.problem)
+            reached[r.chain_id] = max(reached.get(r.chain_id, 0), last)
+    chains = sum(1 for last in reached.values() if last)
+    result = VerifyResult(True, checked, chains)
+    return (_truncated(digest, reached, checked, chains) or result) if digest else result

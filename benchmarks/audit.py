@@ -22,7 +22,7 @@ from typing import Any
 
 from audit.group_commit import GroupCommitter
 from audit.sqlite import SQLiteAuditStore
-from audit.verify import verify_entries
+from audit.verify import verify_store
 
 
 def decision_like(i: int) -> dict[str, Any]:
@@ -86,19 +86,24 @@ def bench_appends(db: Path, seconds: float, concurrency: int) -> dict[str, Any]:
 
 
 def bench_verify(db: Path, n: int) -> dict[str, Any]:
+    """Whole-log verify, in one thread and as `credit audit verify` runs it (a worker
+    process per CPU); the page cache is warmed first so both read alike."""
     store = SQLiteAuditStore(db)
     have = sum(1 for _ in store.entries())
     batch = 2000
     for start in range(have, n, batch):  # fill up (fast path: big batches, not timed)
         store.append_many([(decision_like(i), None, None)
                            for i in range(start, min(n, start + batch))])
-    t = time.perf_counter()
-    result = verify_entries(store.entries())
-    secs = time.perf_counter() - t
+    out: dict[str, Any] = {}
+    for name, jobs in (("one_thread", 1), ("parallel", os.cpu_count() or 1)):
+        t = time.perf_counter()
+        result = verify_store(store, jobs=jobs)
+        secs = time.perf_counter() - t
+        assert result.ok, result
+        out[name] = {"jobs": jobs, "records": result.checked, "chains": result.chains,
+                     "seconds": round(secs, 3), "per_second": round(result.checked / secs)}
     store.close()
-    assert result.ok, result
-    return {"records": result.checked, "chains": result.chains, "seconds": round(secs, 3),
-            "per_second": round(result.checked / secs)}
+    return out
 
 
 def bench_replay(data_dir: Path) -> dict[str, Any]:
@@ -150,7 +155,8 @@ def main() -> None:
     if args.replay:
         report["replay"] = bench_replay(args.replay)
     report["targets_met"] = {"appends_per_s>=5000": report["appends"]["per_second"] >= 5000,
-                             "verify_per_s>=100000": report["verify"]["per_second"] >= 100_000}
+                             "verify_per_s>=100000":
+                                 report["verify"]["parallel"]["per_second"] >= 100_000}
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

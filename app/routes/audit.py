@@ -22,10 +22,10 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"],
 
 @router.get("/verify")
 async def verify(services: ServicesDep, chain_id: str | None = None,
-                 from_seq: int = Query(1, ge=1, le=_MAX_SEQ),
+                 from_seq: int | None = Query(None, ge=1, le=_MAX_SEQ),
                  to_seq: int | None = Query(None, ge=1, le=_MAX_SEQ)) -> dict[str, Any]:
     """Verify the log (or one chain's seq range) against the latest signed digest."""
-    partial = chain_id is not None or from_seq > 1 or to_seq is not None
+    partial = chain_id is not None or from_seq is not None or to_seq is not None
     digests = services.digests
 
     def run() -> dict[str, Any]:
