@@ -129,9 +129,21 @@ def envelope_cipher_for(settings: Settings, keys: CustomerKeyStore) -> EnvelopeC
     return EnvelopeCipher.from_key_file(settings.keys_dir / "audit-master.key", keys)
 
 
+def customer_key_store_for(settings: Settings) -> CustomerKeyStore:
+    """Beside the audit store: on DynamoDB every host shares the keys, so an erasure
+    reaches all of them."""
+    if settings.audit_store == "dynamodb":
+        from audit.dynamodb import DynamoDBCustomerKeyStore
+
+        return DynamoDBCustomerKeyStore(settings.dynamodb_table_prefix,
+                                        endpoint=settings.dynamodb_endpoint or None,
+                                        region=settings.dynamodb_region)
+    return SQLiteCustomerKeyStore(settings.audit_customer_keys_path)
+
+
 def record_protector_for(settings: Settings) -> RecordProtector:
-    keys = SQLiteCustomerKeyStore(settings.audit_customer_keys_path)
-    return RecordProtector(pseudonymizer_for(settings), envelope_cipher_for(settings, keys))
+    return RecordProtector(pseudonymizer_for(settings),
+                           envelope_cipher_for(settings, customer_key_store_for(settings)))
 
 
 def audit_store_for(settings: Settings) -> AuditStore:

@@ -15,11 +15,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from audit.digest import Digest, Head
+from audit.keystore import KeyErased
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.sqlite import AppendItem, new_chain_id
 from audit.store import DuplicateApplication
@@ -63,7 +64,15 @@ def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ..
         issued_at = UnicodeAttribute(range_key=True)
         doc = BinaryAttribute(legacy_encoding=False)
 
-    return EntryItem, IndexItem, ChainItem, DigestItem
+    class CustomerKeyItem(Model):
+        """A customer's wrapped data key; after erasure only `erased_at` is left."""
+
+        Meta = _meta(f"{prefix}-customer-keys", host, region)
+        customer_ref = UnicodeAttribute(hash_key=True)
+        wrapped = BinaryAttribute(legacy_encoding=False, null=True)
+        erased_at = UnicodeAttribute(null=True)
+
+    return EntryItem, IndexItem, ChainItem, DigestItem, CustomerKeyItem
 
 
 def _ensure(*models: type[Model]) -> None:
@@ -75,7 +84,7 @@ def _ensure(*models: type[Model]) -> None:
 class DynamoDBAuditStore:
     def __init__(self, table_prefix: str, *, endpoint: str | None = None,
                  region: str = "eu-west-1", chain_id: str | None = None) -> None:
-        self._Entry, self._Index, self._Chain, _ = _tables(table_prefix, endpoint, region)
+        self._Entry, self._Index, self._Chain, *_ = _tables(table_prefix, endpoint, region)
         _ensure(self._Entry, self._Index, self._Chain)
         self._conn = self._Entry._get_connection().connection  # share its client
         self._lock = threading.Lock()
@@ -185,7 +194,7 @@ class DynamoDBDigestStore:
 
     def __init__(self, table_prefix: str, *, endpoint: str | None = None,
                  region: str = "eu-west-1") -> None:
-        *_, self._Digest = _tables(table_prefix, endpoint, region)
+        self._Digest = _tables(table_prefix, endpoint, region)[3]
         _ensure(self._Digest)
 
     def put(self, digest: Digest) -> None:
@@ -202,3 +211,67 @@ class DynamoDBDigestStore:
 
     def close(self) -> None:
         pass
+
+
+class DynamoDBCustomerKeyStore:
+    """Customer data keys in their own table, shared by every API process and host, so one
+    erasure reaches all of them and a customer gets one key whichever host decides first."""
+
+    def __init__(self, table_prefix: str, *, endpoint: str | None = None,
+                 region: str = "eu-west-1") -> None:
+        self._Key = _tables(table_prefix, endpoint, region)[4]
+        _ensure(self._Key)
+
+    def _item(self, customer_ref: str) -> Any:
+        try:
+            return self._Key.get(customer_ref, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def get(self, customer_ref: str) -> bytes | None:
+        item = self._item(customer_ref)
+        return bytes(item.wrapped) if item is not None and item.wrapped is not None else None
+
+    def put_if_absent(self, customer_ref: str, wrapped: bytes) -> bytes:
+        K = self._Key
+        for _ in range(3):  # another host's key won, unless an erasure came in between
+            try:  # an update, not a put: an erased customer's erased_at stays
+                K(customer_ref).update(actions=[K.wrapped.set(wrapped)],
+                                       condition=K.wrapped.does_not_exist())
+                return wrapped
+            except UpdateError as exc:
+                if not _condition_failed(exc):
+                    raise
+            stored = self.get(customer_ref)
+            if stored is not None:
+                return stored
+        raise KeyErased(customer_ref)
+
+    def is_erased(self, customer_ref: str) -> bool:
+        item = self._item(customer_ref)
+        return item is not None and item.erased_at is not None
+
+    def erase(self, customer_ref: str) -> bool:
+        K = self._Key
+        had = self.get(customer_ref) is not None
+        K(customer_ref).update(actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())])
+        return had
+
+    def all_refs(self) -> list[str]:
+        K = self._Key
+        return [i.customer_ref for i in K.scan(K.wrapped.exists(), consistent_read=True)]
+
+    def replace(self, customer_ref: str, wrapped: bytes) -> None:
+        K = self._Key
+        try:  # a key erased meanwhile stays erased
+            K(customer_ref).update(actions=[K.wrapped.set(wrapped)], condition=K.wrapped.exists())
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def close(self) -> None:
+        pass
+
+
+def _condition_failed(exc: UpdateError) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -1,18 +1,26 @@
 """The API on the DynamoDB audit store (moto server mode over HTTP): decisions are recorded,
-idempotent, readable with their chain position, and verify against a signed digest."""
+idempotent, readable with their chain position, and verify against a signed digest; customer
+data keys live in DynamoDB too, where another process's erasure destroys them."""
 
+import os
+import secrets
+import subprocess
+import sys
 import time
 
 import httpx
 
 from app.adapters.simulators import application_for_row
+from audit.dynamodb import DynamoDBCustomerKeyStore
 from tests import servers
 from tests.conftest import api_env, auth
 
 
 def test_api_on_dynamodb(data_dir, simulators_url, dynamodb_endpoint):
+    prefix = f"e2e{secrets.token_hex(4)}"
     env = api_env(data_dir, simulators_url, CREDIT_AUDIT_STORE="dynamodb",
                   CREDIT_DYNAMODB_ENDPOINT=dynamodb_endpoint,
+                  CREDIT_DYNAMODB_TABLE_PREFIX=prefix,
                   CREDIT_AUDIT_DIGEST_INTERVAL_S="0.2")
     headers = auth(data_dir)
     with servers.api(env, log=data_dir / "api.log") as base, \
@@ -29,3 +37,11 @@ def test_api_on_dynamodb(data_dir, simulators_url, dynamodb_endpoint):
         v = c.get("/v1/audit/verify").json()
         assert v["ok"] and v["checked"] == 2 and v["digest_issued_at"]
         assert c.get("/v1/audit/digests/latest").json()["heads"][0]["seq"] == 2
+
+    keys = DynamoDBCustomerKeyStore(prefix, endpoint=dynamodb_endpoint)
+    refs = keys.all_refs()
+    assert len(refs) == 2 and not (data_dir / "audit-customer-keys.db").exists()
+    erase = subprocess.run([sys.executable, "-m", "app.cli", "audit", "erase", "C-21"],
+                           env={**os.environ, **env}, capture_output=True, text=True)
+    assert erase.returncode == 0 and "destroyed" in erase.stderr, erase.stderr
+    assert len(keys.all_refs()) == 1 and sum(keys.is_erased(r) for r in refs) == 1
