@@ -32,7 +32,7 @@ from audit.pii import Protector
 from audit.record import Entry, canonical, sha256_hex
 from audit.store import AuditStore, DuplicateApplication
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
-from models.reasons import top_reasons
+from models.reasons import reasons_for, top_reasons
 from models.reloader import ScorerHolder
 from models.scorer import Scorer
 from shadow.arms import ArmOutcome, Case
@@ -162,7 +162,8 @@ class Orchestrator:
         else:
             with stage("legacy"):
                 live = self.rollout.decide_legacy(case)  # type: ignore[union-attr]
-            reasons = []
+            # Contribution = scorecard points the attribute cost (ADR 0053).
+            reasons = reasons_for(live.reason_weights[:self.reason_count], language)
             model_sections = {"score": None, "explanation": None, "policy": None,
                               "legacy": live.record()}
 

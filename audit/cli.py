@@ -89,16 +89,14 @@ def audit_replay(decision_id: str,
     result = replay_record(record, ScorerCache(registry.load), Policy.load())
     if as_json:
         typer.echo(orjson.dumps({"decision_id": decision_id, "identical": result.identical,
-                                 "model_version": result.model_version,
+                                 "decided_by": result.decided_by, "version": result.version,
                                  "differences": result.differences,
                                  "replayed": result.replayed}, option=orjson.OPT_INDENT_2))
     if result.identical:
-        r = result.replayed
-        console.print(f"IDENTICAL: decision {decision_id} with model version "
-                      f"{result.model_version}: probability {r['probability_of_default']!r}, "
-                      f"outcome {r['outcome']}, {len(r['contributions'])} contributions equal")
+        console.print(f"IDENTICAL: decision {decision_id} with {result.summary()}")
         return
-    console.print(f"[red]DIFFERENT[/]: decision {decision_id} (model {result.model_version}):")
+    console.print(f"[red]DIFFERENT[/]: decision {decision_id} ({result.decided_by} "
+                  f"{result.version}):")
     for d in result.differences:
         console.print(f"  {d}")
     raise typer.Exit(1)

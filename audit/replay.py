@@ -1,5 +1,7 @@
 """Replay: re-score an audited decision from its record with the model version it recorded
-(not today's champion) and compare probability, outcome and contributions exactly."""
+(not today's champion) and compare probability, outcome and contributions exactly. A decision
+the legacy scorecard made is re-run through the scorecard: outcome, points, knock-outs and
+the points each attribute cost."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ from typing import Any
 from app.policy import Policy
 from models.features import as_dict, feature_row
 from models.scorer import Scorer
+from shadow.arms import Case, LegacyArm
+from shadow.scorecard import Scorecard
 
 
 @dataclass
 class ReplayResult:
     decision_id: str
-    model_version: str
+    decided_by: str  # model | legacy
+    version: str  # the model version, or the scorecard version
     policy_version: str
     differences: list[str] = field(default_factory=list)
     replayed: dict[str, Any] = field(default_factory=dict)
@@ -24,6 +29,14 @@ class ReplayResult:
     def identical(self) -> bool:
         return not self.differences
 
+    def summary(self) -> str:
+        r = self.replayed
+        if self.decided_by == "legacy":
+            return (f"scorecard {self.version}: outcome {r['outcome']}, {r['points']!r} points, "
+                    f"knock-outs {r['knock_outs'] or 'none'}")
+        return (f"model version {self.version}: probability {r['probability_of_default']!r}, "
+                f"outcome {r['outcome']}, {len(r['contributions'])} contributions")
+
 
 def _differ(out: list[str], what: str, recorded: Any, replayed: Any) -> None:
     if recorded != replayed:
@@ -31,11 +44,13 @@ def _differ(out: list[str], what: str, recorded: Any, replayed: Any) -> None:
 
 
 def replay_record(record: dict[str, Any], scorer_for: Callable[[str], Scorer],
-                  policy: Policy) -> ReplayResult:
+                  policy: Policy, scorecard: Scorecard | None = None) -> ReplayResult:
     """`scorer_for(version)` loads that registry version. Exact comparison: the same booster
     on the same raw inputs is deterministic, so any difference is a real one."""
+    if record.get("legacy") is not None:
+        return _replay_legacy(record, scorecard or Scorecard.load(), policy.version)
     version = record["model"]["version"]
-    result = ReplayResult(record["decision_id"], version, policy.version)
+    result = ReplayResult(record["decision_id"], "model", version, policy.version)
     diffs = result.differences
     if record["policy"]["version"] != policy.version:
         diffs.append(f"policy version: recorded {record['policy']['version']!r}, "
@@ -62,6 +77,28 @@ def replay_record(record: dict[str, Any], scorer_for: Callable[[str], Scorer],
     recorded_c = record["explanation"]["contributions"]
     for name in sorted(set(recorded_c) | set(contributions)):
         _differ(diffs, f"contribution {name}", recorded_c.get(name), contributions.get(name))
+    return result
+
+
+def _replay_legacy(record: dict[str, Any], scorecard: Scorecard,
+                   policy_version: str) -> ReplayResult:
+    recorded = record["legacy"]
+    result = ReplayResult(record["decision_id"], "legacy", scorecard.version, policy_version)
+    diffs = result.differences
+    if recorded["version"] != scorecard.version:
+        diffs.append(f"scorecard version: recorded {recorded['version']!r}, "
+                     f"current scorecard is {scorecard.version!r}")
+    raw = record["raw_inputs"]
+    x = feature_row(raw)
+    features = as_dict(x)
+    degraded = [d["source"] for d in record["response"]["degraded"]]
+    out = LegacyArm(scorecard).evaluate(Case(record["country"], x, raw, features, degraded))
+    result.replayed = {"outcome": out.outcome, "points": out.points,
+                       "knock_outs": out.knock_outs, "shortfalls": out.shortfalls}
+    _differ(diffs, "features", record["features"], features)
+    for what in ("outcome", "points", "knock_outs", "shortfalls"):
+        if what in recorded:  # records written before shortfalls were kept lack them
+            _differ(diffs, what, recorded[what], result.replayed[what])
     return result
 
 

@@ -46,16 +46,18 @@ class Reason:
     contribution: float
 
 
+def reasons_for(weights: Sequence[tuple[str, float]], language: str = "en") -> list[Reason]:
+    """Reasons for (feature, weight) pairs, in their order, in the applicant's language."""
+    out = []
+    for name, weight in weights:
+        code, en, es = REASONS[name]
+        out.append(Reason(code, name, es if language == "es" else en, weight))
+    return out
+
+
 def top_reasons(feature_names: Sequence[str], contributions: np.ndarray, count: int,
                 language: str = "en") -> list[Reason]:
     """The `count` features with the largest positive contributions (they raised the risk)."""
-    order = np.argsort(-contributions, kind="stable")
-    out: list[Reason] = []
-    for i in order[:count]:
-        c = float(contributions[i])
-        if c <= 0:
-            break
-        name = feature_names[i]
-        code, en, es = REASONS[name]
-        out.append(Reason(code, name, es if language == "es" else en, c))
-    return out
+    order = np.argsort(-contributions, kind="stable")[:count]
+    return reasons_for([(feature_names[i], float(contributions[i])) for i in order
+                        if contributions[i] > 0], language)

@@ -47,11 +47,15 @@ class ArmOutcome:
     probability_of_default: float | None = None  # model
     grade: str | None = None
     knock_outs: list[str] = field(default_factory=list)
+    shortfalls: dict[str, float] | None = None  # legacy: points each attribute cost
+    # Legacy: (feature, weight) behind the outcome, most important first (reason codes).
+    reason_weights: list[tuple[str, float]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         return {"arm": self.arm, "outcome": self.outcome, "version": self.version,
                 "points": self.points, "probability_of_default": self.probability_of_default,
-                "grade": self.grade, "knock_outs": list(self.knock_outs)}
+                "grade": self.grade, "knock_outs": list(self.knock_outs),
+                "shortfalls": self.shortfalls}
 
 
 class DecisionArm(Protocol):
@@ -75,7 +79,9 @@ class LegacyArm:
         r = self.scorecard.decide(case.x)
         outcome = "refer" if case.degraded and r.outcome == "approve" else r.outcome
         return ArmOutcome("legacy", outcome, self.scorecard.version, points=r.points,
-                          knock_outs=r.knock_outs)
+                          knock_outs=r.knock_outs, shortfalls=r.shortfalls,
+                          reason_weights=self.scorecard.reason_weights(r.knock_outs,
+                                                                       r.shortfalls))
 
 
 class ModelArm:

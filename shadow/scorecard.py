@@ -25,6 +25,8 @@ _KNOCK_OUTS = {
     "bad_records": lambda c: c[_COL["records"]] == 1.0,
     "loan_exceeds_price": lambda c: c[_COL["amount"]] > c[_COL["price"]],
 }
+# The feature whose reason code tells the applicant why a knock-out declined them.
+KNOCK_OUT_FEATURES = {"bad_records": "records", "loan_exceeds_price": "loan_to_price"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class LegacyResult:
     outcome: str  # approve | decline | refer
     points: float
     knock_outs: list[str]
+    # Per scored attribute, the points below its best band: what it cost the applicant.
+    shortfalls: dict[str, float]
 
 
 class Scorecard:
@@ -49,6 +53,8 @@ class Scorecard:
         self._cats = {f: self._category_points(f, c) for f, c in config.get("categories", {}).items()}
         self._bands_py = {f: (u.tolist(), p.tolist(), m) for f, (u, p, m) in self._bands.items()}
         self._cats_py = {f: (c.tolist(), m) for f, (c, m) in self._cats.items()}
+        self._best = {f: max(*p, m) for f, (_, p, m) in self._bands_py.items()} | \
+            {f: max(*c, m) for f, (c, m) in self._cats_py.items()}
 
     @staticmethod
     def _category_points(field: str, conf: dict[str, Any]) -> tuple[np.ndarray, float]:
@@ -89,13 +95,14 @@ class Scorecard:
         The same bands and rules as `outcomes`, in plain Python: on one row, numpy's per-call
         overhead costs ~20x the arithmetic (tests check both paths agree)."""
         v = row[0].tolist()
-        pts = 0.0
+        got = {}
         for field, (upper, points, missing) in self._bands_py.items():
             x = v[_COL[field]]
-            pts += missing if x != x else points[min(bisect_left(upper, x), len(points) - 1)]
+            got[field] = missing if x != x else points[min(bisect_left(upper, x), len(points) - 1)]
         for field, (by_code, missing) in self._cats_py.items():
             x = v[_COL[field]]
-            pts += missing if x != x else by_code[int(x)]
+            got[field] = missing if x != x else by_code[int(x)]
+        pts = sum(got.values())
         fired = [rule for rule in self.knock_outs if _KNOCK_OUTS[rule](v)]
         if fired:
             outcome = "decline"
@@ -103,4 +110,14 @@ class Scorecard:
             outcome = "approve"
         else:
             outcome = "decline" if pts < self.decline_below else "refer"
-        return LegacyResult(outcome, pts, fired)
+        return LegacyResult(outcome, pts, fired,
+                            {f: self._best[f] - p for f, p in got.items()})
+
+    def reason_weights(self, knock_outs: list[str],
+                       shortfalls: dict[str, float]) -> list[tuple[str, float]]:
+        """Why, most important first, as (feature, weight): the classic scorecard method.
+        A knock-out declines whatever the points, so it comes first and weighs the whole
+        approval cut-off; then the attributes by the points they cost, largest first."""
+        fired = [(KNOCK_OUT_FEATURES[k], self.approve_at) for k in knock_outs]
+        lost = sorted(((f, w) for f, w in shortfalls.items() if w > 0), key=lambda fw: -fw[1])
+        return fired + [(f, w) for f, w in lost if f not in dict(fired)]

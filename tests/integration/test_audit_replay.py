@@ -1,5 +1,6 @@
 """Replay: decisions made by the real decision path re-score identically from their records
-with their recorded model version, also after a new champion was trained."""
+with their recorded model version, also after a new champion was trained; decisions the
+legacy scorecard made (PT runs in legacy mode here) re-run through the scorecard."""
 
 import asyncio
 import os
@@ -15,6 +16,8 @@ from app.policy import Policy
 from app.schemas import COUNTRIES, Application
 from app.settings import Settings
 from audit.replay import ScorerCache, replay_record
+from feature_flags.file import FileFlagStore
+from feature_flags.model import default_flag
 from models.registry import ModelRegistry
 from training.data import load_credit_data
 from training.train import TrainConfig, train
@@ -32,6 +35,7 @@ def decided(trained, simulators_url, tmp_path_factory):
     settings = Settings(data_dir=data_dir, bureau_url=f"{simulators_url}/bureau",
                         open_banking_url=f"{simulators_url}/open-banking",
                         audit_digest_interval_s=0)
+    FileFlagStore(settings.flags_path).put(default_flag("PT", "legacy"), 0)
     df = load_credit_data()
     rows = [1 + (i * 7) % (len(df) - 1) for i in range(N)]
     # The last 8 are one applicant again and again: past 5 a day the velocity rule refers,
@@ -74,10 +78,13 @@ def test_every_decision_replays_identically(decided):
                              scorers, policy) for o in outcomes]
     assert len(results) == N
     assert [r.differences for r in results if not r.identical] == []
-    assert {r.model_version for r in results} == {version}
-    assert len({r.replayed["outcome"] for r in results}) >= 2
-    fired = [f["rule"] for o in outcomes[-8:] for f in orjson.loads(
-        store.get_decision(o.response["decision_id"]).body)["policy"]["fired"]]
+    by = {arm: [r for r in results if r.decided_by == arm] for arm in ("model", "legacy")}
+    assert len(by["legacy"]) == N // len(COUNTRIES) and {r.version for r in by["model"]} == {version}
+    for arm in by.values():
+        assert len({r.replayed["outcome"] for r in arm}) >= 2
+    fired = [f["rule"] for o in outcomes[-8:] if o.response["decided_by"] == "model"
+             for f in orjson.loads(store.get_decision(o.response["decision_id"]).body)
+             ["policy"]["fired"]]
     assert "customer_velocity" in fired  # the velocity case above was really exercised
 
 
@@ -95,8 +102,13 @@ def test_replay_shows_a_difference(decided):
     changed = replay_record(record, scorers, Policy.load())
     assert not changed.identical
     assert any(d.startswith("probability_of_default") for d in changed.differences)
+    legacy = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
+    assert legacy["response"]["decided_by"] == "legacy"
+    legacy["raw_inputs"]["income"] = 10.0
+    changed = replay_record(legacy, scorers, Policy.load())
+    assert {d.split(":")[0] for d in changed.differences} >= {"features", "points", "shortfalls"}
     champion = registry.version_for("champion")
-    record = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
+    record = orjson.loads(store.get_decision(outcomes[2].response["decision_id"]).body)
     record["model"]["version"] = champion
     assert not replay_record(record, scorers, Policy.load()).identical
 
@@ -105,11 +117,13 @@ def test_cli_replay(decided):
     """`credit audit replay ID` exits 0 and says IDENTICAL."""
     settings, outcomes, version = decided
     env = {**os.environ, "CREDIT_DATA_DIR": str(settings.data_dir)}
-    did = outcomes[5].response["decision_id"]
-    ok = subprocess.run([sys.executable, "-m", "app.cli", "audit", "replay", did, "--json"],
-                        env=env, capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert "IDENTICAL" in ok.stderr and orjson.loads(ok.stdout)["model_version"] == version
+    for i, arm, says in ((5, "model", f"model version {version}"), (9, "legacy", "scorecard")):
+        did = outcomes[i].response["decision_id"]
+        ok = subprocess.run([sys.executable, "-m", "app.cli", "audit", "replay", did, "--json"],
+                            env=env, capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stderr
+        assert "IDENTICAL" in ok.stderr and says in ok.stderr
+        assert orjson.loads(ok.stdout)["decided_by"] == arm
 
 
 def test_cli_verify_and_export(decided, tmp_path):

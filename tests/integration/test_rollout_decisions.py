@@ -74,8 +74,15 @@ def test_canary_arm_follows_the_sticky_bucket(settings, df):
         assert cmp["agree"] == (cmp["legacy_outcome"] == cmp["model_outcome"])
         if d["decided_by"] == "legacy":
             assert d["probability_of_default"] is None and d["grade"] is None
-            assert d["model_version"] is None and d["reasons"] == []
+            assert d["model_version"] is None
             assert rec["legacy"]["outcome"] == d["outcome"] == cmp["legacy_outcome"]
+            # Reason codes: knock-outs first, then the attributes that cost most points.
+            lost = rec["legacy"]["shortfalls"]
+            weights = [r["contribution"] for r in d["reasons"]]
+            assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+            for r in d["reasons"][len(rec["legacy"]["knock_outs"]):]:
+                assert r["contribution"] == lost[r["feature"]]
+            assert d["reasons"] or d["outcome"] == "approve"
             assert 0 < cmp["model_probability"] < 1
         else:
             assert cmp["model_outcome"] == d["outcome"]

@@ -1,7 +1,7 @@
 import numpy as np
 
 from models.features import FEATURE_NAMES
-from models.reasons import REASONS, top_reasons
+from models.reasons import REASONS, reasons_for, top_reasons
 
 
 def test_every_feature_has_a_reason_in_both_languages():
@@ -29,3 +29,10 @@ def test_spanish_texts():
     contrib[FEATURE_NAMES.index("income")] = 0.5
     (reason,) = top_reasons(FEATURE_NAMES, contrib, count=3, language="es")
     assert reason.text == REASONS["income"][2]
+
+
+def test_reasons_for_weights_in_order():
+    reasons = reasons_for([("records", 130.0), ("job", 30.0)], language="es")
+    assert [(r.code, r.contribution) for r in reasons] == [("R06_BAD_RECORDS", 130.0),
+                                                          ("R13_JOB_TYPE", 30.0)]
+    assert reasons[1].text == REASONS["job"][2]

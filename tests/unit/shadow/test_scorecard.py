@@ -65,3 +65,15 @@ def test_legacy_ranks_risk_on_credit_data(card):
 def test_unknown_knock_out_is_refused():
     with pytest.raises(ValueError, match="unknown knock-out"):
         Scorecard({"version": "x", "approve_at": 1, "decline_below": 0, "knock_outs": ["nope"]})
+
+
+def test_reason_weights_knock_outs_first_then_points_lost(card):
+    """The classic scorecard reasons: a strong applicant lost points on age only; a
+    knock-out leads with the whole approval cut-off, its attribute not listed twice."""
+    strong = card.decide(feature_row(RAW))
+    assert strong.shortfalls["age"] == 20 - 12 and sum(strong.shortfalls.values()) == 8
+    assert card.reason_weights(strong.knock_outs, strong.shortfalls) == [("age", 8)]
+    over = card.decide(feature_row({**RAW, "amount": 1300.0, "records": 1.0, "job": "partime"}))
+    weights = card.reason_weights(over.knock_outs, over.shortfalls)
+    assert weights[:2] == [("records", card.approve_at), ("loan_to_price", card.approve_at)]
+    assert weights[2] == ("job", 30) and [f for f, _ in weights].count("loan_to_price") == 1
