@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,18 +27,18 @@ def audit_verify(
     record. With --chain/--from-seq/--to-seq only that range is checked (no truncation test
     unless the whole log is checked)."""
     from app.bootstrap import audit_store_for, digest_signer_for, digest_store_for
-    from audit.verify import verify_entries, verify_store
+    from audit.verify import default_jobs, verify_entries, verify_store
 
     settings = Settings()
     store, digests = audit_store_for(settings), digest_store_for(settings)
-    partial = chain is not None or from_seq is not None or to_seq is not None
+    partial = chain is not None or (from_seq or 1) > 1 or to_seq is not None
     digest = digests.latest()
     if digest is not None and not digest.verify(digest_signer_for(settings).public_key):
         console.print(f"[red]FAILED[/]: the latest digest ({digest.issued_at}) has a bad signature")
         raise typer.Exit(1)
     t = time.perf_counter()
     result = (verify_entries(store.entries(chain, from_seq, to_seq), digest, partial=True)
-              if partial else verify_store(store, digest, jobs=jobs or os.cpu_count() or 1))
+              if partial else verify_store(store, digest, jobs=jobs or default_jobs()))
     secs = time.perf_counter() - t
     if result.ok:
         against = f"digest of {digest.issued_at}" if digest and not partial else "no digest"

@@ -15,12 +15,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.constants import UPDATED_OLD
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from audit.digest import Digest, Head
-from audit.keystore import KeyErased
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.sqlite import AppendItem, new_chain_id
 from audit.store import DuplicateApplication
@@ -161,9 +161,13 @@ class DynamoDBAuditStore:
     def entries(self, chain_id: str | None = None, from_seq: int | None = None,
                 to_seq: int | None = None) -> Iterator[Entry]:
         E = self._Entry
-        cond = (E.seq.between(from_seq, to_seq) if from_seq is not None and to_seq is not None
-                else E.seq >= from_seq if from_seq is not None
-                else E.seq <= to_seq if to_seq is not None else None)
+        cond = None
+        if from_seq is not None and to_seq is not None:
+            cond = E.seq.between(from_seq, to_seq)
+        elif from_seq is not None:
+            cond = E.seq >= from_seq
+        elif to_seq is not None:
+            cond = E.seq <= to_seq
         for chain in [chain_id] if chain_id is not None else self.chains():
             for item in E.query(chain, cond, consistent_read=True):
                 yield _entry(item)
@@ -234,7 +238,7 @@ class DynamoDBCustomerKeyStore:
 
     def put_if_absent(self, customer_ref: str, wrapped: bytes) -> bytes:
         K = self._Key
-        for _ in range(3):  # another host's key won, unless an erasure came in between
+        while True:  # another host's key won, unless an erasure removed it meanwhile
             try:  # an update, not a put: an erased customer's erased_at stays
                 K(customer_ref).update(actions=[K.wrapped.set(wrapped)],
                                        condition=K.wrapped.does_not_exist())
@@ -245,7 +249,6 @@ class DynamoDBCustomerKeyStore:
             stored = self.get(customer_ref)
             if stored is not None:
                 return stored
-        raise KeyErased(customer_ref)
 
     def is_erased(self, customer_ref: str) -> bool:
         item = self._item(customer_ref)
@@ -253,9 +256,12 @@ class DynamoDBCustomerKeyStore:
 
     def erase(self, customer_ref: str) -> bool:
         K = self._Key
-        had = self.get(customer_ref) is not None
-        K(customer_ref).update(actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())])
-        return had
+        # One UpdateItem, returning what it removed: of two concurrent erasures only one
+        # reports a key, and a key written just before is destroyed, never missed.
+        old = K._get_connection().update_item(
+            customer_ref, actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())],
+            return_values=UPDATED_OLD)
+        return "wrapped" in old.get("Attributes", {})
 
     def all_refs(self) -> list[str]:
         K = self._Key

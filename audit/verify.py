@@ -11,10 +11,13 @@ names the first bad record, as a single walk would.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +52,7 @@ def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
             seq, head = (e_seq - 1, prev) if partial else (0, GENESIS)
             mark = signed.get(chain_id)
         if e_seq != seq + 1:
-            problem = (f"sequence jumps from {seq} to {e_seq} (entry missing or moved)"
-                       if seq or partial else f"chain starts at seq {e_seq}, not 1")
-            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}", problem)
+            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}", _jump(seq, e_seq))
         if prev != head:
             return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
                                 "previous-hash link broken (entry removed, inserted or reordered)")
@@ -69,6 +70,15 @@ def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
         reached[chain_id] = e_seq
         checked += 1
     return VerifyResult(True, checked, chains)
+
+
+def _jump(before: int, seq: int) -> str:
+    return (f"sequence jumps from {before} to {seq} (entry missing or moved)" if before
+            else f"chain starts at seq {seq}, not 1")
+
+
+def _signed(digest: Digest | None) -> dict[str, Head]:
+    return {h.chain_id: h for h in digest.heads} if digest else {}
 
 
 def _truncated(digest: Digest, reached: dict[str, int], checked: int,
@@ -89,9 +99,8 @@ def verify_entries(entries: Iterable[Entry], digest: Digest | None = None, *,
     `partial`: the entries are a seq range, so each chain may start after seq 1; its first
     entry's prev_hash is taken as the anchor (the range is checked, not what precedes it).
     """
-    signed = {h.chain_id: h for h in digest.heads} if digest else {}
     reached: dict[str, int] = {}
-    result = _walk(entries, signed, partial, reached)
+    result = _walk(entries, _signed(digest), partial, reached)
     if result.ok and digest is not None and not partial:
         return _truncated(digest, reached, result.checked, result.chains) or result
     return result
@@ -102,6 +111,25 @@ class _Range:
     chain_id: str
     lo: int              # first seq this range vouches for
     hi: int | None       # last seq; None: to the chain's end, whatever it is by then
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A range's verdict: its walk and the last seq it reached, or, when the entry it should
+    start from is missing, the next seq stored (the parent names the jump: only it knows
+    where the previous ranges ended)."""
+
+    result: VerifyResult
+    last: int = 0
+    gap_to: int | None = None
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (affinity and cpusets count, where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _plan(heads: Iterable[Head], jobs: int, min_range: int) -> list[_Range]:
@@ -117,31 +145,47 @@ def _plan(heads: Iterable[Head], jobs: int, min_range: int) -> list[_Range]:
     return ranges
 
 
-def _verify_range(read: Reader, r: _Range, signed: dict[str, Head]
-                  ) -> tuple[VerifyResult, int]:
-    """(result, last seq reached). The first range reads from the lowest stored seq, so a
-    forged entry before seq 1 shows; later ones start at lo - 1, the previous range's last
-    entry, whose own hash that range checked, and which anchors the first link here."""
+def _verify_range(read: Reader, r: _Range, signed: dict[str, Head]) -> _Span:
+    """The first range of a chain reads from the lowest stored seq, so a forged entry before
+    seq 1 shows; later ones start at lo - 1, the previous range's last entry, whose own hash
+    that range checked, and which anchors the first link here."""
     reached: dict[str, int] = {}
     if r.lo == 1:
-        result = _walk(read(r.chain_id, None, r.hi), signed, False, reached)
-    else:
-        entries = iter(read(r.chain_id, r.lo - 1, r.hi))
+        with closing(iter(read(r.chain_id, None, r.hi))) as entries:
+            result = _walk(entries, signed, False, reached)
+        return _Span(result, reached.get(r.chain_id, 0))
+    with closing(iter(read(r.chain_id, r.lo - 1, r.hi))) as entries:
         first = next(entries, None)
         if first is None or first.seq != r.lo - 1:
-            where = first.seq if first else r.lo - 1
-            return VerifyResult(False, 0, 1, f"{r.chain_id}#{where}",
-                                f"sequence jumps: no entry at seq {r.lo - 1} "
-                                "(entry missing or moved)"), 0
-        result = _walk(_chain(first, entries), signed, True, reached)
-        result = VerifyResult(result.ok, result.checked - (result.checked > 0), 1,
-                              result.first_bad, result.problem)
-    return result, reached.get(r.chain_id, 0)
+            with closing(iter(read(r.chain_id, r.lo - 1, None))) as after:
+                following = next(after, None)
+            return _Span(VerifyResult(True, 0, 0),
+                         gap_to=following.seq if following is not None else None)
+        result = _walk(itertools.chain([first], entries), signed, True, reached)
+    overlap = 1 if result.checked else 0  # the previous range counted that entry
+    return _Span(VerifyResult(result.ok, result.checked - overlap, 1, result.first_bad,
+                              result.problem), reached.get(r.chain_id, 0))
 
 
-def _chain(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
-    yield first
-    yield from rest
+def _stitch(ranges: list[_Range], spans: Iterable[_Span], digest: Digest | None
+            ) -> VerifyResult:
+    """Combine the ranges' verdicts in (chain, seq) order: the first failure is the one a
+    single walk would have stopped at."""
+    checked, reached, seen = 0, {}, set()
+    for r, span in zip(ranges, spans, strict=True):
+        seen.add(r.chain_id)
+        if span.gap_to is not None:
+            before = reached.get(r.chain_id, 0)
+            return VerifyResult(False, checked, len(seen), f"{r.chain_id}#{span.gap_to}",
+                                _jump(before, span.gap_to))
+        checked += span.result.checked
+        if not span.result.ok:
+            return VerifyResult(False, checked, len(seen), span.result.first_bad,
+                                span.result.problem)
+        reached[r.chain_id] = max(reached.get(r.chain_id, 0), span.last)
+    chains = sum(1 for last in reached.values() if last)
+    result = VerifyResult(True, checked, chains)
+    return (_truncated(digest, reached, checked, chains) or result) if digest else result
 
 
 def verify_store(store: Any, digest: Digest | None = None, *, jobs: int = 1,
@@ -154,25 +198,15 @@ def verify_store(store: Any, digest: Digest | None = None, *, jobs: int = 1,
         known = {h.chain_id for h in heads}
         heads += [Head(h.chain_id, 0, GENESIS) for h in digest.heads if h.chain_id not in known]
     ranges = _plan(heads, jobs, min_range)
-    if jobs <= 1 or len(ranges) <= 1:
+    jobs = min(jobs, len(ranges))
+    if jobs <= 1:
         return verify_entries(store.entries(), digest)
-    signed = {h.chain_id: h for h in digest.heads} if digest else {}
     read = getattr(store, "reader", None)
     pool: Executor = (ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
                       if read is not None else ThreadPoolExecutor(jobs))
-    with pool:
-        futures = [pool.submit(_verify_range, read or store.entries, r, signed)
+    try:
+        futures = [pool.submit(_verify_range, read or store.entries, r, _signed(digest))
                    for r in ranges]
-        checked, reached = 0, {}
-        chains = len({r.chain_id for r in ranges})
-        for r, future in zip(ranges, futures, strict=True):
-            result, last = future.result()
-            checked += result.checked
-            if not result.ok:
-                for f in futures:
-                    f.cancel()
-                return VerifyResult(False, checked, chains, result.first_bad, result.problem)
-            reached[r.chain_id] = max(reached.get(r.chain_id, 0), last)
-    chains = sum(1 for last in reached.values() if last)
-    result = VerifyResult(True, checked, chains)
-    return (_truncated(digest, reached, checked, chains) or result) if digest else result
+        return _stitch(ranges, (f.result() for f in futures), digest)
+    finally:  # after a failure, ranges not started yet are not checked
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -53,8 +53,8 @@ class Scorecard:
         self._cats = {f: self._category_points(f, c) for f, c in config.get("categories", {}).items()}
         self._bands_py = {f: (u.tolist(), p.tolist(), m) for f, (u, p, m) in self._bands.items()}
         self._cats_py = {f: (c.tolist(), m) for f, (c, m) in self._cats.items()}
-        self._best = {f: max(*p, m) for f, (_, p, m) in self._bands_py.items()} | \
-            {f: max(*c, m) for f, (c, m) in self._cats_py.items()}
+        self._best = {f: max([*p, m]) for f, (_, p, m) in self._bands_py.items()} | \
+            {f: max([*c, m]) for f, (c, m) in self._cats_py.items()}
 
     @staticmethod
     def _category_points(field: str, conf: dict[str, Any]) -> tuple[np.ndarray, float]:
@@ -118,6 +118,7 @@ class Scorecard:
         """Why, most important first, as (feature, weight): the classic scorecard method.
         A knock-out declines whatever the points, so it comes first and weighs the whole
         approval cut-off; then the attributes by the points they cost, largest first."""
-        fired = [(KNOCK_OUT_FEATURES[k], self.approve_at) for k in knock_outs]
-        lost = sorted(((f, w) for f, w in shortfalls.items() if w > 0), key=lambda fw: -fw[1])
-        return fired + [(f, w) for f, w in lost if f not in dict(fired)]
+        fired = {KNOCK_OUT_FEATURES[k]: self.approve_at for k in knock_outs}
+        lost = sorted(((f, w) for f, w in shortfalls.items() if w > 0 and f not in fired),
+                      key=lambda fw: -fw[1])
+        return [*fired.items(), *lost]

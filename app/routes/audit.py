@@ -25,14 +25,16 @@ async def verify(services: ServicesDep, chain_id: str | None = None,
                  from_seq: int | None = Query(None, ge=1, le=_MAX_SEQ),
                  to_seq: int | None = Query(None, ge=1, le=_MAX_SEQ)) -> dict[str, Any]:
     """Verify the log (or one chain's seq range) against the latest signed digest."""
-    partial = chain_id is not None or from_seq is not None or to_seq is not None
+    partial = chain_id is not None or (from_seq or 1) > 1 or to_seq is not None
     digests = services.digests
 
     def run() -> dict[str, Any]:
         digest = digests.store.latest() if digests is not None else None
         signed = digest is not None and digests is not None and digest.verify(
             digests.signer.public_key)
-        result = verify_entries(services.audit.entries(chain_id, from_seq, to_seq),
+        # The whole log is read from its lowest seq, so a forged entry before seq 1 shows.
+        result = verify_entries(services.audit.entries(chain_id, from_seq if partial else None,
+                                                       to_seq),
                                 digest if signed else None, partial=partial)
         ok = result.ok and (digest is None or signed)
         return {"ok": ok, "checked": result.checked, "chains": result.chains,

@@ -53,3 +53,10 @@ def test_replace_rewraps_but_never_revives(keys):
     keys.erase("c1")
     keys.replace("c1", b"again")
     assert keys.get("c1") is None
+
+
+def test_concurrent_erasures_report_the_key_once(keys):
+    keys.put_if_absent("c1", b"k1")
+    with ThreadPoolExecutor(8) as pool:
+        reported = list(pool.map(lambda _: keys.erase("c1"), range(8)))
+    assert reported.count(True) == 1 and keys.get("c1") is None

@@ -56,6 +56,13 @@ def delete_keep_seq(es):
     return es[:1] + es[2:]
 
 
+def append_far_ahead(es):
+    """A forged entry at seq 100, linked to the real head: entries 7..99 look missing."""
+    body, at, head = b'{"forged":true}', es[-1].appended_at, es[-1].hash
+    return [*es, Entry(es[0].chain_id, 100, head,
+                       entry_hash(es[0].chain_id, 100, head, at, "", body), body, at)]
+
+
 def before_genesis(es):
     """A forged entry at seq 0, linked as if the chain began with it."""
     body, at = b'{"forged":true}', es[0].appended_at
@@ -85,7 +92,11 @@ CASES = {  # name -> (tamper, the first bad seq verify must name, what it must s
     "swap": (swap, 3, "link"),
     "reorder": (reorder, 2, "link"),
     "swap_bodies": (swap_bodies, 3, "hash"),
-    "delete_keep_seq": (delete_keep_seq, 3, "sequence"),
+    "delete_keep_seq": (delete_keep_seq, 3, "sequence jumps from 1 to 3"),
+    # Gaps that swallow a whole range of the parallel verifier: named as a single walk does.
+    "delete_range": (lambda es: es[:1] + es[4:], 5, "sequence jumps from 1 to 5"),
+    "delete_start": (lambda es: es[2:], 3, "chain starts at seq 3, not 1"),
+    "append_far_ahead": (append_far_ahead, 100, "sequence jumps from 6 to 100"),
     "before_genesis": (before_genesis, 0, "starts at seq 0"),
     "truncate": (truncate, 5, "truncated"),
     "drop_chain": (lambda es: [], 1, "truncated"),
