@@ -15,7 +15,7 @@ import itertools
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -24,8 +24,9 @@ from typing import Any
 from audit.digest import Digest, Head
 from audit.record import GENESIS, Entry, entry_header
 
-# How a worker reads a range: entries(chain_id, from_seq, to_seq), None meaning unbounded.
-Reader = Callable[[str | None, int | None, int | None], Iterable[Entry]]
+# How a worker reads a range: entries(chain_id, from_seq, to_seq), None meaning unbounded;
+# a generator, closed (its connection with it) when a range stops early.
+Reader = Callable[[str | None, int | None, int | None], Generator[Entry, None, None]]
 MIN_RANGE = 20_000  # below this a range costs more to hand out than to check
 
 
