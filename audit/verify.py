@@ -152,13 +152,13 @@ def _verify_range(read: Reader, r: _Range, signed: dict[str, Head]) -> _Span:
     that range checked, and which anchors the first link here."""
     reached: dict[str, int] = {}
     if r.lo == 1:
-        with closing(iter(read(r.chain_id, None, r.hi))) as entries:
+        with closing(read(r.chain_id, None, r.hi)) as entries:
             result = _walk(entries, signed, False, reached)
         return _Span(result, reached.get(r.chain_id, 0))
-    with closing(iter(read(r.chain_id, r.lo - 1, r.hi))) as entries:
+    with closing(read(r.chain_id, r.lo - 1, r.hi)) as entries:
         first = next(entries, None)
         if first is None or first.seq != r.lo - 1:
-            with closing(iter(read(r.chain_id, r.lo - 1, None))) as after:
+            with closing(read(r.chain_id, r.lo - 1, None)) as after:
                 following = next(after, None)
             return _Span(VerifyResult(True, 0, 0),
                          gap_to=following.seq if following is not None else None)
