@@ -91,6 +91,19 @@ def test_decisions_list_search_and_decision_page(console, page):
     assert "Model card" in page.title() or "model card" in page.content().lower()
 
 
+def test_legacy_decision_page_shows_the_scorecard_and_its_reasons(console, page):
+    legacy = next(d for d in console.decisions if d["decided_by"] == "legacy" and d["reasons"])
+    with console.api() as api:
+        truth = api.get(f"/v1/decisions/{legacy['decision_id']}").json()
+    login(page, console.base, console.admin_key, f"/console/decisions/{legacy['decision_id']}")
+    assert float(page.inner_text("[data-testid=points]")) == truth["legacy"]["points"]
+    reasons = page.inner_text("[data-testid=reasons]")
+    for r in legacy["reasons"]:
+        assert r["code"] in reasons and f"{r['contribution']:g} points lost" in reasons
+    assert page.locator("svg[data-testid=waterfall]").count() == 0
+    shot(page, "decision-legacy")
+
+
 def test_rollout_page_and_flag_change(console, page):
     """Flags match GET /v1/flags, the history has the API's change, rates count every
     decision, and a change through the form (with a reason) is applied and recorded."""
