@@ -129,15 +129,18 @@ def envelope_cipher_for(settings: Settings, keys: CustomerKeyStore) -> EnvelopeC
     return EnvelopeCipher.from_key_file(settings.keys_dir / "audit-master.key", keys)
 
 
+def _dynamodb(settings: Settings) -> dict[str, str | None]:
+    """Where the audit log's DynamoDB tables are (its store, digests and customer keys)."""
+    return {"endpoint": settings.dynamodb_endpoint or None, "region": settings.dynamodb_region}
+
+
 def customer_key_store_for(settings: Settings) -> CustomerKeyStore:
     """Beside the audit store: on DynamoDB every host shares the keys, so an erasure
     reaches all of them."""
     if settings.audit_store == "dynamodb":
         from audit.dynamodb import DynamoDBCustomerKeyStore
 
-        return DynamoDBCustomerKeyStore(settings.dynamodb_table_prefix,
-                                        endpoint=settings.dynamodb_endpoint or None,
-                                        region=settings.dynamodb_region)
+        return DynamoDBCustomerKeyStore(settings.dynamodb_table_prefix, **_dynamodb(settings))
     return SQLiteCustomerKeyStore(settings.audit_customer_keys_path)
 
 
@@ -150,9 +153,7 @@ def audit_store_for(settings: Settings) -> AuditStore:
     if settings.audit_store == "dynamodb":
         from audit.dynamodb import DynamoDBAuditStore
 
-        return DynamoDBAuditStore(settings.dynamodb_table_prefix,
-                                  endpoint=settings.dynamodb_endpoint or None,
-                                  region=settings.dynamodb_region)
+        return DynamoDBAuditStore(settings.dynamodb_table_prefix, **_dynamodb(settings))
     return SQLiteAuditStore(settings.audit_db_path)
 
 
@@ -160,9 +161,7 @@ def digest_store_for(settings: Settings) -> DigestStore:
     if settings.audit_store == "dynamodb":
         from audit.dynamodb import DynamoDBDigestStore
 
-        return DynamoDBDigestStore(settings.dynamodb_table_prefix,
-                                   endpoint=settings.dynamodb_endpoint or None,
-                                   region=settings.dynamodb_region)
+        return DynamoDBDigestStore(settings.dynamodb_table_prefix, **_dynamodb(settings))
     return SQLiteDigestStore(settings.audit_digest_db_path)
 
 

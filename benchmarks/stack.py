@@ -156,24 +156,7 @@ def peer(prepared: Prepared, workers: int, run_dir: Path) -> Iterator[str]:
 
 @contextmanager
 def redis_server(run_dir: Path) -> Iterator[str]:
-    import redis
+    from tests.servers import redis_server as start
 
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    with open(run_dir / "redis.log", "ab") as out:
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no"], stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    redis.Redis.from_url(url).ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.05)
-            yield url
-        finally:
-            _stop(proc)
+    with start(run_dir / "redis.log") as (url, _):
+        yield url
