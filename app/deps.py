@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.bootstrap import Services
+from app.builder import Services
 
 
 async def get_services(request: Request) -> Services:

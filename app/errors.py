@@ -1,79 +1,72 @@
-"""One error hierarchy; each error carries its HTTP status and one handler maps them.
+"""HTTP errors: the shell's own, and the one table that maps every package's errors to a
+status and a code. Domain packages raise plain exceptions of their own; only this table
+knows HTTP. One handler (app/main.py) answers them all in the same shape:
+{"error": code, "message": ...}.
 
-CreditError
- ├── BadRequest (4xx)
- │    ├── Unauthorized          401  no or unknown API key
- │    ├── Forbidden             403  key lacks the scope
- │    ├── NotFound              404
- │    ├── IdempotencyConflict   409  same application_id, different body
- │    └── TooManyRequests       429  per-client or per-customer rate limit
- └── Unavailable (503)
-      ├── AuditUnavailable      503  no durable audit record, so no decision
-      └── ModelUnavailable      503  no model loaded
-DependencyError                      a bureau/open-banking failure; never reaches the caller,
-                                     the orchestrator turns it into a degraded decision
+    status  code                      raised by
+    400     bad_request               BadRequest (shell), feature_flags InvalidFlag
+    401     unauthorized              Unauthorized (shell)
+    403     forbidden                 Forbidden (shell)
+    404     not_found                 NotFound (shell)
+    409     idempotency_conflict      decision IdempotencyConflict
+    409     flag_conflict             feature_flags VersionConflict
+    409     promotion_refused         models PromotionRefused
+    429     rate_limited              decision RateLimited
+    503     audit_unavailable         audit AuditUnavailable (no durable record: no decision)
+    503     model_unavailable         models ModelUnavailable
+    503     flag_store_unavailable    feature_flags FlagStoreUnavailable
 """
 
 from __future__ import annotations
 
-
-class CreditError(Exception):
-    status_code = 500
-    code = "internal_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from audit.store import AuditUnavailable
+from decision.errors import IdempotencyConflict, RateLimited
+from feature_flags.admin import FlagStoreUnavailable
+from feature_flags.model import InvalidFlag
+from feature_flags.store import VersionConflict
+from models.errors import ModelUnavailable, PromotionRefused
 
 
-class BadRequest(CreditError):
-    status_code = 400
-    code = "bad_request"
+class BadRequest(Exception):
+    """A request the shell refuses on its own (not a domain rule)."""
 
 
-class IdempotencyConflict(BadRequest):
-    status_code = 409
-    code = "idempotency_conflict"
+class Unauthorized(Exception):
+    """No or unknown API key."""
 
 
-class Unauthorized(BadRequest):
-    status_code = 401
-    code = "unauthorized"
+class Forbidden(Exception):
+    """The API key lacks the scope."""
 
 
-class Forbidden(BadRequest):
-    status_code = 403
-    code = "forbidden"
+class NotFound(Exception):
+    pass
 
 
-class TooManyRequests(BadRequest):
-    status_code = 429
-    code = "rate_limited"
+class Unavailable(Exception):
+    """A part the request needs is not configured or not reachable."""
 
 
-class NotFound(BadRequest):
-    status_code = 404
-    code = "not_found"
+STATUS: dict[type[Exception], tuple[int, str]] = {
+    BadRequest: (400, "bad_request"),
+    InvalidFlag: (400, "bad_request"),
+    Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    IdempotencyConflict: (409, "idempotency_conflict"),
+    VersionConflict: (409, "flag_conflict"),
+    PromotionRefused: (409, "promotion_refused"),
+    RateLimited: (429, "rate_limited"),
+    AuditUnavailable: (503, "audit_unavailable"),
+    ModelUnavailable: (503, "model_unavailable"),
+    FlagStoreUnavailable: (503, "flag_store_unavailable"),
+    Unavailable: (503, "unavailable"),
+}
 
 
-class Unavailable(CreditError):
-    status_code = 503
-    code = "unavailable"
-
-
-class AuditUnavailable(Unavailable):
-    code = "audit_unavailable"
-
-
-class ModelUnavailable(Unavailable):
-    code = "model_unavailable"
-
-
-class DependencyError(Exception):
-    """A dependency failed; `reason` is a short machine code such as 'timeout'."""
-
-    def __init__(self, source: str, reason: str, detail: str = "") -> None:
-        super().__init__(f"{source}: {reason} {detail}".strip())
-        self.source = source
-        self.reason = reason
-        self.detail = detail
+def status_of(exc: Exception) -> tuple[int, str]:
+    """(status, code) of the nearest class in the table; a subclass inherits its parent's."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500, "internal_error"

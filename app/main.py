@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from app.bootstrap import Services, build_services
+from app.builder import Services, build_services
 from app.console import router as console
-from app.errors import CreditError
+from app.errors import STATUS, status_of
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.routes import audit, decisions, flags, health, metrics
@@ -38,10 +38,11 @@ async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONR
         "error": "validation_error", "message": _validation_message(exc), "detail": detail})
 
 
-async def _on_credit_error(_: Request, exc: CreditError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return JSONResponse(status_code=exc.status_code, headers=headers,
-                        content={"error": exc.code, "message": exc.message})
+async def _on_mapped_error(_: Request, exc: Exception) -> JSONResponse:
+    status, code = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, headers=headers,
+                        content={"error": code, "message": str(exc)})
 
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,7 +101,8 @@ def create_app(settings: Settings,
                   openapi_url="/openapi.json" if docs else None)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(CreditError, _on_credit_error)  # type: ignore[arg-type]
+    for error in STATUS:
+        app.add_exception_handler(error, _on_mapped_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(health.router)

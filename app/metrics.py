@@ -1,29 +1,18 @@
-"""Prometheus metrics. One CollectorRegistry per app instance (built in bootstrap), so tests
-and several apps in one process never share counters. Areas add their own metric groups as
-small classes that take this registry (see DecisionMetrics)."""
+"""Prometheus registry and exposition. One CollectorRegistry per app instance (built by the
+builder), so tests and several apps in one process never share counters. Areas add their own
+metric groups as small classes that take this registry (decision.metrics.DecisionMetrics,
+sources.metrics.DependencyMetrics, shadow.metrics.RolloutMetrics)."""
 
 from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-
-# Seconds; decisions are expected in milliseconds, degraded ones near the deadline.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
 
 
-class DecisionMetrics:
+class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.decisions = Counter(
-            "credit_decisions_total", "Decisions made, by outcome, country and deciding arm",
-            ["outcome", "country", "decided_by"], registry=registry)
-        self.stage_seconds = Histogram(
-            "credit_decision_stage_seconds", "Latency of each stage of the decision path",
-            ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.audit_failures = Counter(
-            "credit_audit_failures_total", "Decisions refused (503) because the audit log failed",
-            registry=registry)
-        self.http_requests = Counter(
+        self.requests = Counter(
             "credit_http_requests_total", "HTTP requests by method, route template and status",
             ["method", "route", "status"], registry=registry)
 

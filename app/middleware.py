@@ -99,4 +99,4 @@ def _count(scope: dict, status: int) -> None:
     if services is None:
         return
     route = getattr(scope.get("route"), "path", "unmatched")
-    services.orchestrator.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
+    services.http_metrics.requests.labels(scope["method"], route, str(status)).inc()

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     tracing: Literal["off", "console", "otlp"] = "off"
     otlp_endpoint: str | None = None  # e.g. http://collector:4318/v1/traces
-    # Online feature store (app/feature_store): sqlite (embedded, under data_dir) | redis |
+    # Online feature store (feature_store): sqlite (embedded, under data_dir) | redis |
     # dynamodb | tiered (Redis read-through over DynamoDB, the production setting).
     feature_store: Literal["sqlite", "redis", "dynamodb", "tiered"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.constants import UPDATED_OLD
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -24,6 +25,20 @@ from audit.digest import Digest, Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.sqlite import AppendItem, new_chain_id
 from audit.store import DuplicateApplication
+
+
+class DynamoDBAuditConfig(BaseModel):
+    """The AWS backend: the log, its digests and the customers' data keys in DynamoDB tables
+    named `<table_prefix>-...` (endpoint None: AWS itself)."""
+
+    type: Literal["dynamodb"] = "dynamodb"
+    table_prefix: str = "credit-audit"
+    endpoint: str | None = None
+    region: str = "eu-west-1"
+
+    @property
+    def where(self) -> dict[str, str | None]:
+        return {"endpoint": self.endpoint, "region": self.region}
 
 
 def _meta(table: str, host: str | None, region: str) -> type:

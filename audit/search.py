@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from audit.record import Entry
+from audit.records import DecisionRecord, parse_record
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,13 @@ class DecisionQuery:
 
 
 def summary(body: bytes | str, appended_at: str) -> dict[str, Any]:
-    rec = orjson.loads(body)
-    resp = rec.get("response") or {}
-    return {"decision_id": rec["decision_id"], "at": appended_at, "country": rec["country"],
-            "outcome": resp.get("outcome"), "decided_by": resp.get("decided_by"),
-            "probability_of_default": resp.get("probability_of_default"),
-            "grade": resp.get("grade"), "model_version": resp.get("model_version")}
+    rec = parse_record(body)
+    assert isinstance(rec, DecisionRecord)  # noqa: S101 - callers pass decisions only
+    resp = rec.response
+    return {"decision_id": rec.decision_id, "at": appended_at, "country": rec.country,
+            "outcome": resp.outcome, "decided_by": resp.decided_by,
+            "probability_of_default": resp.probability_of_default,
+            "grade": resp.grade, "model_version": resp.model_version}
 
 
 def search_sqlite(path: Path, q: DecisionQuery) -> list[dict[str, Any]]:

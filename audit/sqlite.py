@@ -15,7 +15,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
@@ -179,3 +181,13 @@ class SQLiteAuditStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class SQLiteAuditConfig(BaseModel):
+    """The embedded audit backend: the log, its signed digests and the customers' data keys
+    in three SQLite files (digests and keys apart from the log, see ADR 0030 and 0034)."""
+
+    type: Literal["sqlite"] = "sqlite"
+    path: Path
+    digests_path: Path
+    keys_path: Path

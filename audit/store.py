@@ -9,6 +9,11 @@ from audit.digest import Head
 from audit.record import Entry
 
 
+class AuditUnavailable(Exception):
+    """The log could not durably record something, so it did not happen (no decision, no
+    flag change)."""
+
+
 class DuplicateApplication(Exception):
     """An entry for this application_id already exists (idempotency key taken)."""
 

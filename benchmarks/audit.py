@@ -111,9 +111,9 @@ def bench_verify(db: Path, n: int) -> dict[str, Any]:
 def bench_replay(data_dir: Path) -> dict[str, Any]:
     import orjson
 
-    from app.policy import Policy
     from app.settings import Settings
-    from audit.replay import ScorerCache, replay_record
+    from decision.policy import Policy
+    from decision.replay import ScorerCache, replay_record
     from models.registry import ModelRegistry
 
     settings = Settings(data_dir=data_dir)

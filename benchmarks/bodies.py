@@ -16,7 +16,7 @@ ID_FIELD = '{"application_id":"'
 
 def decision_tail(row: int, df) -> str:
     """One decision body for credit_data row `row`, minus `{"application_id":...,`."""
-    from app.adapters.simulators import application_for_row
+    from app.simulators.server import application_for_row
 
     body = application_for_row(row, df)
     body.pop("application_id")

@@ -32,7 +32,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from app.adapters.simulators import application_for_row
+from app.builder import Builder
+from app.simulators.server import application_for_row
 from tests import servers
 from tests.faults import FaultClient
 
@@ -91,8 +92,8 @@ def wait_healthy(client: httpx.Client, timeout_s: float = 30.0) -> None:
 
 def open_breaker_cost(n: int = 5000) -> dict:
     """In-process: the cost of one fetch on an open breaker (no I/O happens)."""
-    from app.adapters.resilience import ResilientSource, RetryPolicy, new_breaker
-    from app.errors import DependencyError
+    from sources.base import DependencyError
+    from sources.resilience import ResilientSource, RetryPolicy, new_breaker
 
     class Failing:
         name = "bureau"
@@ -141,7 +142,7 @@ def ensure_model(data_dir: Path | None, tmp: Path) -> Path:
     if data_dir is None:
         data_dir = CACHED_MODEL
         if not (data_dir / "mlflow.db").exists():
-            train(Settings(data_dir=data_dir), alias="champion")
+            train(Builder(Settings(data_dir=data_dir)).registry, alias="champion")
     dst = tmp / "data"
     shutil.copytree(data_dir, dst)
     for name in ("audit.db", "audit.db-wal", "audit.db-shm"):

@@ -28,8 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.feature_store.materialize import CUSTOMER_SET, ENTITY_COLUMN, materialize  # noqa: E402
-from app.feature_store.redis import RedisConfig, RedisFeatureStore  # noqa: E402
+from feature_store.materialize import CUSTOMER_SET, ENTITY_COLUMN, materialize  # noqa: E402
+from feature_store.redis import RedisConfig, RedisFeatureStore  # noqa: E402
 from models.features import FEATURE_NAMES, feature_matrix  # noqa: E402
 from training.data import load_credit_data, raw_columns  # noqa: E402
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from app.adapters.simulators import application_for_row
+from app.builder import Builder
 from app.settings import Settings
-from shadow.arms import ArmOutcome
+from app.simulators.server import application_for_row
+from decision.arms import ArmOutcome
 from tests import servers
 from tests.integration.rollout_app import client, settings_for
 from training.data import load_credit_data
@@ -113,7 +114,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, servers.simulators() as sims:
         base = Path(tmp)
-        train(Settings(data_dir=base / "registry"), alias="champion")
+        train(Builder(Settings(data_dir=base / "registry")).registry, alias="champion")
         t0 = time.perf_counter()
         result = asyncio.run(run(args.requests, base, sims))
         report = {"benchmark": "shadow", "requests_per_scenario": args.requests,

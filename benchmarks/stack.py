@@ -32,18 +32,17 @@ class Prepared:
 def prepare_data_dir(data_dir: Path, log=print) -> Prepared:
     """Reuse the data dir's @champion model, or train and register one; add a fresh API key."""
     from app.auth import SCOPES, ApiKeyStore
+    from app.builder import Builder
     from app.settings import Settings
-    from models.registry import ModelRegistry
     from training.train import TrainConfig, train
 
     settings = Settings(data_dir=data_dir)
-    settings.ensure_data_dir()
-    registry = ModelRegistry(settings.mlflow_uri, settings.model_name, settings.mlflow_artifacts_dir)
+    registry = Builder(settings).registry
     version = registry.version_for(settings.model_alias)
     trained_now = version is None
     if trained_now:
         log(f"training a model into {data_dir} (once; --data-dir reuses it next time)")
-        version = train(settings, alias=settings.model_alias,
+        version = train(registry, alias=settings.model_alias,
                         config=TrainConfig(trials=2, n_boot=30)).version
     key = ApiKeyStore(settings.api_keys_path).create("benchmark", list(SCOPES))
     return Prepared(data_dir, settings.mlflow_uri, settings.model_name, str(version), trained_now,

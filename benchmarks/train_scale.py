@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.builder import Builder
 from app.settings import Settings
 from training.steps import Steps
 from training.synth import Generator, write
@@ -35,7 +36,7 @@ def main() -> None:
         steps = Steps(on_end=lambda n, s, note: print(f"{n:<15} {s:8.2f}s  {note}", flush=True))
         config = TrainConfig(data_path=path, trials=args.trials, cv_folds=args.cv_folds,
                              n_boot=100, tune_budget_s=120)
-        result = train(Settings(data_dir=Path(tmp) / "data"), config=config, steps=steps)
+        result = train(Builder(Settings(data_dir=Path(tmp) / "data")).registry, config=config, steps=steps)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report = {"rows": args.rows, "synth_seconds": round(synth_s, 2),
               "step_seconds": {k: round(v, 2) for k, v in result.seconds.items()},

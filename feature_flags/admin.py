@@ -8,18 +8,15 @@ says so, so the history in the audit log never claims a change that did not take
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from app.errors import AuditUnavailable, Unavailable
-from audit.store import AuditStore
+from audit.records import FlagChange, FlagChangeFailed, FlagValue, to_json
+from audit.store import AuditStore, AuditUnavailable
 from feature_flags.model import CountryFlag, InvalidFlag, default_flag, percent_to_bp
 from feature_flags.store import FlagStore, VersionConflict
 
-FLAG_RECORD_VERSION = 1
 
-
-class FlagStoreUnavailable(Unavailable):
-    code = "flag_store_unavailable"
+class FlagStoreUnavailable(Exception):
+    """The flag store could not be written; the change did not happen."""
 
 
 class FlagAdmin:
@@ -40,27 +37,24 @@ class FlagAdmin:
         before = self.current(country)
         now = datetime.now(UTC).isoformat()
         wanted = CountryFlag(country, mode, percent_bp, before.version, now, actor, reason)
-        record: dict[str, Any] = {
-            "type": "flag_change", "schema_version": FLAG_RECORD_VERSION, "country": country,
-            "at": now, "actor": actor, "reason": reason,
-            "from": _public(before), "to": {**_public(wanted), "version": before.version + 1},
-        }
+        record = FlagChange(country=country, at=now, actor=actor, reason=reason,
+                            before=_value(before), after=_value(wanted, before.version + 1))
         try:
-            self.audit.append(record)
+            self.audit.append(to_json(record))
         except Exception as exc:
             raise AuditUnavailable("the audit log could not record this flag change; "
                                    "nothing was changed") from exc
         try:
             return self.store.put(wanted, before.version)
         except Exception as exc:
-            self.audit.append({"type": "flag_change_failed", "schema_version": FLAG_RECORD_VERSION,
-                               "country": country, "at": datetime.now(UTC).isoformat(),
-                               "actor": actor, "intended_version": before.version + 1,
-                               "error": type(exc).__name__})
+            self.audit.append(to_json(FlagChangeFailed(
+                country=country, at=datetime.now(UTC).isoformat(), actor=actor,
+                intended_version=before.version + 1, error=type(exc).__name__)))
             if isinstance(exc, VersionConflict):
                 raise
             raise FlagStoreUnavailable("the flag store could not be written") from exc
 
 
-def _public(flag: CountryFlag) -> dict[str, Any]:
-    return {"mode": flag.mode, "percent_bp": flag.percent_bp, "version": flag.version}
+def _value(flag: CountryFlag, version: int | None = None) -> FlagValue:
+    return FlagValue(mode=flag.mode, percent_bp=flag.percent_bp,
+                     version=flag.version if version is None else version)

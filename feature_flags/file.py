@@ -10,11 +10,18 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import Literal
 
 import orjson
+from pydantic import BaseModel
 
 from feature_flags.model import CountryFlag
 from feature_flags.store import VersionConflict
+
+
+class FileFlagConfig(BaseModel):
+    type: Literal["file"] = "file"
+    path: Path
 
 
 class FileFlagStore:

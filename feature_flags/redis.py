@@ -6,8 +6,11 @@ change; workers poll the counter (one GET) and reload the hash only when it move
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
 import redis
+from pydantic import BaseModel, Field
 
 from feature_flags.model import CountryFlag
 from feature_flags.store import VersionConflict
@@ -22,6 +25,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('INCR', KEYS[2])
 return 1
 """
+
+
+class RedisFlagConfig(BaseModel):
+    type: Literal["redis"] = "redis"
+    url: str
+    prefix: str = "credit:flags"
+    timeout_s: float = Field(default=0.5, gt=0)
 
 
 class RedisFlagStore:

@@ -22,15 +22,10 @@ from typing import Any
 
 import lightgbm as lgb
 
-from app.errors import BadRequest, ModelUnavailable
+from models.errors import ModelUnavailable, PromotionRefused
 
 EXPERIMENT = "credit-training"
 EVENT_PREFIX = "alias_event."
-
-
-class PromotionRefused(BadRequest):
-    status_code = 409
-    code = "promotion_refused"
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import orjson
-
 from audit.record import Entry
+from audit.records import DecisionRecord, parse_record
 
 OUTCOMES = ("approve", "refer", "decline")
 _SEVERITY = {o: i for i, o in enumerate(OUTCOMES)}
@@ -42,20 +41,21 @@ def pairs_from_entries(entries: Iterable[Entry], country: str | None = None,
     pairs: list[Pair] = []
     statuses: Counter[str] = Counter()
     for entry in entries:
-        rec = orjson.loads(entry.body)
-        if rec.get("type") != "decision" or not rec.get("shadow"):
+        if b'"type":"decision"' not in entry.body:  # canonical JSON: no spaces
             continue
-        day = rec["decided_at"][:10]
-        if (country and rec["country"] != country) or (since and day < since.isoformat()):
+        rec = parse_record(entry.body)
+        if not isinstance(rec, DecisionRecord) or rec.shadow is None:
             continue
-        shadow = rec["shadow"]
-        statuses[shadow["status"]] += 1
-        cmp = shadow.get("comparison")
+        day = rec.decided_at[:10]
+        if (country and rec.country != country) or (since and day < since.isoformat()):
+            continue
+        statuses[rec.shadow.status] += 1
+        cmp = rec.shadow.comparison
         if cmp is None:
             continue
-        pairs.append(Pair(rec["decision_id"], rec["country"], day, rec["flags"]["decided_by"],
-                          cmp["legacy_outcome"], cmp["model_outcome"], cmp["legacy_points"],
-                          cmp["model_probability"]))
+        pairs.append(Pair(rec.decision_id, rec.country, day, rec.flags.decided_by,
+                          cmp.legacy_outcome, cmp.model_outcome, cmp.legacy_points,
+                          cmp.model_probability))
     return pairs, dict(statuses)
 
 

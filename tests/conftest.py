@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.builder import Builder
 from app.settings import Settings
 from tests import servers
 from training.train import TrainConfig, TrainResult, train
@@ -22,7 +23,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainRe
     """The real `credit train` pipeline into a temporary MLflow registry (SQLite + files), with
     a small tuning and bootstrap budget to keep the suite fast."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("registry"))
-    return settings, train(settings, alias="champion", config=TEST_CONFIG)
+    return settings, train(Builder(settings).registry, alias="champion", config=TEST_CONFIG)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A small client for the simulators' fault-injection endpoints (app/adapters/faults.py)."""
+"""A small client for the simulators' fault-injection endpoints (app/simulators/faults.py)."""
 
 from __future__ import annotations
 

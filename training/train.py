@@ -18,7 +18,6 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from app.settings import Settings
 from models.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from models.registry import ModelRegistry
 from training import calibrate, card, evaluate, explain, fairness, gates, legacy
@@ -76,24 +75,24 @@ def _flat(prefix: str, values: dict) -> dict[str, float]:
             if isinstance(v, int | float) and v == v}
 
 
-def train(settings: Settings, *, alias: str | None = "challenger", config: TrainConfig | None = None,
-          steps: Steps | None = None, who: str | None = None) -> TrainResult:
-    """Run the whole pipeline; register a version and point `alias` at it (None: no alias)."""
+def train(registry: ModelRegistry, *, alias: str | None = "challenger",
+          config: TrainConfig | None = None, steps: Steps | None = None,
+          who: str | None = None) -> TrainResult:
+    """Run the whole pipeline; register a version in `registry` and point `alias` at it
+    (None: no alias)."""
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     cfg = config or TrainConfig()
     steps = steps or Steps()
-    settings.ensure_data_dir()
-    registry = ModelRegistry(settings.mlflow_uri, settings.model_name, settings.mlflow_artifacts_dir)
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    mlflow.set_registry_uri(settings.mlflow_uri)
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    mlflow.set_registry_uri(registry.tracking_uri)
     thresholds = gates.Thresholds.load(cfg.gates_path)
     with tempfile.TemporaryDirectory() as tmp, \
             mlflow.start_run(experiment_id=registry.experiment_id()) as run:
         out = Path(tmp)
         report = _pipeline(cfg, thresholds, steps, out)
-        version = _register(settings, registry, report, steps, out, alias, who)
+        version = _register(registry, report, steps, out, alias, who)
         result = TrainResult(
             version, run.info.run_id, report["cv_auc"], report["cv_folds"], report["data"]["rows"],
             report["test"], report["legacy"], report["gates_passed"], dict(steps.seconds),
@@ -249,7 +248,7 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
     }
 
 
-def _register(settings: Settings, registry: ModelRegistry, report: dict, steps: Steps, out: Path,
+def _register(registry: ModelRegistry, report: dict, steps: Steps, out: Path,
               alias: str | None, who: str | None) -> str:
     import mlflow
     import mlflow.lightgbm
@@ -260,7 +259,7 @@ def _register(settings: Settings, registry: ModelRegistry, report: dict, steps: 
     sample = pd.DataFrame(report.pop("x_sample"), columns=list(FEATURE_NAMES))
     with steps("register"):
         info = mlflow.lightgbm.log_model(
-            booster, name="model", registered_model_name=settings.model_name,
+            booster, name="model", registered_model_name=registry.model_name,
             signature=infer_signature(sample, booster.predict(sample.to_numpy())),
             # Explicit requirements: inferring them spawns a slow subprocess.
             pip_requirements=[f"lightgbm=={lgb.__version__}"],
@@ -276,11 +275,11 @@ def _register(settings: Settings, registry: ModelRegistry, report: dict, steps: 
                 "model_card": "model_card/model_card.html",
                 **{f"gate.{g['name']}": "pass" if g["passed"] else "fail" for g in report["gates"]}}
         for k, v in tags.items():
-            registry.client.set_model_version_tag(settings.model_name, version, k, v)
-        steps.note(f"{settings.model_name} version {version}")
+            registry.client.set_model_version_tag(registry.model_name, version, k, v)
+        steps.note(f"{registry.model_name} version {version}")
 
     with steps("card"):
-        report.update(model_name=settings.model_name, version=version,
+        report.update(model_name=registry.model_name, version=version,
                       run_id=mlflow.active_run().info.run_id)
         md, html = card.write(report, out / "card")
         mlflow.log_artifact(str(md), "model_card")

@@ -18,9 +18,9 @@ from starlette.responses import FileResponse
 from app.console import data
 from app.console.web import ConsoleUser, check_csrf, need, page
 from app.deps import ServicesDep
-from app.errors import BadRequest
 from feature_flags.model import MODES, InvalidFlag
 from feature_flags.store import VersionConflict
+from models.errors import PromotionRefused
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CARD_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
@@ -110,8 +110,8 @@ async def promote(request: Request, services: ServicesDep,
         # a forced promotion as such, with the reason.
         await asyncio.to_thread(services.registry.promote, version.strip(), who=_actor(user),
                                 reason=reason.strip(), force=force)
-    except BadRequest as exc:
-        return _problem(request, user, exc.message, exc.status_code)
+    except PromotionRefused as exc:
+        return _problem(request, user, str(exc), 409)
     except Exception:  # noqa: BLE001 - MLflow's error for an unknown version
         return _problem(request, user, f"No model version {version!r}.", 404)
     return RedirectResponse("/console/models?done=promoted", status_code=303)
@@ -128,8 +128,8 @@ async def rollback(request: Request, services: ServicesDep,
     try:
         await asyncio.to_thread(services.registry.rollback, who=_actor(user),
                                 reason=reason.strip())
-    except BadRequest as exc:
-        return _problem(request, user, exc.message, exc.status_code)
+    except PromotionRefused as exc:
+        return _problem(request, user, str(exc), 409)
     return RedirectResponse("/console/models?done=rolled+back", status_code=303)
 
 

@@ -11,13 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from app.schemas import Country
+from audit.records import DecisionRecord, FlagChange, parse_record
 from audit.verify import verify_entries
+from decision.application import COUNTRIES
 from shadow import concordance
-
-COUNTRIES: tuple[str, ...] = Country.__args__  # type: ignore[attr-defined]
 
 
 def rollout_view(services: Any, since: date | None) -> dict[str, Any]:
@@ -29,14 +26,13 @@ def rollout_view(services: Any, since: date | None) -> dict[str, Any]:
     decisions = []
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     for e in services.audit.entries():
-        rec = orjson.loads(e.body)
-        kind = rec.get("type")
-        if kind == "flag_change":
-            history.append({"at": rec["at"], "country": rec["country"], "actor": rec["actor"],
-                            "reason": rec["reason"], "from": rec["from"], "to": rec["to"]})
-        elif kind == "decision" and rec["decided_at"][:10] >= lo:
+        rec = parse_record(e.body)
+        if isinstance(rec, FlagChange):
+            history.append({"at": rec.at, "country": rec.country, "actor": rec.actor,
+                            "reason": rec.reason, "from": rec.before, "to": rec.after})
+        elif isinstance(rec, DecisionRecord) and rec.decided_at[:10] >= lo:
             decisions.append(e)
-            outcomes[rec["response"]["decided_by"]][rec["response"]["outcome"]] += 1
+            outcomes[rec.response.decided_by][rec.response.outcome] += 1
     history.sort(key=lambda h: h["at"], reverse=True)
     rates = {}
     for arm, counts in sorted(outcomes.items()):

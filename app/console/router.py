@@ -29,6 +29,7 @@ from app.console.web import (
     to_login,
 )
 from app.deps import ServicesDep
+from audit.records import parse_record
 from audit.search import DecisionQuery, search
 from audit.verify import verify_entries
 
@@ -114,7 +115,7 @@ async def decisions(request: Request, services: ServicesDep,
 
 async def _decision(services, decision_id: str):  # noqa: ANN001, ANN202
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
-    return entry, (orjson.loads(entry.body) if entry is not None else None)
+    return entry, (parse_record(entry.body) if entry is not None else None)
 
 
 @router.get("/decisions/{decision_id}", response_class=HTMLResponse)
@@ -126,17 +127,15 @@ async def decision(request: Request, decision_id: str, services: ServicesDep,
         return page(request, "message.html", user, status_code=404, title="Not found",
                     message="No decision with that id.")
     chart = None
-    explanation = rec.get("explanation")
-    if explanation:
-        rows, box = waterfall.layout(waterfall.bars(explanation["base_value"],
-                                                    explanation["contributions"]))
-        chart = {"rows": rows, "box": box, "log_odds": rec["score"]["log_odds"]}
-    pd = rec["response"].get("probability_of_default")
+    if rec.explanation is not None and rec.score is not None:
+        rows, box = waterfall.layout(waterfall.bars(rec.explanation.base_value,
+                                                    rec.explanation.contributions))
+        chart = {"rows": rows, "box": box, "log_odds": rec.score.log_odds}
+    pd = rec.response.probability_of_default
     logit = math.log(pd / (1 - pd)) if pd is not None and 0 < pd < 1 else None
     return page(request, "decision.html", user, rec=rec, entry=entry, chart=chart, logit=logit,
                 chain=entry.chain_position(), verified=verified,
-                application=orjson.dumps(rec.get("application"), option=orjson.OPT_INDENT_2
-                                         ).decode())
+                application=orjson.dumps(rec.application, option=orjson.OPT_INDENT_2).decode())
 
 
 @router.post("/decisions/{decision_id}/verify", response_class=HTMLResponse)

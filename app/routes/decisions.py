@@ -10,6 +10,7 @@ from app.auth import Principal, require
 from app.deps import ServicesDep
 from app.errors import NotFound
 from app.schemas import Application, DecisionOut, ErrorOut
+from audit.records import parse_record, to_json
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 _AUTH = {status: {"model": ErrorOut} for status in (401, 403, 429)}
@@ -35,6 +36,6 @@ async def get_decision(decision_id: str, services: ServicesDep) -> Response:
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
     if entry is None:
         raise NotFound("no decision with that id")
-    record = orjson.loads(entry.body)
+    record = to_json(parse_record(entry.body))
     record["chain"] = entry.chain_position()
     return Response(orjson.dumps(record), media_type="application/json")

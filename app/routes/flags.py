@@ -14,17 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import Principal, require
 from app.deps import ServicesDep
-from app.errors import BadRequest, Unavailable
+from app.errors import Unavailable
 from app.schemas import Country, ErrorOut
-from feature_flags.model import CountryFlag, InvalidFlag
-from feature_flags.store import VersionConflict
+from feature_flags.model import CountryFlag
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
-
-
-class FlagConflict(BadRequest):
-    status_code = 409
-    code = "flag_conflict"
 
 
 class FlagOut(BaseModel):
@@ -81,17 +75,10 @@ async def get_flag(country: Country, services: ServicesDep) -> FlagOut:
 async def put_flag(country: Country, change: FlagIn, services: ServicesDep,
                    principal: Annotated[Principal, Depends(require("flags:admin"))]) -> FlagOut:
     """Change the country's mode; audited (who, when, what, why). Mode legacy = kill switch."""
-    if services.flags is None:
-        raise Unavailable("rollout flags are not configured")
     actor = f"{principal.name} (key {principal.key_id})"
-    try:
-        flag = await asyncio.to_thread(services.flags.set, country, change.mode,
-                                       getattr(change, "percent", None),
-                                       reason=change.reason, actor=actor)
-    except InvalidFlag as exc:
-        raise BadRequest(str(exc)) from None
-    except VersionConflict as exc:
-        raise FlagConflict(str(exc)) from None
+    flag = await asyncio.to_thread(services.flags.set, country, change.mode,
+                                   getattr(change, "percent", None),
+                                   reason=change.reason, actor=actor)
     rollout = services.orchestrator.rollout
     if rollout is not None:
         # This worker applies the change at once; the others on their next poll.

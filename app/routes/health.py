@@ -18,7 +18,7 @@ async def healthz() -> dict:
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
-    scorer = services.orchestrator.scorer
+    scorer = services.orchestrator.scorers.current
     checks["model"] = f"version {scorer.version}"
     try:
         await asyncio.to_thread(services.audit.ping)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from app.feature_store.dynamodb import DynamoDBConfig
-from app.feature_store.factory import build_store
-from app.feature_store.protocol import FeatureStore
-from app.feature_store.redis import RedisConfig
-from app.feature_store.sqlite import SQLiteConfig
-from app.feature_store.tiered import TieredConfig
+from feature_store.dynamodb import DynamoDBConfig
+from feature_store.factory import build_store
+from feature_store.protocol import FeatureStore
+from feature_store.redis import RedisConfig
+from feature_store.sqlite import SQLiteConfig
+from feature_store.tiered import TieredConfig
 
 BACKENDS = ["sqlite", "redis", "dynamodb", "tiered"]
 

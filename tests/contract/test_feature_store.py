@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.feature_store.protocol import FeatureSet
+from feature_store.protocol import FeatureSet
 
 FS = FeatureSet("customer_features", "1")
 VALUES = {"income": 120.5, "debt": None, "home": "rent", "records": 0.0, "n": 3}

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from app.adapters.simulators import application_for_row
+from app.simulators.server import application_for_row
 from audit.dynamodb import DynamoDBCustomerKeyStore
 from tests import servers
 from tests.conftest import api_env, auth

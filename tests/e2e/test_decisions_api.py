@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.adapters.simulators import application_for_row, dni_for_row
 from app.schemas import DecisionOut
+from app.simulators.server import application_for_row, dni_for_row
 from training.data import load_credit_data
 
 FIELDS = set(DecisionOut.model_fields)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.simulators.server import application_for_row
 from tests import servers
 from tests.conftest import api_env
 

@@ -9,7 +9,7 @@ import signal
 import httpx
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.simulators.server import application_for_row
 from tests import servers
 from tests.conftest import api_env, create_key
 from training.data import load_credit_data

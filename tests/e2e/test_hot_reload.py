@@ -9,8 +9,9 @@ import httpx
 import numpy as np
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.builder import Builder
 from app.settings import Settings
+from app.simulators.server import application_for_row
 from models.features import FEATURE_NAMES
 from models.registry import ModelRegistry
 from models.scorer import Scorer
@@ -75,8 +76,9 @@ def test_promote_and_rollback_under_load(data_dir, simulators_url):
     reg = ModelRegistry(settings.mlflow_uri, settings.model_name, settings.mlflow_artifacts_dir)
     v1 = reg.version_for("champion")
     # A genuinely different second model (small budget), registered as @challenger.
-    v2 = train(settings, config=TrainConfig(trials=1, cv_folds=0, n_boot=10, explain_rows=100,
-                                            max_rounds=80, seed=11)).version
+    v2 = train(Builder(settings).registry,
+               config=TrainConfig(trials=1, cv_folds=0, n_boot=10, explain_rows=100,
+                                  max_rounds=80, seed=11)).version
     assert reg.version_for("challenger") == v2 != v1
 
     env = api_env(data_dir, simulators_url, CREDIT_MODEL_POLL_S="0.3")

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from app.adapters.simulators import application_for_row
 from app.auth import SCOPES
+from app.simulators.server import application_for_row
 from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir
 

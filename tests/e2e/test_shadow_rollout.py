@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.simulators.server import application_for_row
 from feature_flags.bucketing import Bucketer
 from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir

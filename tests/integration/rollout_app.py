@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from app.auth import SCOPES, ApiKeyStore
-from app.bootstrap import Services, build_services
+from app.builder import Services, build_services
 from app.main import create_app
 from app.settings import Settings
 

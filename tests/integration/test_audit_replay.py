@@ -10,12 +10,13 @@ import sys
 import orjson
 import pytest
 
-from app.adapters.simulators import application_for_row
-from app.bootstrap import build_services
-from app.policy import Policy
+from app.builder import Builder, build_services
 from app.schemas import COUNTRIES, Application
 from app.settings import Settings
-from audit.replay import ScorerCache, replay_record
+from app.simulators.server import application_for_row
+from audit.records import DecisionRecord, parse_record
+from decision.policy import Policy
+from decision.replay import ScorerCache, replay_record
 from feature_flags.file import FileFlagStore
 from feature_flags.model import default_flag
 from models.registry import ModelRegistry
@@ -58,7 +59,7 @@ def decided(trained, simulators_url, tmp_path_factory):
 
     outcomes, _ = asyncio.run(run())
     recorded_version = outcomes[0].response["model_version"]
-    new = train(settings, alias="champion",
+    new = train(Builder(settings).registry, alias="champion",
                 config=TrainConfig(trials=1, cv_folds=0, n_boot=10, explain_rows=100,
                                    max_rounds=20, seed=11))
     assert new.version != recorded_version
@@ -74,7 +75,7 @@ def test_every_decision_replays_identically(decided):
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
     scorers, policy = ScorerCache(registry.load), Policy.load()
-    results = [replay_record(orjson.loads(store.get_decision(o.response["decision_id"]).body),
+    results = [replay_record(parse_record(store.get_decision(o.response["decision_id"]).body),
                              scorers, policy) for o in outcomes]
     assert len(results) == N
     assert [r.differences for r in results if not r.identical] == []
@@ -99,18 +100,19 @@ def test_replay_shows_a_difference(decided):
     record = orjson.loads(store.get_decision(outcomes[0].response["decision_id"]).body)
     scorers = ScorerCache(registry.load)
     record["raw_inputs"]["amount"] *= 3
-    changed = replay_record(record, scorers, Policy.load())
+    changed = replay_record(DecisionRecord.model_validate(record), scorers, Policy.load())
     assert not changed.identical
     assert any(d.startswith("probability_of_default") for d in changed.differences)
     legacy = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
     assert legacy["response"]["decided_by"] == "legacy"
     legacy["raw_inputs"]["income"] = 10.0
-    changed = replay_record(legacy, scorers, Policy.load())
+    changed = replay_record(DecisionRecord.model_validate(legacy), scorers, Policy.load())
     assert {d.split(":")[0] for d in changed.differences} >= {"features", "points", "shortfalls"}
     champion = registry.version_for("champion")
     record = orjson.loads(store.get_decision(outcomes[2].response["decision_id"]).body)
     record["model"]["version"] = champion
-    assert not replay_record(record, scorers, Policy.load()).identical
+    assert not replay_record(DecisionRecord.model_validate(record), scorers,
+                             Policy.load()).identical
 
 
 def test_cli_replay(decided):

@@ -5,7 +5,7 @@ import asyncio
 import pybreaker
 import redis
 
-from app.adapters.breaker_storage import FallbackRedisStorage
+from sources.breaker_storage import FallbackRedisStorage
 from tests.integration.test_enrichment_faults import Harness
 from tests.servers import redis_server
 

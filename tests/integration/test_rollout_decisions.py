@@ -2,14 +2,15 @@
 
 import asyncio
 import threading
+from dataclasses import replace
 
 import orjson
 import pytest
 
-from app.adapters.simulators import application_for_row
 from app.schemas import DecisionOut
+from app.simulators.server import application_for_row
+from decision.arms import ArmOutcome
 from feature_flags.bucketing import Bucketer
-from shadow.arms import ArmOutcome
 from tests.integration.rollout_app import BUCKET_KEY, auth_header, client, settings_for
 from training.data import load_credit_data
 
@@ -99,7 +100,7 @@ class BrokenArm:
         self.name = name
         self.hang = hang
 
-    def evaluate(self, case) -> ArmOutcome:
+    def evaluate(self, case, explain=False) -> ArmOutcome:
         if self.hang is not None:
             self.hang.wait(10)
         raise RuntimeError("shadow arm broken")
@@ -122,8 +123,9 @@ def test_broken_shadow_arm_leaves_answers_unchanged(data_dir, simulators_url, df
     shadow_arm = "legacy" if mode == "full" else "model"
 
     def wrap(services):
-        setattr(services.orchestrator.rollout, shadow_arm,
-                BrokenArm(shadow_arm, release if fault == "hang" else None))
+        arms = services.orchestrator.arms
+        services.orchestrator.arms = replace(
+            arms, **{shadow_arm: BrokenArm(shadow_arm, release if fault == "hang" else None)})
 
     async def scenario():
         async with client(settings) as (c, _):

@@ -13,15 +13,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from app.adapters.simulators import application_for_row
+from app.cli.shadow import write_prom
+from app.simulators.server import application_for_row
 from audit.sqlite import SQLiteAuditStore
-from shadow.cli import write_prom
 from shadow.concordance import report as build_report
 from tests.conftest import fresh_data_dir
 from tests.integration.rollout_app import client, settings_for
 from training.data import load_credit_data
 
 LABELS = ["approve", "refer", "decline"]
+VELOCITY_RUNS = 8  # the policy refers above 5 applications in 24 hours
 
 
 def independent(db_path, country=None):
@@ -66,6 +67,12 @@ def decided(trained, tmp_path_factory, simulators_url):
                 country = "ES" if i % 3 else "PT"
                 r = await c.post("/v1/decisions", json=application_for_row(
                     row, df, application_id=f"REP-{row}", country=country))
+                assert r.status_code == 200
+            # One PT applicant (legacy decides, the model in shadow) applies again and
+            # again: past 5 a day the velocity rule must refer the shadow model arm too.
+            for i in range(VELOCITY_RUNS):
+                r = await c.post("/v1/decisions", json=application_for_row(
+                    1, df, application_id=f"REP-VEL-{i}", country="PT"))
                 assert r.status_code == 200
 
     asyncio.run(scenario())
@@ -128,3 +135,48 @@ def test_report_writes_prometheus_gauges(decided, tmp_path):
     line = next(x for x in text.splitlines()
                 if x.startswith('credit_shadow_report_agreement_ratio{country="ES"}'))
     assert float(line.split()[-1]) == pytest.approx(expected)
+
+
+def test_concordance_recomputed_with_the_live_policy_and_recorded_velocity(decided, trained):
+    """Both arms re-run on every compared record (its raw inputs, its velocity, its model
+    version, today's policy) give exactly the recorded outcomes, so the report's figures are
+    those of the one policy the model arm uses live; the velocity-referred applicant is
+    referred by the shadow model arm too."""
+    from audit.records import DecisionRecord, parse_record
+    from decision.arms import LegacyArm, ModelArm
+    from decision.policy import Policy
+    from decision.replay import ScorerCache, case_of
+    from models.registry import ModelRegistry
+    from shadow.concordance import Pair, summarize
+    from shadow.scorecard import Scorecard
+
+    settings, _ = trained
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
+                             settings.mlflow_artifacts_dir)
+    scorers = ScorerCache(registry.load)
+    model, legacy = ModelArm(Policy.load()), LegacyArm(Scorecard.load())
+    store = SQLiteAuditStore(decided / "audit.db")
+    pairs, velocity_refs = [], []
+    for entry in store.entries():
+        rec = parse_record(entry.body)
+        if not isinstance(rec, DecisionRecord) or rec.shadow is None:
+            continue
+        cmp = rec.shadow.comparison
+        assert cmp is not None, rec.shadow
+        case = case_of(rec, scorers(rec.model.version))
+        live_is_model = rec.flags.decided_by == "model"
+        m, lg = model.evaluate(case, explain=live_is_model), legacy.evaluate(case)
+        assert (lg.outcome, m.outcome, lg.points, m.probability_of_default) == (
+            cmp.legacy_outcome, cmp.model_outcome, cmp.legacy_points, cmp.model_probability)
+        pairs.append(Pair(rec.decision_id, rec.country, rec.decided_at[:10],
+                          rec.flags.decided_by, lg.outcome, m.outcome, lg.points,
+                          m.probability_of_default))
+        if rec.application_id.startswith("REP-VEL-"):
+            velocity_refs.append((rec.velocity["customer_applications_24h"], cmp.model_outcome,
+                                  [f.rule for f in m.policy.fired]))
+    store.close()
+    assert summarize(pairs) == in_process(decided)["overall"]
+    assert len(velocity_refs) == VELOCITY_RUNS
+    over = [(outcome, fired) for n, outcome, fired in velocity_refs if n > 5]
+    assert len(over) == VELOCITY_RUNS - 5
+    assert all(outcome == "refer" and "customer_velocity" in fired for outcome, fired in over)

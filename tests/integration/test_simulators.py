@@ -2,7 +2,7 @@
 
 import httpx
 
-from app.adapters.simulators import dni_for_row
+from app.simulators.server import dni_for_row
 from training.data import load_credit_data
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from app.builder import Builder
 from models.features import FEATURE_NAMES
 from models.registry import ModelRegistry
 from models.scorer import Scorer
@@ -109,8 +110,9 @@ def test_a_file_with_bad_rows_is_reported_and_a_new_version_is_a_challenger(data
     df.to_parquet(path)
     settings = Settings(data_dir=data_dir)
     seen = []
-    result = train(settings, config=TrainConfig(data_path=path, trials=1, cv_folds=0, n_boot=10,
-                                                explain_rows=100, max_rounds=100),
+    result = train(Builder(settings).registry,
+                   config=TrainConfig(data_path=path, trials=1, cv_folds=0, n_boot=10,
+                                      explain_rows=100, max_rounds=100),
                    steps=Steps(on_end=lambda name, _s, note: seen.append((name, note))))
     assert result.report["data"]["bad_rows"] == 4
     assert result.report["data"]["rule_counts"] == {"age_out_of_range": 3, "job_unknown_category": 1}

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.adapters.simulators import application_for_row
+from app.simulators.server import application_for_row
 from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir
 from training.data import load_credit_data

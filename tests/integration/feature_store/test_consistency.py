@@ -9,16 +9,16 @@ import httpx
 import numpy as np
 import pytest
 
-from app.adapters.bureau import bureau_source
-from app.adapters.open_banking import open_banking_source
-from app.adapters.simulators import application_for_row
-from app.enrichment import Enricher
-from app.feature_store.cached_source import CachingSource
-from app.feature_store.redis import RedisConfig, RedisFeatureStore
-from app.orchestrator import Orchestrator
 from app.schemas import Application
+from app.simulators.server import application_for_row
 from audit.pii import Pseudonymizer
+from decision.enrichment import Enricher
+from decision.orchestrator import raw_inputs
+from feature_store.redis import RedisConfig, RedisFeatureStore
 from models.features import feature_matrix, feature_row
+from sources.bureau import bureau_source
+from sources.cached import CachingSource
+from sources.open_banking import open_banking_source
 from training.data import load_credit_data, raw_columns
 
 
@@ -29,8 +29,8 @@ async def _online_matrix(enricher: Enricher, apps: list[Application]) -> tuple[n
         async with sem:
             e = await enricher.enrich(app)
         assert not e.degraded, e.degraded
-        hits = sum("cache" in s for s in e.sources.values())
-        return feature_row(Orchestrator._raw_inputs(app, e))[0], hits
+        hits = sum(s.cache is not None for s in e.sources.values())
+        return feature_row(raw_inputs(app, e))[0], hits
 
     rows = await asyncio.gather(*(one(a) for a in apps))
     return np.vstack([r for r, _ in rows]), sum(h for _, h in rows)

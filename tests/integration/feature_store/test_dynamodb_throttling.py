@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pynamodb.exceptions import GetError
 
-from app.feature_store.dynamodb import DynamoDBConfig, DynamoDBFeatureStore
-from app.feature_store.protocol import FeatureSet
+from feature_store.dynamodb import DynamoDBConfig, DynamoDBFeatureStore
+from feature_store.protocol import FeatureSet
 
 FS = FeatureSet("customer_features", "1")
 THROTTLED = (b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'

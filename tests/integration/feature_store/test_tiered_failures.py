@@ -10,10 +10,10 @@ import uuid
 import pytest
 import redis
 
-from app.feature_store.dynamodb import DynamoDBConfig
-from app.feature_store.protocol import FeatureSet
-from app.feature_store.redis import RedisConfig
-from app.feature_store.tiered import TieredConfig, TieredFeatureStore
+from feature_store.dynamodb import DynamoDBConfig
+from feature_store.protocol import FeatureSet
+from feature_store.redis import RedisConfig
+from feature_store.tiered import TieredConfig, TieredFeatureStore
 from tests import servers
 
 FS = FeatureSet("customer_features", "1")

@@ -4,12 +4,12 @@ query and the scan used for DynamoDB."""
 import time
 
 from audit.search import DecisionQuery, search
+from tests import records
 
 
 def decision(i: int, country: str, outcome: str, arm: str) -> dict:
-    return {"type": "decision", "decision_id": f"D{i}", "country": country,
-            "response": {"outcome": outcome, "decided_by": arm, "grade": "B",
-                         "probability_of_default": 0.1 + i / 100, "model_version": "1"}}
+    return records.decision(f"D{i}", country=country, outcome=outcome, decided_by=arm,
+                            pd=0.1 + i / 100)
 
 
 def fill(store):
@@ -18,7 +18,7 @@ def fill(store):
     for i, (c, o, a) in enumerate(rows):
         store.append(decision(i, c, o, a), application_id=f"A{i}", decision_id=f"D{i}")
         time.sleep(0.002)  # distinct append times: newest-first order is defined
-    store.append({"type": "flag_change", "country": "ES", "at": "x"})  # not a decision
+    store.append(records.flag_change())  # not a decision
 
 
 def ids(rows):

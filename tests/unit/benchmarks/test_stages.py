@@ -2,8 +2,8 @@
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from app.metrics import LATENCY_BUCKETS
 from benchmarks.stages import STAGE_METRIC, diff, parse, quantile_ms
+from sources.metrics import LATENCY_BUCKETS
 
 
 def _histogram():

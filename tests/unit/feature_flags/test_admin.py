@@ -1,8 +1,8 @@
 import orjson
 import pytest
 
-from app.errors import AuditUnavailable
 from audit.sqlite import SQLiteAuditStore
+from audit.store import AuditUnavailable
 from feature_flags.admin import FlagAdmin
 from feature_flags.file import FileFlagStore
 from feature_flags.model import InvalidFlag

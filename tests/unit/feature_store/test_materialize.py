@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.feature_store.materialize import CUSTOMER_SET, export_sample, materialize
-from app.feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
+from feature_store.materialize import CUSTOMER_SET, export_sample, materialize
+from feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
 from models.features import FEATURE_NAMES, feature_matrix
 from training.data import load_credit_data, raw_columns
 

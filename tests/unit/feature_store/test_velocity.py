@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
-from app.feature_store.velocity import Velocity
 from audit.pii import Pseudonymizer
+from feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
+from feature_store.velocity import Velocity
 
 NOW = 1_800_000_000.0  # a fixed instant, aligned to nothing in particular
 

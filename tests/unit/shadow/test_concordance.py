@@ -1,10 +1,10 @@
 import math
 
-import orjson
 import pytest
 
-from audit.record import Entry
+from audit.record import Entry, canonical
 from shadow.concordance import Pair, kappa_from_table, pairs_from_entries, report, summarize
+from tests import records
 
 
 def pair(i, legacy, model, points=100.0, pd=0.2, country="ES", day="2026-11-20"):
@@ -41,21 +41,19 @@ def test_spearman_is_negative_when_points_track_low_risk():
 
 
 def entry(rec):
-    return Entry("c", 1, "0" * 64, "h", orjson.dumps(rec))
+    return Entry("c", 1, "0" * 64, "h", canonical(rec))
 
 
 def test_entries_filtered_by_country_and_since():
     def rec(i, country, day, status="ok"):
-        cmp = {"legacy_outcome": "approve", "model_outcome": "refer", "legacy_points": 120.0,
-               "model_probability": 0.3, "agree": False} if status == "ok" else None
-        return entry({"type": "decision", "decision_id": f"d{i}", "country": country,
-                      "decided_at": f"{day}T10:00:00+00:00", "flags": {"decided_by": "legacy"},
-                      "shadow": {"status": status, "comparison": cmp}})
+        return entry(records.decision(
+            f"d{i}", country=country, decided_at=f"{day}T10:00:00+00:00", decided_by="legacy",
+            shadow=records.shadow("approve", "refer", status=status, points=120.0, pd=0.3)))
 
     from datetime import date
 
     entries = [rec(0, "ES", "2026-11-01"), rec(1, "ES", "2026-11-20"), rec(2, "FR", "2026-11-20"),
-               rec(3, "ES", "2026-11-21", "timeout"), entry({"type": "flag_change"})]
+               rec(3, "ES", "2026-11-21", "timeout"), entry(records.flag_change())]
     pairs, statuses = pairs_from_entries(entries, "ES", date(2026, 11, 10))
     assert [p.decision_id for p in pairs] == ["d1"] and statuses == {"ok": 1, "timeout": 1}
     r = report(entries)

@@ -1,0 +1,5 @@
+"""`python -m app.cli ...` (what `credit` runs)."""
+
+from app.cli import main
+
+main()

@@ -1,0 +1,310 @@
+"""The decision path for one application, as a list of stages:
+
+    idempotency -> enrichment -> features -> live arm (+ shadow arm) -> record -> audit
+
+Dependencies arrive through the constructor (wired in app/builder.py); nothing here knows
+about HTTP routes, settings or which backend stores the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+
+from audit.group_commit import GroupCommitter
+from audit.pii import Protector
+from audit.record import Entry, canonical, sha256_hex
+from audit.records import (
+    DecisionRecord,
+    DecisionResponse,
+    Explanation,
+    FiredRule,
+    ModelRef,
+    PolicySection,
+    Reason,
+    ScoreSection,
+    ShadowSection,
+    parse_record,
+    to_json,
+)
+from audit.store import AuditStore, AuditUnavailable, DuplicateApplication
+from core import blocking
+from decision.application import Application
+from decision.arms import ArmOutcome, Case, DecisionArm, LegacyArm, ModelArm
+from decision.enrichment import Enricher, Enrichment
+from decision.errors import IdempotencyConflict
+from decision.metrics import DecisionMetrics
+from decision.ratelimit import RateLimiter
+from decision.rollout import NO_ROLLOUT, Assignment, Rollout
+from feature_store.velocity import Velocity
+from models.features import FEATURE_SET_VERSION, as_dict, feature_row
+from models.reasons import reasons_for, top_reasons
+from models.reloader import ScorerHolder
+
+_CONFLICT = ("application_id was already decided with a different request body; "
+             "use a new application_id for a changed application")
+_log = structlog.get_logger("credit.decisions")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response: dict[str, Any]  # the DecisionResponse as JSON
+    created: bool  # False when an earlier identical request's decision is returned
+
+
+@dataclass(frozen=True)
+class Arms:
+    model: ModelArm
+    legacy: LegacyArm
+
+    def live_and_shadow(self, decided_by: str, shadow: bool) -> tuple[DecisionArm, DecisionArm | None]:
+        live, other = (self.model, self.legacy) if decided_by == "model" else (self.legacy, self.model)
+        return live, other if shadow else None
+
+
+def request_hash(app: Application) -> str:
+    return sha256_hex(canonical(app.model_dump(mode="json")))
+
+
+class Orchestrator:
+    def __init__(self, *, scorers: ScorerHolder, enricher: Enricher, arms: Arms,
+                 audit: AuditStore, committer: GroupCommitter, protector: Protector,
+                 reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
+                 velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
+        self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
+        self.enricher = enricher
+        self.arms = arms
+        self.audit = audit
+        self.committer = committer
+        self.protector = protector  # what of the application the audit log may keep
+        self.reason_count = reason_count
+        self.metrics = metrics
+        self.limiter = limiter
+        self.velocity = velocity
+        self.rollout = rollout  # None: the model decides everything, no shadow arm
+        # OpenTelemetry's no-op tracer unless app/tracing.py configured one (~1 µs a span).
+        self._tracer = trace.get_tracer("credit.orchestrator")
+        # application_id -> (request hash, outcome) of decisions in progress in this process
+        self._inflight: dict[str, tuple[str, asyncio.Future[Outcome]]] = {}
+
+    async def decide(self, app: Application, language: str = "en") -> Outcome:
+        """Single flight per application id: a concurrent duplicate waits for the decision in
+        progress instead of racing it (across processes the audit log's unique key decides)."""
+        rhash = request_hash(app)
+        running = self._inflight.get(app.application_id)
+        if running is not None:
+            first_hash, future = running
+            outcome = await asyncio.shield(future)
+            if first_hash != rhash:
+                raise IdempotencyConflict(_CONFLICT)
+            return Outcome(outcome.response, False)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+        self._inflight[app.application_id] = (rhash, future)
+        try:
+            with self._tracer.start_as_current_span("decision") as span:
+                span.set_attribute("credit.country", app.country)
+                outcome = await self._decide(app, rhash, language)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._inflight[app.application_id]
+        future.set_result(outcome)
+        return outcome
+
+    async def _decide(self, app: Application, rhash: str, language: str) -> Outcome:
+        t0 = time.perf_counter()
+        stage = Stages(self._tracer)
+        with stage("idempotency"):
+            existing = await blocking.call(self.audit, self.audit.get_by_application,
+                                           app.application_id)
+            if existing is not None:
+                return _replayed(existing, rhash)
+            # Replays above are free; each new decision for a customer counts (score probing).
+            self.limiter.customer(app.country, app.applicant.customer_id)
+        with stage("enrichment"):
+            assignment, enrichment, velocity = await self._enrich(app)
+        with stage("features"):
+            case = self._case(app, enrichment, velocity)
+        live_arm, shadow_arm = self.arms.live_and_shadow(
+            assignment.decided_by if assignment else "model", self.rollout is not None)
+        pending = self.rollout.start_shadow(shadow_arm, case) if shadow_arm else None  # type: ignore[union-attr]
+        with stage("score_explain" if live_arm.name == "model" else "legacy"):
+            live = live_arm.evaluate(case, explain=True)
+        shadow = None
+        if pending is not None:
+            with stage("shadow_wait"):
+                shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
+        record = self._record(app, rhash, case, enrichment, assignment, live, shadow,
+                              stage.ms, language)
+        with stage("audit"):
+            document = to_json(record)
+            replayed = await self._append(document, app, rhash)
+        if replayed is not None:
+            return replayed
+        # The audit stage ends after the record is written: in the metrics, not the record.
+        self._observe(record.response, app.country, stage.ms, t0)
+        return Outcome(document["response"], True)
+
+    async def _enrich(self, app: Application
+                      ) -> tuple[Assignment | None, Enrichment, dict[str, int] | None]:
+        assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
+                      if self.rollout else None)
+        velocity_task = asyncio.create_task(self._velocity(app))
+        enrichment = await self.enricher.enrich(app)
+        velocity = await velocity_task
+        if velocity is None and self.velocity is not None:
+            enrichment.degrade("velocity", "store_unavailable")
+        return assignment, enrichment, velocity
+
+    def _case(self, app: Application, enrichment: Enrichment,
+              velocity: dict[str, int] | None) -> Case:
+        raw = raw_inputs(app, enrichment)
+        x = feature_row(raw)
+        return Case(app.country, x, raw, as_dict(x), [d.source for d in enrichment.degraded],
+                    velocity, self.scorers.current)  # pinned: one version throughout
+
+    def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
+                assignment: Assignment | None, live: ArmOutcome, shadow: ShadowSection | None,
+                timings: dict[str, float], language: str) -> DecisionRecord:
+        decision_id = uuid.uuid4().hex
+        scorer = case.scorer
+        assert scorer is not None  # noqa: S101 - _case always pins one
+        return DecisionRecord(
+            decision_id=decision_id, application_id=app.application_id, country=app.country,
+            decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
+            application=self.protector.protect(app.model_dump(mode="json")),
+            enrichment=enrichment.sources, velocity=case.velocity, raw_inputs=case.raw,
+            feature_set_version=FEATURE_SET_VERSION, features=case.features,
+            model=ModelRef(name=scorer.model.name, version=scorer.version,
+                           run_id=scorer.model.run_id),
+            **_live_sections(live, scorer.feature_names),
+            flags=assignment.state() if assignment else NO_ROLLOUT, shadow=shadow,
+            timings_ms=dict(timings),
+            response=self._response(decision_id, app, live, enrichment, scorer.feature_names,
+                                    language))
+
+    def _response(self, decision_id: str, app: Application, live: ArmOutcome,
+                  enrichment: Enrichment, feature_names: tuple[str, ...],
+                  language: str) -> DecisionResponse:
+        # A degraded source whose policy is "refer" withholds the score (ADR 0012).
+        withheld = live.policy is not None and live.policy.withhold_score
+        if live.score is not None:
+            reasons = [] if withheld else top_reasons(feature_names, live.score.contributions,
+                                                      self.reason_count, language)
+        else:
+            # Contribution = scorecard points the attribute cost (ADR 0053).
+            reasons = reasons_for(live.reason_weights[:self.reason_count], language)
+        return DecisionResponse(
+            decision_id=decision_id, application_id=app.application_id, outcome=live.outcome,
+            # The legacy arm has no probability or grade: null rather than the shadow
+            # model's numbers, which did not decide (docs/decisions/0053).
+            probability_of_default=None if withheld else live.probability_of_default,
+            grade=None if withheld else live.grade, decided_by=live.arm,
+            model_version=live.version if live.arm == "model" else None,
+            reasons=[Reason(code=r.code, feature=r.feature, text=r.text,
+                            contribution=r.contribution) for r in reasons],
+            degraded=enrichment.degraded)
+
+    async def _append(self, document: dict[str, Any], app: Application,
+                      rhash: str) -> Outcome | None:
+        """Append durably; None when written, or the earlier decision of a duplicate."""
+        try:
+            await self.committer.append(document, application_id=app.application_id,
+                                        decision_id=document["decision_id"])
+        except DuplicateApplication:
+            # A concurrent identical request won the race; answer with its decision.
+            existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
+            if existing is None:
+                raise AuditUnavailable("audit record vanished after a duplicate") from None
+            return _replayed(existing, rhash)
+        except Exception as exc:
+            self.metrics.audit_failures.inc()
+            raise AuditUnavailable("the audit log could not record this decision; "
+                                   "no decision was made") from exc
+        return None
+
+    async def _velocity(self, app: Application) -> dict[str, int] | None:
+        """Count this application and return the applicant's velocity; None if the store
+        failed (a degradation, never an error)."""
+        if self.velocity is None:
+            return None
+        try:
+            return await blocking.call(self.velocity.store, self.velocity.record,
+                                       app.applicant.customer_id, app.applicant.national_id)
+        except Exception as exc:
+            _log.warning("velocity_unavailable", error_type=type(exc).__name__)
+            return None
+
+    def _observe(self, response: DecisionResponse, country: str, timings: dict[str, float],
+                 t0: float) -> None:
+        total = time.perf_counter() - t0
+        self.metrics.decisions.labels(response.outcome, country, response.decided_by).inc()
+        for stage, ms in timings.items():
+            self.metrics.stage_seconds.labels(stage).observe(ms / 1000)
+        self.metrics.stage_seconds.labels("total").observe(total)
+        # One log line per request: the middleware's access line carries these fields.
+        structlog.contextvars.bind_contextvars(
+            decision_id=response.decision_id, country=country, outcome=response.outcome,
+            decided_by=response.decided_by, model_version=response.model_version,
+            degraded=[d.source for d in response.degraded])
+
+
+def raw_inputs(app: Application, enrichment: Enrichment) -> dict[str, Any]:
+    """The raw fields the feature function takes: the form's and the sources' (the same
+    names offline, models/features.py)."""
+    a, loan = app.applicant, app.loan
+    return {"age": a.age, "seniority": a.seniority_years, "time": loan.term_months,
+            "amount": loan.amount, "price": loan.purchase_price,
+            "home": a.home, "marital": a.marital_status, "job": a.job,
+            **enrichment.raw_fields()}
+
+
+def _live_sections(live: ArmOutcome, feature_names: tuple[str, ...]) -> dict[str, Any]:
+    """The record's score, explanation and policy (model; no legacy section, as in every
+    schema-1 record) or legacy section (legacy)."""
+    if live.arm == "legacy":
+        return {"score": None, "explanation": None, "policy": None, "legacy": live.result()}
+    score, policy = live.score, live.policy
+    assert score is not None and policy is not None  # noqa: S101 - the model arm sets both
+    return {
+        "score": ScoreSection(probability_of_default=score.probability, log_odds=score.log_odds),
+        "explanation": Explanation(
+            base_value=score.base_value,
+            contributions=dict(zip(feature_names, map(float, score.contributions), strict=True))),
+        "policy": PolicySection(version=policy.version, outcome=policy.outcome, grade=policy.grade,
+                                fired=[FiredRule(rule=f.rule, effect=f.effect, detail=f.detail)
+                                       for f in policy.fired])}
+
+
+def _replayed(entry: Entry, rhash: str) -> Outcome:
+    stored = parse_record(entry.body)
+    if not isinstance(stored, DecisionRecord) or stored.request_sha256 != rhash:
+        raise IdempotencyConflict(_CONFLICT)
+    return Outcome(stored.response.model_dump(mode="json"), False)
+
+
+class Stages:
+    """Times each stage of a decision (for its record and the metrics) and traces it as an
+    OpenTelemetry span."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.ms: dict[str, float] = {}
+        self._tracer = tracer
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with self._tracer.start_as_current_span(name):
+            yield
+        self.ms[name] = round((time.perf_counter() - start) * 1000, 3)

@@ -1,0 +1,65 @@
+"""Abuse limits: requests per API key, and decisions per customer (score probing: the same
+customer trying variations of an application to learn the model's boundary).
+
+Limits are `limits` strings ("30/day"). Counters are shared between workers through the
+`limits` Redis storage (`redis://...`); in one process (`memory://`, the default) they are a
+small sliding-window counter here, because the `limits` memory storage starts a timer thread
+to expire keys, which cost ~10% of a decision's CPU in profiles.
+"""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, parse, storage, strategies
+
+from decision.errors import RateLimited
+
+
+class LocalWindows:
+    """Sliding-window counters (the current fixed window plus the previous one, weighted by
+    how much of it still overlaps), as `limits`' sliding-window-counter strategy computes
+    them. Used from the event loop only, so no lock."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int, int]] = {}  # key -> (start, current, prev)
+        self._next_purge = 0.0
+
+    def hit(self, item: RateLimitItem, *ids: str) -> bool:
+        period, now = item.get_expiry(), time.time()
+        start = now - now % period
+        key = item.key_for(*ids)
+        began, current, previous = self._windows.get(key, (start, 0, 0))
+        if began != start:  # a new window: the old current one becomes the previous one
+            current, previous = 0, current if start - began == period else 0
+        weighted = previous * (1 - (now - start) / period) + current
+        allowed = weighted + 1 <= item.amount
+        self._windows[key] = (start, current + allowed, previous)
+        if now >= self._next_purge:
+            self._purge(now)
+        return allowed
+
+    def _purge(self, now: float) -> None:
+        # Entries whose windows both ended no longer count: forget them (bounded memory).
+        self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 2 * 86_400}
+        self._next_purge = now + 60
+
+
+class RateLimiter:
+    def __init__(self, per_client: str, per_customer: str, storage_uri: str = "memory://") -> None:
+        self.per_client = parse(per_client)
+        self.per_customer = parse(per_customer)
+        if storage_uri.startswith("memory://"):
+            self._hit = LocalWindows().hit
+        else:
+            self._hit = strategies.SlidingWindowCounterRateLimiter(
+                storage.storage_from_string(storage_uri)).hit
+
+    def client(self, key_id: str) -> None:
+        if not self._hit(self.per_client, "client", key_id):
+            raise RateLimited(f"rate limit of {self.per_client} per API key exceeded")
+
+    def customer(self, country: str, customer_id: str) -> None:
+        if not self._hit(self.per_customer, "customer", country, customer_id):
+            raise RateLimited(f"too many applications for this customer "
+                                  f"(limit {self.per_customer})")

@@ -1,0 +1,102 @@
+"""Online backend: Redis. One string key per entity (JSON value, PX expiry); batches go through
+MGET and non-transactional pipelines, so a batch costs one round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import orjson
+import redis
+from pydantic import BaseModel, Field
+
+from feature_store.protocol import FeatureSet, ttl_of
+
+
+class RedisConfig(BaseModel):
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    # Small timeouts: a frozen Redis must fail fast so the tiered store can fall back.
+    socket_timeout_s: float = Field(default=0.05, gt=0)
+    connect_timeout_s: float = Field(default=0.05, gt=0)
+    key_prefix: str = "fs"
+
+
+def _px(ttl_s: float | None) -> int | None:
+    return None if ttl_s is None else max(1, int(ttl_s * 1000))
+
+
+class RedisFeatureStore:
+    def __init__(self, config: RedisConfig) -> None:
+        self._prefix = config.key_prefix
+        self._r = redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
+                                       socket_connect_timeout=config.connect_timeout_s)
+
+    def _key(self, fs: FeatureSet, entity: str, kind: str = "v") -> str:
+        return f"{self._prefix}:{fs.key}:{kind}:{entity}"
+
+    def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
+        raw = self._r.get(self._key(fs, entity))
+        return None if raw is None else orjson.loads(raw)
+
+    def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not entities:
+            return {}
+        raws = self._r.mget([self._key(fs, e) for e in entities])
+        return {e: orjson.loads(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+
+    def put(self, fs: FeatureSet, entity: str, values: Mapping[str, Any],
+            ttl_s: float | None = None) -> None:
+        self._r.set(self._key(fs, entity), orjson.dumps(dict(values)), px=_px(ttl_of(fs, ttl_s)))
+
+    def put_many(self, fs: FeatureSet, rows: Mapping[str, Mapping[str, Any]],
+                 ttl_s: float | None = None) -> None:
+        self.put_encoded(fs, {e: orjson.dumps(dict(v)) for e, v in rows.items()},
+                         _px(ttl_of(fs, ttl_s)))
+
+    def put_encoded(self, fs: FeatureSet, rows: Mapping[str, bytes], px: int | None,
+                    per_row_px: Mapping[str, int] | None = None) -> None:
+        """Already-encoded values; `per_row_px` overrides the expiry of single rows (refills)."""
+        if not rows:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        if px is None and not per_row_px:
+            pipe.mset({self._key(fs, e): v for e, v in rows.items()})
+        else:
+            for e, v in rows.items():
+                pipe.set(self._key(fs, e), v, px=(per_row_px or {}).get(e, px))
+        pipe.execute()
+
+    def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
+                  ttl_s: float | None = None) -> dict[str, int]:
+        px = _px(ttl_of(fs, ttl_s))
+        pipe = self._r.pipeline(transaction=True)
+        for e, n in amounts.items():
+            key = self._key(fs, e, "n")
+            pipe.incrby(key, n)
+            if px is not None:
+                pipe.pexpire(key, px)
+        res = pipe.execute()
+        step = 1 if px is None else 2
+        return {e: int(res[i * step]) for i, e in enumerate(amounts)}
+
+    def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:
+        """Overwrite counters with authoritative values (the tiered store's write-through)."""
+        if not counts:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for e, n in counts.items():
+            pipe.set(self._key(fs, e, "n"), n, px=px)
+        pipe.execute()
+
+    def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
+        if not entities:
+            return {}
+        raws = self._r.mget([self._key(fs, e, "n") for e in entities])
+        return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+
+    def ping(self) -> None:
+        self._r.ping()
+
+    def close(self) -> None:
+        self._r.close()

@@ -1,0 +1,124 @@
+"""Embedded backend: one SQLite file under the data directory (the default; no server)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel
+
+from feature_store.protocol import FeatureSet, ttl_of
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS features (
+    feature_set TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    value BLOB,
+    count INTEGER,
+    expires_at REAL,
+    PRIMARY KEY (feature_set, entity)
+) WITHOUT ROWID;
+"""
+_CHUNK = 500  # SQLite's host-parameter limit is far above this; keeps statements small
+
+
+class SQLiteConfig(BaseModel):
+    type: Literal["sqlite"] = "sqlite"
+    path: Path
+
+
+def _expiry(ttl_s: float | None, now: float) -> float | None:
+    return None if ttl_s is None else now + ttl_s
+
+
+class SQLiteFeatureStore:
+    local = True  # on this machine's disk: callers may run it on the event loop (app/blocking.py)
+
+    def __init__(self, config: SQLiteConfig) -> None:
+        config.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the worker threads that asyncio.to_thread uses; the lock
+        # serializes them (SQLite would anyway).
+        self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def _select(self, fs: FeatureSet, entities: Sequence[str], column: str) -> list[tuple]:
+        now = time.time()
+        rows: list[tuple] = []
+        with self._lock:
+            for i in range(0, len(entities), _CHUNK):
+                chunk = list(entities[i:i + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows += self._db.execute(
+                    f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
+                    f"AND entity IN ({marks}) AND {column} IS NOT NULL "
+                    "AND (expires_at IS NULL OR expires_at > ?)",
+                    [fs.key, *chunk, now]).fetchall()
+        return rows
+
+    def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
+        return self.get_many(fs, [entity]).get(entity)
+
+    def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {e: orjson.loads(v) for e, v in self._select(fs, entities, "value")}
+
+    def put(self, fs: FeatureSet, entity: str, values: Mapping[str, Any],
+            ttl_s: float | None = None) -> None:
+        self.put_many(fs, {entity: values}, ttl_s)
+
+    def put_many(self, fs: FeatureSet, rows: Mapping[str, Mapping[str, Any]],
+                 ttl_s: float | None = None) -> None:
+        exp = _expiry(ttl_of(fs, ttl_s), time.time())
+        params = [(fs.key, e, orjson.dumps(dict(v)), exp) for e, v in rows.items()]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO features (feature_set, entity, value, expires_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (feature_set, entity) DO UPDATE SET "
+                    "value = excluded.value, expires_at = excluded.expires_at", params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
+                  ttl_s: float | None = None) -> dict[str, int]:
+        now = time.time()
+        exp = _expiry(ttl_of(fs, ttl_s), now)
+        out: dict[str, int] = {}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for entity, amount in amounts.items():
+                    # An expired counter starts again from zero.
+                    (out[entity],) = self._db.execute(
+                        "INSERT INTO features (feature_set, entity, count, expires_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (feature_set, entity) DO UPDATE SET "
+                        "count = CASE WHEN features.expires_at IS NOT NULL "
+                        "AND features.expires_at <= ? OR features.count IS NULL "
+                        "THEN excluded.count ELSE features.count + excluded.count END, "
+                        "expires_at = excluded.expires_at RETURNING count",
+                        (fs.key, entity, amount, exp, now)).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return out
+
+    def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
+        return {e: int(c) for e, c in self._select(fs, entities, "count")}
+
+    def ping(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,70 @@
+"""Real-time application velocity: how many applications a customer and a national id made in
+the last hour, day and 30 days, updated on every application.
+
+Sliding windows from bucketed counters (ADR 0024): each application adds one to the current
+5-minute, hour and day bucket of each subject; a window's count is the sum of its buckets
+(12 x 5 min, 24 x 1 h, 30 x 1 day, the current bucket included). Counters are atomic in every
+backend, so concurrent applications are all counted. The national id is stored only as its
+keyed pseudonym.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from audit.pii import Pseudonymizer
+from feature_store.protocol import FeatureSet, FeatureStore
+
+VELOCITY_SET = FeatureSet("application_velocity", "1")
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    bucket_s: int
+    buckets: int
+
+
+WINDOWS = (Window("1h", 300, 12), Window("24h", 3600, 24), Window("30d", 86400, 30))
+
+
+class Velocity:
+    def __init__(self, store: FeatureStore, pseudonymizer: Pseudonymizer) -> None:
+        self._store = store
+        self._pseudo = pseudonymizer
+
+    @property
+    def store(self) -> FeatureStore:
+        return self._store
+
+    def _subjects(self, customer_id: str, national_id: str) -> dict[str, str]:
+        return {"customer": f"c:{customer_id}",
+                "national_id": f"n:{self._pseudo.national_id(national_id)}"}
+
+    def record(self, customer_id: str, national_id: str, now: float | None = None
+               ) -> dict[str, int]:
+        """Count this application, then return the counts (this one included), e.g.
+        {"customer_applications_1h": 1, ..., "national_id_applications_30d": 3}."""
+        now = time.time() if now is None else now
+        subjects = self._subjects(customer_id, national_id)
+        for w in WINDOWS:
+            bucket = int(now // w.bucket_s)
+            # A bucket lives as long as a window can still include it.
+            self._store.increment(VELOCITY_SET, {f"{s}|{w.name}|{bucket}": 1
+                                                 for s in subjects.values()},
+                                  ttl_s=w.bucket_s * (w.buckets + 1))
+        return self.counts(customer_id, national_id, now, subjects)
+
+    def counts(self, customer_id: str, national_id: str, now: float | None = None,
+               subjects: dict[str, str] | None = None) -> dict[str, int]:
+        now = time.time() if now is None else now
+        subjects = subjects or self._subjects(customer_id, national_id)
+        keys: dict[str, list[str]] = {}
+        for label, subject in subjects.items():
+            for w in WINDOWS:
+                last = int(now // w.bucket_s)
+                keys[f"{label}_applications_{w.name}"] = [
+                    f"{subject}|{w.name}|{b}" for b in range(last - w.buckets + 1, last + 1)]
+        found = self._store.counts(VELOCITY_SET, [k for ks in keys.values() for k in ks])
+        return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
