@@ -22,10 +22,10 @@ from models.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from models.registry import ModelRegistry
 from training import calibrate, card, evaluate, explain, fairness, gates, legacy
 from training.data import LABEL, features_of, load_dataset
-from training.split import stratified_split
+from training.split import Split, stratified_split
 from training.steps import Steps
 from training.tune import tune
-from training.validate import validate
+from training.validate import Validation, validate
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,31 @@ def train(registry: ModelRegistry, *, alias: str | None = "challenger",
     return result
 
 
+@dataclass
+class _Data:
+    """The validated, featurized data set and its split."""
+
+    source: str
+    checked: Validation
+    x: np.ndarray
+    y: np.ndarray
+    split: Split
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        idx = getattr(self.split, name)
+        return self.x[idx], self.y[idx]
+
+
 def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out: Path) -> dict:
+    """The steps before registration, in three stretches; returns the model card's report."""
+    data = _prepare(cfg, steps, out)
+    report = _model(cfg, data, steps, out)
+    report.update(_assess(cfg, thresholds, data, report, steps, out))
+    return report
+
+
+def _prepare(cfg: TrainConfig, steps: Steps, out: Path) -> _Data:
+    """load -> validate -> features -> split"""
     import mlflow
 
     with steps("load"):
@@ -134,10 +158,16 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
         sizes = {"train": len(sp.train), "validation": len(sp.validation), "test": len(sp.test)}
         mlflow.log_params({f"split_{k}": v for k, v in sizes.items()})
         steps.note(", ".join(f"{k} {v:,}" for k, v in sizes.items()))
-    x_tr, y_tr = x[sp.train], y[sp.train]
-    x_va, y_va = x[sp.validation], y[sp.validation]
-    x_te, y_te = x[sp.test], y[sp.test]
+    return _Data(source, checked, x, y, sp)
 
+
+def _model(cfg: TrainConfig, data: _Data, steps: Steps, out: Path) -> dict:
+    """tune -> train -> cross-validate -> calibrate -> evaluate"""
+    import mlflow
+
+    x_tr, y_tr = data.part("train")
+    x_va, y_va = data.part("validation")
+    x_te, y_te = data.part("test")
     with steps("tune"):
         tuned = tune(x_tr, y_tr, x_va, y_va, trials=cfg.trials, max_rounds=cfg.max_rounds,
                      budget_s=cfg.tune_budget_s, seed=cfg.seed)
@@ -152,15 +182,14 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
         booster = _fit(x_tr, y_tr, tuned.params, tuned.rounds)
 
     with steps("cross_validate"):
-        rest = np.concatenate([sp.train, sp.validation])
-        folds = cross_validated_auc(x[rest], y[rest], tuned.params, tuned.rounds, cfg.cv_folds,
-                                    cfg.seed)
+        rest = np.concatenate([data.split.train, data.split.validation])
+        folds = cross_validated_auc(data.x[rest], data.y[rest], tuned.params, tuned.rounds,
+                                    cfg.cv_folds, cfg.seed)
         cv_auc = float(np.mean(folds)) if folds else float("nan")
         if folds:
             mlflow.log_metrics({"cv_roc_auc": cv_auc,
                                 **{f"cv_roc_auc_fold_{i}": a for i, a in enumerate(folds)}})
         steps.note(f"{cfg.cv_folds}-fold CV ROC AUC {cv_auc:.4f}" if folds else "skipped")
-    del x
 
     with steps("calibrate"):
         cal = calibrate.fit_platt(booster.predict(x_va, raw_score=True), y_va)
@@ -185,6 +214,25 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
         steps.note(f"test ROC AUC {test['roc_auc']:.4f}, Gini {test['gini']:.4f}, KS {test['ks']:.4f}, "
                    f"PR AUC {test['pr_auc']:.4f}, Brier {test['brier']:.4f}")
 
+    return {
+        "booster": booster, "calibration_obj": cal, "p_te": p_te, "x_sample": x_te[:5],
+        "tuning": {"tried": len(tuned.trials), "stopped_by_budget": tuned.stopped_by_budget,
+                   "best_val_auc": tuned.best_auc, "rounds": tuned.rounds},
+        "params": {k: v for k, v in tuned.params.items() if k not in ("verbose",)},
+        "cv_auc": cv_auc, "cv_folds": folds,
+        "cv_text": (f"{cv_auc:.4f} (folds: {', '.join(f'{a:.4f}' for a in folds)})" if folds
+                    else "not run"),
+        "test": test, "validation": val, "segments": seg, "calibration": cal_report,
+    }
+
+
+def _assess(cfg: TrainConfig, thresholds: gates.Thresholds, data: _Data, model: dict,
+            steps: Steps, out: Path) -> dict:
+    """legacy comparison -> fairness -> gates -> explain: the report's remaining sections"""
+    import mlflow
+
+    x_te, y_te = data.part("test")
+    p_te, test, checked = model.pop("p_te"), model["test"], data.checked
     with steps("legacy"):
         cmp = legacy.compare(x_te, y_te, p_te)
         mlflow.log_dict(cmp, "legacy/comparison.json")
@@ -220,8 +268,8 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
         steps.note("all passed" if passed else f"FAILED: {', '.join(failed)}")
 
     with steps("explain"):
-        shap_report = explain.plots(booster, x_te, cal, out / "card", max_rows=cfg.explain_rows,
-                                    seed=cfg.seed)
+        shap_report = explain.plots(model["booster"], x_te, model["calibration_obj"],
+                                    out / "card", max_rows=cfg.explain_rows, seed=cfg.seed)
         shap_report["files"] = {k: Path(v).name for k, v in shap_report["files"].items()}
         mlflow.log_dict({"importance": shap_report["importance"]}, "explain/importance.json")
         for png in shap_report["files"].values():
@@ -229,19 +277,11 @@ def _pipeline(cfg: TrainConfig, thresholds: gates.Thresholds, steps: Steps, out:
         steps.note("top features: " + ", ".join(e["feature"] for e in shap_report["importance"][:4]))
 
     return {
-        "booster": booster, "calibration_obj": cal, "x_sample": x_te[:5],
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "feature_set_version": FEATURE_SET_VERSION,
-        "data": {"source": source, "rows": checked.rows, "bad_rows": checked.bad,
+        "data": {"source": data.source, "rows": checked.rows, "bad_rows": checked.bad,
                  "rule_counts": checked.counts},
-        "split": sizes,
-        "tuning": {"tried": len(tuned.trials), "stopped_by_budget": tuned.stopped_by_budget,
-                   "best_val_auc": tuned.best_auc, "rounds": tuned.rounds},
-        "params": {k: v for k, v in tuned.params.items() if k not in ("verbose",)},
-        "cv_auc": cv_auc, "cv_folds": folds,
-        "cv_text": (f"{cv_auc:.4f} (folds: {', '.join(f'{a:.4f}' for a in folds)})" if folds
-                    else "not run"),
-        "test": test, "validation": val, "segments": seg, "calibration": cal_report,
+        "split": {name: len(getattr(data.split, name)) for name in ("train", "validation", "test")},
         "legacy": cmp, "fairness": fair, "n_boot": cfg.n_boot,
         "gates": [{**g.__dict__, "passed": g.passed} for g in checked_gates],
         "gates_passed": passed, "explain": shap_report,
