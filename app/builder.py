@@ -26,7 +26,7 @@ from audit.dynamodb import DynamoDBAuditConfig
 from audit.factory import AuditConfig, open_digests, open_keys, open_log
 from audit.group_commit import GroupCommitter
 from audit.keystore import CustomerKeyStore
-from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
 from audit.sqlite import SQLiteAuditConfig
 from audit.store import AuditStore
 from decision.arms import LegacyArm, ModelArm, ShadowRunner
@@ -150,6 +150,10 @@ class Builder:
             cipher = EnvelopeCipher.from_key_file(s.keys_dir / "audit-master.key",
                                                   self.customer_keys)
         return RecordProtector(self.pseudonymizer, cipher)
+
+    @cached_property
+    def record_reader(self) -> RecordReader:
+        return RecordReader(self.protector)
 
     @cached_property
     def flag_store(self) -> FlagStore:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from audit.keystore import CustomerKeyStore, KeyErased
 from audit.record import canonical
+from audit.records import DecisionInputs, DecisionRecord
 
 ALG = "A256GCM"
 
@@ -155,3 +156,16 @@ class RecordProtector:
         """The applicant's personal fields back (for an authorized reader)."""
         return self.cipher.open(protected["applicant"]["personal"],
                                 protected["application_id"])
+
+
+class RecordReader:
+    """The one way to read a decision's personal inputs (replay, monitoring, backtests,
+    retraining, the console): None once the customer's data was erased."""
+
+    def __init__(self, protector: RecordProtector) -> None:
+        self.protector = protector
+
+    def inputs(self, record: DecisionRecord) -> DecisionInputs | None:
+        return DecisionInputs(
+            raw_inputs=record.raw_inputs, features=record.features, velocity=record.velocity,
+            sources={name: answer.values for name, answer in record.enrichment.items()})

@@ -182,6 +182,18 @@ class DecisionRecord(Record):
         return [d.source for d in self.response.degraded]
 
 
+class DecisionInputs(Part):
+    """What a decision saw about the person: the raw inputs the feature function took, the
+    features, the velocity counts and each source's values (None when it was degraded).
+    Personal data: read it through `audit.pii.RecordReader.inputs`, which opens it for
+    records that keep it sealed."""
+
+    raw_inputs: dict[str, Any]
+    features: dict[str, float | None]
+    velocity: dict[str, int] | None
+    sources: dict[str, dict[str, Any] | None]
+
+
 # -- governance records ---------------------------------------------------------------------
 
 class FlagValue(Part):

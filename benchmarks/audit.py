@@ -109,26 +109,22 @@ def bench_verify(db: Path, n: int) -> dict[str, Any]:
 
 
 def bench_replay(data_dir: Path) -> dict[str, Any]:
-    import orjson
-
+    from app.builder import Builder
     from app.settings import Settings
-    from decision.policy import Policy
+    from audit.records import DecisionRecord, parse_record
     from decision.replay import ScorerCache, replay_record
-    from models.registry import ModelRegistry
 
-    settings = Settings(data_dir=data_dir)
-    store = SQLiteAuditStore(settings.audit_db_path)
-    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
-                             settings.mlflow_artifacts_dir)
-    scorers, policy = ScorerCache(registry.load), Policy.load()
+    b = Builder(Settings(data_dir=data_dir))
+    store, reader = b.audit, b.record_reader
+    scorers, policy = ScorerCache(b.registry.load), b.policy
     t = time.perf_counter()
     n = identical = 0
     first_diff = None
     for e in store.entries():
-        record = orjson.loads(e.body)
-        if record.get("type") != "decision":
+        record = parse_record(e.body)
+        if not isinstance(record, DecisionRecord):
             continue
-        r = replay_record(record, scorers, policy)
+        r = replay_record(record, reader.inputs(record), scorers, policy)
         n += 1
         identical += r.identical
         if not r.identical and first_diff is None:

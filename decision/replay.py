@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.records import DecisionRecord
+from audit.records import DecisionInputs, DecisionRecord
 from decision.arms import Case, LegacyArm, ModelArm
 from decision.policy import Policy
 from models.features import as_dict, feature_row
@@ -45,19 +45,22 @@ def _differ(out: list[str], what: str, recorded: Any, replayed: Any) -> None:
         out.append(f"{what}: recorded {recorded!r}, replayed {replayed!r}")
 
 
-def case_of(record: DecisionRecord, scorer: Scorer | None = None) -> Case:
-    """The case both arms saw, rebuilt from what the record holds."""
-    x = feature_row(record.raw_inputs)
-    return Case(record.country, x, record.raw_inputs, as_dict(x), record.degraded_sources,
-                record.velocity, scorer)
+def case_of(record: DecisionRecord, inputs: DecisionInputs,
+            scorer: Scorer | None = None) -> Case:
+    """The case both arms saw, rebuilt from the record and its inputs (RecordReader)."""
+    x = feature_row(inputs.raw_inputs)
+    return Case(record.country, x, inputs.raw_inputs, as_dict(x), record.degraded_sources,
+                inputs.velocity, scorer)
 
 
-def replay_record(record: DecisionRecord, scorer_for: Callable[[str], Scorer],
-                  policy: Policy, scorecard: Scorecard | None = None) -> ReplayResult:
-    """`scorer_for(version)` loads that registry version. Exact comparison: the same booster
-    on the same raw inputs is deterministic, so any difference is a real one."""
+def replay_record(record: DecisionRecord, inputs: DecisionInputs,
+                  scorer_for: Callable[[str], Scorer], policy: Policy,
+                  scorecard: Scorecard | None = None) -> ReplayResult:
+    """`inputs` from RecordReader.inputs(record); `scorer_for(version)` loads that registry
+    version. Exact comparison: the same booster on the same raw inputs is deterministic, so
+    any difference is a real one."""
     if record.legacy is not None:
-        return _replay_legacy(record, scorecard or Scorecard.load(), policy.version)
+        return _replay_legacy(record, inputs, scorecard or Scorecard.load(), policy.version)
     assert record.policy is not None and record.score is not None  # noqa: S101 - a model decision
     assert record.explanation is not None  # noqa: S101
     version = record.model.version
@@ -67,7 +70,7 @@ def replay_record(record: DecisionRecord, scorer_for: Callable[[str], Scorer],
         diffs.append(f"policy version: recorded {record.policy.version!r}, "
                      f"current rules are {policy.version!r}")
     scorer = scorer_for(version)
-    case = case_of(record, scorer)
+    case = case_of(record, inputs, scorer)
     out = ModelArm(policy).evaluate(case, explain=True)
     score = out.score
     assert score is not None and out.policy is not None  # noqa: S101
@@ -75,7 +78,7 @@ def replay_record(record: DecisionRecord, scorer_for: Callable[[str], Scorer],
     result.replayed = {"probability_of_default": score.probability, "outcome": out.outcome,
                        "grade": out.grade, "base_value": score.base_value,
                        "contributions": contributions}
-    _differ(diffs, "features", record.features, case.features)
+    _differ(diffs, "features", inputs.features, case.features)
     _differ(diffs, "probability_of_default", record.score.probability_of_default,
             score.probability)
     _differ(diffs, "outcome", record.policy.outcome, out.outcome)
@@ -87,7 +90,7 @@ def replay_record(record: DecisionRecord, scorer_for: Callable[[str], Scorer],
     return result
 
 
-def _replay_legacy(record: DecisionRecord, scorecard: Scorecard,
+def _replay_legacy(record: DecisionRecord, inputs: DecisionInputs, scorecard: Scorecard,
                    policy_version: str) -> ReplayResult:
     recorded = record.legacy
     assert recorded is not None  # noqa: S101
@@ -96,11 +99,11 @@ def _replay_legacy(record: DecisionRecord, scorecard: Scorecard,
     if recorded.version != scorecard.version:
         diffs.append(f"scorecard version: recorded {recorded.version!r}, "
                      f"current scorecard is {scorecard.version!r}")
-    case = case_of(record)
+    case = case_of(record, inputs)
     out = LegacyArm(scorecard).evaluate(case)
     result.replayed = {"outcome": out.outcome, "points": out.points,
                        "knock_outs": out.knock_outs, "shortfalls": out.shortfalls}
-    _differ(diffs, "features", record.features, case.features)
+    _differ(diffs, "features", inputs.features, case.features)
     _differ(diffs, "outcome", recorded.outcome, out.outcome)
     _differ(diffs, "points", recorded.points, out.points)
     _differ(diffs, "knock_outs", recorded.knock_outs, out.knock_outs)

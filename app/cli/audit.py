@@ -79,7 +79,12 @@ def audit_replay(decision_id: str,
         assert isinstance(record, DecisionRecord)  # noqa: S101 - found by decision id
         s = b.settings
         registry = ModelRegistry(s.mlflow_uri, record.model.name, s.mlflow_artifacts_dir)
-        result = replay_record(record, ScorerCache(registry.load), b.policy)
+        inputs = b.record_reader.inputs(record)
+        if inputs is None:
+            console.print(f"[red]decision {decision_id} cannot be replayed: its customer's data "
+                          "was erased[/]")
+            raise typer.Exit(2)
+        result = replay_record(record, inputs, ScorerCache(registry.load), b.policy)
     if as_json:
         typer.echo(orjson.dumps({"decision_id": decision_id, "identical": result.identical,
                                  "decided_by": result.decided_by, "version": result.version,

@@ -75,8 +75,9 @@ def test_every_decision_replays_identically(decided):
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
     scorers, policy = ScorerCache(registry.load), Policy.load()
-    results = [replay_record(parse_record(store.get_decision(o.response["decision_id"]).body),
-                             scorers, policy) for o in outcomes]
+    reader = Builder(settings).record_reader
+    recs = [parse_record(store.get_decision(o.response["decision_id"]).body) for o in outcomes]
+    results = [replay_record(rec, reader.inputs(rec), scorers, policy) for rec in recs]
     assert len(results) == N
     assert [r.differences for r in results if not r.identical] == []
     by = {arm: [r for r in results if r.decided_by == arm] for arm in ("model", "legacy")}
@@ -97,22 +98,26 @@ def test_replay_shows_a_difference(decided):
     store = SQLiteAuditStore(settings.audit_db_path)
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
                              settings.mlflow_artifacts_dir)
+    scorers, reader = ScorerCache(registry.load), Builder(settings).record_reader
+
+    def replay(doc):
+        rec = DecisionRecord.model_validate(doc)
+        return replay_record(rec, reader.inputs(rec), scorers, Policy.load())
+
     record = orjson.loads(store.get_decision(outcomes[0].response["decision_id"]).body)
-    scorers = ScorerCache(registry.load)
     record["raw_inputs"]["amount"] *= 3
-    changed = replay_record(DecisionRecord.model_validate(record), scorers, Policy.load())
+    changed = replay(record)
     assert not changed.identical
     assert any(d.startswith("probability_of_default") for d in changed.differences)
     legacy = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
     assert legacy["response"]["decided_by"] == "legacy"
     legacy["raw_inputs"]["income"] = 10.0
-    changed = replay_record(DecisionRecord.model_validate(legacy), scorers, Policy.load())
+    changed = replay(legacy)
     assert {d.split(":")[0] for d in changed.differences} >= {"features", "points", "shortfalls"}
     champion = registry.version_for("champion")
     record = orjson.loads(store.get_decision(outcomes[2].response["decision_id"]).body)
     record["model"]["version"] = champion
-    assert not replay_record(DecisionRecord.model_validate(record), scorers,
-                             Policy.load()).identical
+    assert not replay(record).identical
 
 
 def test_cli_replay(decided):

@@ -142,6 +142,8 @@ def test_concordance_recomputed_with_the_live_policy_and_recorded_velocity(decid
     version, today's policy) give exactly the recorded outcomes, so the report's figures are
     those of the one policy the model arm uses live; the velocity-referred applicant is
     referred by the shadow model arm too."""
+    from app.builder import Builder
+    from app.settings import Settings
     from audit.records import DecisionRecord, parse_record
     from decision.arms import LegacyArm, ModelArm
     from decision.policy import Policy
@@ -156,6 +158,7 @@ def test_concordance_recomputed_with_the_live_policy_and_recorded_velocity(decid
     scorers = ScorerCache(registry.load)
     model, legacy = ModelArm(Policy.load()), LegacyArm(Scorecard.load())
     store = SQLiteAuditStore(decided / "audit.db")
+    reader = Builder(Settings(data_dir=decided)).record_reader
     pairs, velocity_refs = [], []
     for entry in store.entries():
         rec = parse_record(entry.body)
@@ -163,7 +166,7 @@ def test_concordance_recomputed_with_the_live_policy_and_recorded_velocity(decid
             continue
         cmp = rec.shadow.comparison
         assert cmp is not None, rec.shadow
-        case = case_of(rec, scorers(rec.model.version))
+        case = case_of(rec, reader.inputs(rec), scorers(rec.model.version))
         live_is_model = rec.flags.decided_by == "model"
         m, lg = model.evaluate(case, explain=live_is_model), legacy.evaluate(case)
         assert (lg.outcome, m.outcome, lg.points, m.probability_of_default) == (
