@@ -26,11 +26,12 @@ from audit.dynamodb import DynamoDBAuditConfig
 from audit.factory import AuditConfig, open_digests, open_keys, open_log
 from audit.group_commit import GroupCommitter
 from audit.keystore import CustomerKeyStore
-from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader, key_file
 from audit.sqlite import SQLiteAuditConfig
 from audit.store import AuditStore
 from decision.arms import LegacyArm, ModelArm, ShadowRunner
 from decision.enrichment import Enricher
+from decision.erasure import Eraser
 from decision.metrics import DecisionMetrics
 from decision.orchestrator import Arms, Orchestrator
 from decision.policy import Policy
@@ -141,19 +142,27 @@ class Builder:
         return Pseudonymizer.from_key_file(s.keys_dir / "pseudonym.key")
 
     @cached_property
-    def protector(self) -> RecordProtector:
+    def cipher(self) -> EnvelopeCipher:
+        """The master key that wraps new data keys first, then those that may still unwrap
+        (a rotation in progress, docs/runbooks/key-rotation.md)."""
         s = self.settings
-        if s.audit_master_key is not None:
-            cipher = EnvelopeCipher(base64.b64decode(s.audit_master_key.get_secret_value()),
-                                    self.customer_keys)
-        else:
-            cipher = EnvelopeCipher.from_key_file(s.keys_dir / "audit-master.key",
-                                                  self.customer_keys)
-        return RecordProtector(self.pseudonymizer, cipher)
+        current = (base64.b64decode(s.audit_master_key.get_secret_value())
+                   if s.audit_master_key is not None
+                   else key_file(s.keys_dir / "audit-master.key"))
+        return EnvelopeCipher([current, *s.other_master_keys], self.customer_keys)
+
+    @cached_property
+    def protector(self) -> RecordProtector:
+        return RecordProtector(self.pseudonymizer, self.cipher)
 
     @cached_property
     def record_reader(self) -> RecordReader:
-        return RecordReader(self.protector)
+        return RecordReader(self.cipher)
+
+    @cached_property
+    def eraser(self) -> Eraser:
+        return Eraser(self.customer_keys, self.pseudonymizer, self.feature_store,
+                      Velocity(self.feature_store, self.pseudonymizer), self.audit)
 
     @cached_property
     def flag_store(self) -> FlagStore:

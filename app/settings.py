@@ -98,6 +98,25 @@ class Settings(BaseSettings):
     # Master key (base64, 32 bytes) wrapping each customer's data key for the personal
     # fields of audit records. When unset, one is generated once under data_dir/keys.
     audit_master_key: SecretStr | None = None
+    # Erasure (GDPR Art. 17): days a legal retention period holds an erasure request before
+    # it is carried out (0: at once), and per-country overrides, e.g. {"ES": 1825}.
+    erasure_hold_days: int = Field(default=0, ge=0)
+    erasure_hold_days_by_country: dict[str, int] = Field(default_factory=dict)
+    # Master keys (comma-separated base64) that may still unwrap data keys but wrap none:
+    # the previous one during a rotation (docs/runbooks/key-rotation.md).
+    audit_other_master_keys: SecretStr | None = None
+
+    def erasure_hold(self, country: str | None) -> int:
+        return self.erasure_hold_days_by_country.get((country or "").upper(),
+                                                     self.erasure_hold_days)
+
+    @property
+    def other_master_keys(self) -> list[bytes]:
+        import base64
+
+        text = self.audit_other_master_keys.get_secret_value() if self.audit_other_master_keys \
+            else ""
+        return [base64.b64decode(k) for k in text.split(",") if k.strip()]
 
     @property
     def mlflow_uri(self) -> str:

@@ -15,13 +15,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.constants import UPDATED_OLD
+from pynamodb.attributes import (
+    BinaryAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from audit.digest import Digest, Head
+from audit.keystore import CustomerKey, Erased
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.sqlite import AppendItem, new_chain_id
 from audit.store import DuplicateApplication
@@ -80,11 +85,17 @@ def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ..
         doc = BinaryAttribute(legacy_encoding=False)
 
     class CustomerKeyItem(Model):
-        """A customer's wrapped data key; after erasure only `erased_at` is left."""
+        """`cust#<customer_ref>`: the customer's key_ref, wrapped key, national-id refs and
+        due erasure. `key#<key_ref>`: the wrapped key a record names; after erasure only
+        `erased_at` is left. (Items written before random key refs: `<customer_ref>` with
+        `wrapped`, the customer_ref being the key_ref.)"""
 
         Meta = _meta(f"{prefix}-customer-keys", host, region)
         customer_ref = UnicodeAttribute(hash_key=True)
+        key_ref = UnicodeAttribute(null=True)
         wrapped = BinaryAttribute(legacy_encoding=False, null=True)
+        national_refs = UnicodeSetAttribute(null=True)
+        erase_after = UnicodeAttribute(null=True)
         erased_at = UnicodeAttribute(null=True)
 
     return EntryItem, IndexItem, ChainItem, DigestItem, CustomerKeyItem
@@ -240,55 +251,118 @@ class DynamoDBCustomerKeyStore:
                  region: str = "eu-west-1") -> None:
         self._Key = _tables(table_prefix, endpoint, region)[4]
         _ensure(self._Key)
+        self._conn = self._Key._get_connection().connection
 
-    def _item(self, customer_ref: str) -> Any:
+    def _item(self, name: str) -> Any:
         try:
-            return self._Key.get(customer_ref, consistent_read=True)
+            return self._Key.get(name, consistent_read=True)
         except DoesNotExist:
             return None
 
-    def get(self, customer_ref: str) -> bytes | None:
-        item = self._item(customer_ref)
-        return bytes(item.wrapped) if item is not None and item.wrapped is not None else None
+    def get(self, customer_ref: str) -> CustomerKey | None:
+        item = self._item(f"cust#{customer_ref}")
+        if item is None or item.wrapped is None:
+            return None
+        return CustomerKey(item.key_ref, bytes(item.wrapped),
+                           tuple(sorted(item.national_refs or ())))
 
-    def put_if_absent(self, customer_ref: str, wrapped: bytes) -> bytes:
+    def create(self, customer_ref: str, key: CustomerKey) -> CustomerKey:
         K = self._Key
-        while True:  # another host's key won, unless an erasure removed it meanwhile
-            try:  # an update, not a put: an erased customer's erased_at stays
-                K(customer_ref).update(actions=[K.wrapped.set(wrapped)],
-                                       condition=K.wrapped.does_not_exist())
-                return wrapped
-            except UpdateError as exc:
-                if not _condition_failed(exc):
-                    raise
+        try:
+            with TransactWrite(connection=self._conn) as tx:
+                tx.save(K(f"cust#{customer_ref}", key_ref=key.key_ref, wrapped=key.wrapped,
+                          national_refs=set(key.national_refs) or None),
+                        condition=K.customer_ref.does_not_exist())
+                tx.save(K(f"key#{key.key_ref}", wrapped=key.wrapped),
+                        condition=K.customer_ref.does_not_exist())
+        except TransactWriteError:
             stored = self.get(customer_ref)
-            if stored is not None:
-                return stored
+            if stored is None:
+                raise
+            return stored  # another host's key won
+        return key
 
-    def is_erased(self, customer_ref: str) -> bool:
-        item = self._item(customer_ref)
-        return item is not None and item.erased_at is not None
-
-    def erase(self, customer_ref: str) -> bool:
+    def note_national_ref(self, customer_ref: str, national_ref: str) -> None:
         K = self._Key
-        # One UpdateItem, returning what it removed: of two concurrent erasures only one
-        # reports a key, and a key written just before is destroyed, never missed.
-        old = K._get_connection().update_item(
-            customer_ref, actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())],
-            return_values=UPDATED_OLD)
-        return "wrapped" in old.get("Attributes", {})
-
-    def all_refs(self) -> list[str]:
-        K = self._Key
-        return [i.customer_ref for i in K.scan(K.wrapped.exists(), consistent_read=True)]
-
-    def replace(self, customer_ref: str, wrapped: bytes) -> None:
-        K = self._Key
-        try:  # a key erased meanwhile stays erased
-            K(customer_ref).update(actions=[K.wrapped.set(wrapped)], condition=K.wrapped.exists())
+        try:  # ADD to a set is idempotent and safe under concurrency
+            K(f"cust#{customer_ref}").update(actions=[K.national_refs.add({national_ref})],
+                                             condition=K.customer_ref.exists())
         except UpdateError as exc:
             if not _condition_failed(exc):
                 raise
+
+    def wrapped(self, key_ref: str) -> bytes | None:
+        item = self._item(f"key#{key_ref}") or self._item(key_ref)  # legacy: key_ref = ref
+        return bytes(item.wrapped) if item is not None and item.wrapped is not None else None
+
+    def is_erased(self, key_ref: str) -> bool:
+        item = self._item(f"key#{key_ref}") or self._item(key_ref)
+        return item is not None and item.erased_at is not None
+
+    def schedule_erasure(self, customer_ref: str, due_at: str) -> bool:
+        K = self._Key
+        try:
+            K(f"cust#{customer_ref}").update(actions=[K.erase_after.set(due_at)],
+                                             condition=K.customer_ref.exists())
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def due_erasures(self, now: str) -> list[str]:
+        K = self._Key  # a scan: erasures are rare and this runs from a scheduled job
+        return sorted(i.customer_ref.removeprefix("cust#") for i in K.scan(
+            K.customer_ref.startswith("cust#") & (K.erase_after <= now), consistent_read=True))
+
+    def erase(self, customer_ref: str) -> Erased | None:
+        K = self._Key
+        legacy = self._erase_legacy(customer_ref)
+        item = self._item(f"cust#{customer_ref}")
+        if item is None:
+            return legacy
+        try:  # one transaction: of two concurrent erasures only one finds the entry
+            with TransactWrite(connection=self._conn) as tx:
+                tx.delete(K(f"cust#{customer_ref}"), condition=K.customer_ref.exists())
+                tx.update(K(f"key#{item.key_ref}"),
+                          actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())])
+        except TransactWriteError:
+            return legacy
+        return Erased(item.key_ref, sorted(item.national_refs or ()))
+
+    def _erase_legacy(self, customer_ref: str) -> Erased | None:
+        """A key written before random key refs lives under the customer_ref itself."""
+        K = self._Key
+        try:
+            K(customer_ref).update(actions=[K.wrapped.remove(), K.erased_at.set(now_stamp())],
+                                   condition=K.wrapped.exists())
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                return None
+            raise
+        return Erased(customer_ref)
+
+    def key_refs(self) -> list[str]:
+        K = self._Key
+        return sorted(i.customer_ref.removeprefix("key#") for i in K.scan(
+            K.customer_ref.startswith("key#") & K.wrapped.exists(), consistent_read=True))
+
+    def rewrap(self, key_ref: str, wrapped: bytes) -> None:
+        K = self._Key
+        try:  # a key erased meanwhile stays erased
+            K(f"key#{key_ref}").update(actions=[K.wrapped.set(wrapped)],
+                                       condition=K.wrapped.exists())
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+        # The customer's own copy, found by its key_ref (rotation is rare: a scan is fine).
+        for item in K.scan(K.customer_ref.startswith("cust#") & (K.key_ref == key_ref),
+                           consistent_read=True):
+            try:
+                item.update(actions=[K.wrapped.set(wrapped)], condition=K.wrapped.exists())
+            except UpdateError as exc:
+                if not _condition_failed(exc):
+                    raise
 
     def close(self) -> None:
         pass

@@ -1,7 +1,8 @@
 """Export one country's decisions of a period, provably unaltered and complete.
 
 The export holds (see docs/decisions/0033-export-completeness.md):
-- records.jsonl / records.parquet: the full records of that country and period;
+- records.jsonl / records.parquet: the full records of that country and period, and those of
+  no country (model alias changes, erasures: they concern every country);
 - chains.jsonl: for every chain of a freshly signed digest, the header of each entry from
   the last one before the period up to the signed head (seq, links, append time, country,
   body hash; no body), so a verifier can recompute every hash up to the signed head and see
@@ -78,7 +79,7 @@ def _columns(body: str) -> dict[str, Any]:
                               "probability_of_default", "model_version"),
                              None) | {"type": None, "country": None}
     d = rec if isinstance(rec, DecisionRecord) else None
-    return {"type": rec.type, "country": rec.country,
+    return {"type": rec.type, "country": getattr(rec, "country", None),
             "decision_id": d and d.decision_id, "application_id": d and d.application_id,
             "decided_at": d and d.decided_at, "outcome": d and d.response.outcome,
             "probability_of_default": d and d.response.probability_of_default,
@@ -121,7 +122,8 @@ def export(store: AuditStore, signer: DigestSigner, digests: DigestStore, countr
                 cf.write(orjson.dumps(_stub(e)) + b"\n")
                 seg["first_seq"] = seg["first_seq"] or e.seq
                 seg["last_seq"] = e.seq
-                if e.country == country and lo <= e.appended_at < hi:
+                # Records of no country (model alias changes, erasures) concern every country.
+                if e.country in (country, "") and lo <= e.appended_at < hi:
                     rows.append({"chain_id": e.chain_id, "seq": e.seq, "hash": e.hash,
                                  "appended_at": e.appended_at, "body": e.body.decode()})
                     seg["records"] += 1

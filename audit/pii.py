@@ -1,11 +1,15 @@
 """PII in audit records.
 
-- National ids: a keyed HMAC (pseudonym), so the log can link an applicant's decisions
-  without holding the id itself.
-- The applicant's other personal fields: encrypted per customer (envelope encryption). Each
-  customer has a random AES-256 data key, stored wrapped (AES-GCM) by the master key in a key
-  store apart from the log. Destroying a customer's data key (erasure) leaves their records
-  unreadable while the hash chain, which covers the ciphertext, still verifies.
+- Pseudonyms: keyed HMACs of national ids and customer ids, for the stores that must find a
+  person again (the key store, the feature store's caches and counters); never in a record
+  in clear.
+- Everything personal in a decision record (the applicant, the loan, the inputs the model
+  saw) is sealed per customer (envelope encryption): each customer has a random AES-256 data
+  key under a random `key_ref`, stored wrapped (AES-GCM) by a master key in a key store apart
+  from the log. Erasing the customer destroys the key and the link from the customer to the
+  key_ref: their records stay in the log (verify still passes) but nothing in them can be
+  read or tied to them again.
+- Master keys: one wraps new keys, others may still unwrap (rotation while serving).
 """
 
 from __future__ import annotations
@@ -15,22 +19,18 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from audit.keystore import CustomerKeyStore, KeyErased
+from audit.keystore import CustomerKey, CustomerKeyStore, KeyErased
 from audit.record import canonical
-from audit.records import DecisionInputs, DecisionRecord
+from audit.records import DecisionInputs, DecisionRecord, PersonalData, Sealed, to_json
 
 ALG = "A256GCM"
-
-
-class Protector(Protocol):
-    def protect(self, application: dict) -> dict:
-        """The application as the audit record keeps it."""
 
 
 class Pseudonymizer:
@@ -42,7 +42,7 @@ class Pseudonymizer:
     @classmethod
     def from_key_file(cls, path: Path) -> Pseudonymizer:
         """Load the key, creating a random one (mode 0600) on first use."""
-        return cls(_key_file(path))
+        return cls(key_file(path))
 
     def national_id(self, national_id: str) -> str:
         digest = hmac.new(self._key, national_id.strip().upper().encode(), hashlib.sha256)
@@ -53,14 +53,8 @@ class Pseudonymizer:
         digest = hmac.new(self._key, b"customer:" + customer_id.encode(), hashlib.sha256)
         return "cust-" + digest.hexdigest()[:32]
 
-    def protect(self, application: dict) -> dict:
-        """An application document with the national id pseudonymized (nothing encrypted)."""
-        applicant = {**application["applicant"],
-                     "national_id": self.national_id(application["applicant"]["national_id"])}
-        return {**application, "applicant": applicant}
 
-
-def _key_file(path: Path, size: int = 32) -> bytes:
+def key_file(path: Path, size: int = 32) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -73,99 +67,161 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class EnvelopeCipher:
-    """Per-customer data keys wrapped by one master key (AES-256-GCM both levels)."""
+def master_id(master_key: bytes) -> str:
+    return hashlib.sha256(master_key).hexdigest()[:16]
 
-    def __init__(self, master_key: bytes, keys: CustomerKeyStore) -> None:
-        if len(master_key) != 32:
-            raise ValueError("the audit master key must be 32 bytes")
-        self._master = AESGCM(master_key)
-        self.master_id = hashlib.sha256(master_key).hexdigest()[:16]
+
+class KeyUnavailable(Exception):
+    """A data key no configured master key can unwrap (a missing previous master key)."""
+
+
+@dataclass
+class Rewrap:
+    """What a master-key rotation did."""
+
+    current: str
+    total: int = 0
+    rewrapped: int = 0
+    already: int = 0
+    unreadable: list[str] = field(default_factory=list)  # key refs no held master opens
+
+
+class EnvelopeCipher:
+    """Per-customer data keys wrapped by a master key (AES-256-GCM both levels). The first
+    master key wraps new keys; the others still unwrap, so a rotation can run while serving
+    (docs/runbooks/key-rotation.md)."""
+
+    def __init__(self, master_keys: list[bytes], keys: CustomerKeyStore) -> None:
+        if not master_keys or any(len(k) != 32 for k in master_keys):
+            raise ValueError("audit master keys must be 32 bytes each")
+        self._masters = {master_id(k): AESGCM(k) for k in master_keys}
+        self.master_id = master_id(master_keys[0])
         self.keys = keys
 
-    @classmethod
-    def from_key_file(cls, path: Path, keys: CustomerKeyStore) -> EnvelopeCipher:
-        return cls(_key_file(path), keys)
-
-    def wrap(self, customer_ref: str, data_key: bytes) -> bytes:
+    def wrap(self, key_ref: str, data_key: bytes) -> bytes:
         nonce = secrets.token_bytes(12)
-        ct = self._master.encrypt(nonce, data_key, b"data-key:" + customer_ref.encode())
+        ct = self._masters[self.master_id].encrypt(nonce, data_key,
+                                                   b"data-key:" + key_ref.encode())
         return orjson.dumps({"master": self.master_id, "nonce": _b64(nonce), "key": _b64(ct)})
 
-    def unwrap(self, customer_ref: str, wrapped: bytes) -> bytes:
+    def unwrap(self, key_ref: str, wrapped: bytes) -> bytes:
         w = orjson.loads(wrapped)
-        if w["master"] != self.master_id:
-            raise ValueError(f"data key wrapped by master key {w['master']}, not the current one")
-        return self._master.decrypt(base64.b64decode(w["nonce"]), base64.b64decode(w["key"]),
-                                    b"data-key:" + customer_ref.encode())
+        master = self._masters.get(w["master"])
+        if master is None:
+            raise KeyUnavailable(f"data key {key_ref} is wrapped by master key {w['master']}, "
+                                 f"which is not configured")
+        return master.decrypt(base64.b64decode(w["nonce"]), base64.b64decode(w["key"]),
+                              b"data-key:" + key_ref.encode())
 
-    def _data_key(self, customer_ref: str, create: bool) -> bytes:
-        wrapped = self.keys.get(customer_ref)
-        if wrapped is None:
-            if not create:
-                raise KeyErased(customer_ref)
-            wrapped = self.keys.put_if_absent(
-                customer_ref, self.wrap(customer_ref, AESGCM.generate_key(bit_length=256)))
-        return self.unwrap(customer_ref, wrapped)
+    def key_for(self, customer_ref: str, national_ref: str | None = None) -> tuple[str, bytes]:
+        """(key_ref, data key) of the customer, created on their first decision."""
+        key = self.keys.get(customer_ref)
+        if key is None:
+            key_ref = "key-" + secrets.token_hex(16)
+            key = self.keys.create(customer_ref, CustomerKey(
+                key_ref, self.wrap(key_ref, AESGCM.generate_key(bit_length=256)),
+                (national_ref,) if national_ref else ()))
+        if national_ref and national_ref not in key.national_refs:
+            self.keys.note_national_ref(customer_ref, national_ref)
+        return key.key_ref, self.unwrap(key.key_ref, key.wrapped)
 
-    def seal(self, customer_ref: str, fields: dict[str, Any], aad: str) -> dict[str, str]:
-        """Encrypt fields with the customer's data key; `aad` binds the ciphertext to its
+    def seal(self, customer_ref: str, doc: dict[str, Any], aad: str,
+             national_ref: str | None = None) -> Sealed:
+        """Encrypt `doc` with the customer's data key; `aad` binds the ciphertext to its
         record (it cannot be moved into another one)."""
+        key_ref, key = self.key_for(customer_ref, national_ref)
         nonce = secrets.token_bytes(12)
-        ct = AESGCM(self._data_key(customer_ref, create=True)).encrypt(
-            nonce, canonical(fields), aad.encode())
-        return {"alg": ALG, "key_ref": customer_ref, "nonce": _b64(nonce), "ciphertext": _b64(ct)}
+        ct = AESGCM(key).encrypt(nonce, canonical(doc), aad.encode())
+        return Sealed(alg=ALG, key_ref=key_ref, nonce=_b64(nonce), ciphertext=_b64(ct))
 
-    def open(self, sealed: dict[str, str], aad: str) -> dict[str, Any]:
+    def open(self, sealed: Sealed | dict[str, str], aad: str) -> dict[str, Any]:
         """Decrypt; raises KeyErased once the customer's key is destroyed."""
-        key = self._data_key(sealed["key_ref"], create=False)
-        return orjson.loads(AESGCM(key).decrypt(base64.b64decode(sealed["nonce"]),
-                                                base64.b64decode(sealed["ciphertext"]),
-                                                aad.encode()))
+        s = sealed if isinstance(sealed, Sealed) else Sealed.model_validate(sealed)
+        wrapped = self.keys.wrapped(s.key_ref)
+        if wrapped is None:
+            raise KeyErased(s.key_ref)
+        key = self.unwrap(s.key_ref, wrapped)
+        return orjson.loads(AESGCM(key).decrypt(base64.b64decode(s.nonce),
+                                                base64.b64decode(s.ciphertext), aad.encode()))
 
-    def rewrap_all(self, old: EnvelopeCipher) -> int:
-        """Master key rotation: re-wrap every data key from `old`'s master key to this one."""
-        n = 0
-        for ref in self.keys.all_refs():
-            wrapped = self.keys.get(ref)
-            if wrapped is not None and orjson.loads(wrapped)["master"] == old.master_id:
-                self.keys.replace(ref, self.wrap(ref, old.unwrap(ref, wrapped)))
-                n += 1
-        return n
+    def rewrap_all(self) -> Rewrap:
+        """Master-key rotation: every data key onto the current master. Refuses (changes
+        nothing) when some key cannot be unwrapped by any configured master."""
+        report = Rewrap(self.master_id)
+        todo: list[tuple[str, bytes]] = []
+        for ref in self.keys.key_refs():
+            wrapped = self.keys.wrapped(ref)
+            if wrapped is None:  # erased meanwhile
+                continue
+            report.total += 1
+            if orjson.loads(wrapped)["master"] == self.master_id:
+                report.already += 1
+                continue
+            try:
+                todo.append((ref, self.unwrap(ref, wrapped)))
+            except (KeyUnavailable, ValueError):
+                report.unreadable.append(ref)
+        if report.unreadable:
+            return report
+        for ref, key in todo:
+            self.keys.rewrap(ref, self.wrap(ref, key))
+            report.rewrapped += 1
+        return report
 
 
 class RecordProtector:
-    """What the audit record keeps of an application: the national id as a pseudonym, the
-    customer as a key-store reference, the other applicant fields sealed with that
-    customer's data key. Loan, consent, country and application id stay readable."""
+    """What a decision record keeps of the person: sealed with the customer's data key."""
 
     def __init__(self, pseudonymizer: Pseudonymizer, cipher: EnvelopeCipher) -> None:
         self.pseudonymizer = pseudonymizer
         self.cipher = cipher
 
-    def protect(self, application: dict) -> dict:
+    def seal_decision(self, application: dict[str, Any],
+                      inputs: DecisionInputs) -> tuple[dict[str, Any], Sealed]:
+        """(the application as the record keeps it, the sealed PersonalData)."""
         applicant = application["applicant"]
-        ref = self.pseudonymizer.customer_ref(applicant["customer_id"])
-        personal = {k: v for k, v in applicant.items() if k != "national_id"}
-        return {**application, "applicant": {
-            "national_id": self.pseudonymizer.national_id(applicant["national_id"]),
-            "customer_ref": ref,
-            "personal": self.cipher.seal(ref, personal, application["application_id"])}}
-
-    def reveal(self, protected: dict) -> dict:
-        """The applicant's personal fields back (for an authorized reader)."""
-        return self.cipher.open(protected["applicant"]["personal"],
-                                protected["application_id"])
+        national_ref = self.pseudonymizer.national_id(applicant["national_id"])
+        personal = PersonalData(applicant={**applicant, "national_id": national_ref},
+                                loan=application["loan"], inputs=inputs)
+        sealed = self.cipher.seal(self.pseudonymizer.customer_ref(applicant["customer_id"]),
+                                  to_json(personal), application["application_id"],
+                                  national_ref)
+        public = {"application_id": application["application_id"],
+                  "country": application["country"], "consent": application["consent"],
+                  "key_ref": sealed.key_ref}
+        return public, sealed
 
 
 class RecordReader:
-    """The one way to read a decision's personal inputs (replay, monitoring, backtests,
+    """The one way to read a decision's personal data (replay, monitoring, backtests,
     retraining, the console): None once the customer's data was erased."""
 
-    def __init__(self, protector: RecordProtector) -> None:
-        self.protector = protector
+    def __init__(self, cipher: EnvelopeCipher) -> None:
+        self.cipher = cipher
+
+    def personal(self, record: DecisionRecord) -> PersonalData | None:
+        try:
+            if record.personal is not None:
+                return PersonalData.model_validate(
+                    self.cipher.open(record.personal, record.application_id))
+            return self._schema_1(record)
+        except KeyErased:
+            return None
 
     def inputs(self, record: DecisionRecord) -> DecisionInputs | None:
-        return DecisionInputs(
-            raw_inputs=record.raw_inputs, features=record.features, velocity=record.velocity,
-            sources={name: answer.values for name, answer in record.enrichment.items()})
+        personal = self.personal(record)
+        return personal.inputs if personal is not None else None
+
+    def _schema_1(self, record: DecisionRecord) -> PersonalData:
+        """Schema 1 kept the inputs in clear and sealed only the applicant's fields."""
+        applicant = dict(record.application.get("applicant") or {})
+        sealed = applicant.pop("personal", None)
+        if sealed is not None:
+            applicant.update(self.cipher.open(sealed, record.application_id))
+        assert record.raw_inputs is not None and record.features is not None  # noqa: S101
+        return PersonalData(
+            applicant=applicant, loan=record.application.get("loan") or {},
+            inputs=DecisionInputs(
+                raw_inputs=record.raw_inputs, features=record.features,
+                velocity=record.velocity,
+                sources={name: answer.values for name, answer in record.enrichment.items()}))

@@ -7,13 +7,20 @@ reading dicts by key. A record's bytes in the log are the canonical JSON of its
 
 Decision record versions:
   1  the first typed shape; records written before the types existed parse as version 1.
+     The applicant's fields are sealed; raw inputs, features, velocity and each source's
+     values are in clear.
+  2  everything personal is sealed under the customer's data key in `personal`: the
+     applicant (national id pseudonym included), the loan, and the decision's inputs (raw
+     inputs, features, velocity, each source's values). The application keeps only its id,
+     country, consent and the random `key_ref`; sources keep status, hash and timing. Once
+     the customer is erased nothing readable links the record to them.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 Outcome = Literal["approve", "decline", "refer"]
 Arm = Literal["model", "legacy"]
@@ -153,20 +160,30 @@ class ShadowSection(Part):
     comparison: Comparison | None
 
 
+class Sealed(Part):
+    """AES-256-GCM under the data key `key_ref` names (audit.pii)."""
+
+    alg: Literal["A256GCM"]
+    key_ref: str
+    nonce: str
+    ciphertext: str
+
+
 class DecisionRecord(Record):
     type: Literal["decision"] = "decision"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     decision_id: str
     application_id: str
     country: str
     decided_at: str
     request_sha256: str
-    application: dict[str, Any]  # as audit.pii keeps it: pseudonymized and sealed
-    enrichment: dict[str, SourceAnswer]
-    velocity: dict[str, int] | None
-    raw_inputs: dict[str, Any]
+    application: dict[str, Any]  # schema 2: id, country, consent, key_ref; 1: applicant sealed
+    enrichment: dict[str, SourceAnswer]  # schema 2: without the values (in `personal`)
+    personal: Sealed | None = None  # schema 2: PersonalData, sealed
+    velocity: dict[str, int] | None = None  # schema 1 only
+    raw_inputs: dict[str, Any] | None = None  # schema 1 only
     feature_set_version: str
-    features: dict[str, float | None]
+    features: dict[str, float | None] | None = None  # schema 1 only
     model: ModelRef
     score: ScoreSection | None
     explanation: Explanation | None
@@ -177,9 +194,26 @@ class DecisionRecord(Record):
     timings_ms: dict[str, float]
     response: DecisionResponse
 
+    @model_validator(mode="after")
+    def _shape_of_its_version(self) -> DecisionRecord:
+        if self.schema_version == 1 and (self.raw_inputs is None or self.features is None):
+            raise ValueError("a schema-1 decision record holds raw_inputs and features")
+        if self.schema_version == 2 and (self.personal is None or self.raw_inputs is not None
+                                         or self.features is not None):
+            raise ValueError("a schema-2 decision record holds its inputs sealed in personal")
+        return self
+
     @property
     def degraded_sources(self) -> list[str]:
         return [d.source for d in self.response.degraded]
+
+    @property
+    def key_ref(self) -> str | None:
+        """The customer's data key (None for a record of no customer)."""
+        if self.personal is not None:
+            return self.personal.key_ref
+        sealed = (self.application.get("applicant") or {}).get("personal") or {}
+        return sealed.get("key_ref")
 
 
 class DecisionInputs(Part):
@@ -192,6 +226,14 @@ class DecisionInputs(Part):
     features: dict[str, float | None]
     velocity: dict[str, int] | None
     sources: dict[str, dict[str, Any] | None]
+
+
+class PersonalData(Part):
+    """A decision's personal data, as `DecisionRecord.personal` seals it (schema 2)."""
+
+    applicant: dict[str, Any]  # the application's applicant, national id as its pseudonym
+    loan: dict[str, Any]
+    inputs: DecisionInputs
 
 
 # -- governance records ---------------------------------------------------------------------
@@ -227,8 +269,55 @@ class FlagChangeFailed(Record):
     error: str
 
 
-AuditRecord = Annotated[DecisionRecord | FlagChange | FlagChangeFailed,
-                        Field(discriminator="type")]
+class ErasureRequested(Record):
+    """An erasure asked for during a legal retention period: carried out when it is due.
+    Names the customer's data key only (a random id), never the customer."""
+
+    type: Literal["erasure_requested"] = "erasure_requested"
+    schema_version: Literal[1] = 1
+    key_ref: str
+    at: str
+    due_at: str
+    hold_days: int
+    actor: str
+    reason: str
+
+
+class Erasure(Record):
+    """A customer's data key destroyed and what the stores held for them removed (or, with
+    `status: failed`, the attempt that did not complete)."""
+
+    type: Literal["erasure"] = "erasure"
+    schema_version: Literal[1] = 1
+    key_ref: str | None  # None: nothing was held for that customer
+    at: str
+    status: Literal["started", "done", "failed"]
+    actor: str
+    reason: str
+    removed: dict[str, int] = Field(default_factory=dict)  # store -> entries removed
+    error: str | None = None
+
+
+class ModelAliasChange(Record):
+    """A model registry alias moved: registration, promotion (forced past failed gates or
+    not), rollback."""
+
+    type: Literal["model_alias_change"] = "model_alias_change"
+    schema_version: Literal[1] = 1
+    model: str
+    alias: str
+    version: str
+    previous: str | None
+    action: Literal["register", "promote", "rollback", "set"]
+    gates: Literal["passed", "failed", "unchecked"]
+    forced: bool
+    who: str
+    why: str
+    at: str
+
+
+AuditRecord = Annotated[DecisionRecord | FlagChange | FlagChangeFailed | ErasureRequested
+                        | Erasure | ModelAliasChange, Field(discriminator="type")]
 _RECORD: TypeAdapter[AuditRecord] = TypeAdapter(AuditRecord)
 
 

@@ -7,8 +7,9 @@ band; the copy inside the export is used, with a warning, when none is given). P
    hash by hash, up to its chain's signed head (so no header was altered, added or dropped);
 3. every chain of the digest is there, starting at seq 1 or before the period, and the
    digest was issued after the period ended (so no entry of the period lies outside);
-4. the records are exactly the entries of that country and period, each body matching the
-   body hash its header commits to (so none was left out or altered).
+4. the records are exactly the entries of that country and period (and those of no country:
+   model alias changes, erasures), each body matching the body hash its header commits to
+   (so none was left out or altered).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def verify_export(out: Path, key: Ed25519PublicKey) -> dict[str, Any]:
                     raise ExportInvalid(f"{where}: chain link broken (entry missing or moved)")
                 if s["appended_at"] < prev["appended_at"]:
                     raise ExportInvalid(f"{where}: append time goes backwards")
-            if s["country"] == country and lo <= s["appended_at"] < hi:
+            if s["country"] in (country, "") and lo <= s["appended_at"] < hi:
                 expected[(chain, s["seq"])] = s["body_sha256"]
             prev = s
         head = heads[chain]
@@ -114,7 +115,7 @@ def verify_export(out: Path, key: Ed25519PublicKey) -> dict[str, Any]:
             raise ExportInvalid(f"{where}: record appears twice")
         if _sha256(r["body"].encode()) != expected[k]:
             raise ExportInvalid(f"{where}: record body does not match its hash")
-        if json.loads(r["body"]).get("country") != country:
+        if (json.loads(r["body"]).get("country") or "") not in (country, ""):
             raise ExportInvalid(f"{where}: record body is not of {country}")
         seen.add(k)
     missing = sorted(set(expected) - seen)

@@ -39,6 +39,11 @@ class Enrichment:
                        else _MISSING[name])
         return raw
 
+    def without_values(self) -> dict[str, SourceAnswer]:
+        """The sources as a schema-2 record keeps them: their values go sealed elsewhere."""
+        return {n: SourceAnswer(**a.model_dump(exclude={"values"}, exclude_unset=True))
+                for n, a in self.sources.items()}
+
     def degrade(self, source: str, reason: str) -> None:
         self.degraded.append(Degradation(source=source, reason=reason, code=f"{source}_unavailable"))
 

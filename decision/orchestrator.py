@@ -21,9 +21,10 @@ import structlog
 from opentelemetry import trace
 
 from audit.group_commit import GroupCommitter
-from audit.pii import Protector
+from audit.pii import RecordProtector
 from audit.record import Entry, canonical, sha256_hex
 from audit.records import (
+    DecisionInputs,
     DecisionRecord,
     DecisionResponse,
     Explanation,
@@ -77,7 +78,7 @@ def request_hash(app: Application) -> str:
 
 class Orchestrator:
     def __init__(self, *, scorers: ScorerHolder, enricher: Enricher, arms: Arms,
-                 audit: AuditStore, committer: GroupCommitter, protector: Protector,
+                 audit: AuditStore, committer: GroupCommitter, protector: RecordProtector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
         self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
@@ -180,12 +181,15 @@ class Orchestrator:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
         assert scorer is not None  # noqa: S101 - _case always pins one
+        inputs = DecisionInputs(raw_inputs=case.raw, features=case.features,
+                                velocity=case.velocity,
+                                sources={n: a.values for n, a in enrichment.sources.items()})
+        application, personal = self.protector.seal_decision(app.model_dump(mode="json"), inputs)
         return DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
-            application=self.protector.protect(app.model_dump(mode="json")),
-            enrichment=enrichment.sources, velocity=case.velocity, raw_inputs=case.raw,
-            feature_set_version=FEATURE_SET_VERSION, features=case.features,
+            application=application, enrichment=enrichment.without_values(), personal=personal,
+            feature_set_version=FEATURE_SET_VERSION,
             model=ModelRef(name=scorer.model.name, version=scorer.version,
                            run_id=scorer.model.run_id),
             **_live_sections(live, scorer.feature_names),

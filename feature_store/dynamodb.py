@@ -125,6 +125,14 @@ class DynamoDBFeatureStore:
                 for it in self._m.batch_get(list(keys))
                 if it.n is not None and _live(it, now)}
 
+    def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
+        keys = [self._key(fs, e, kind) for e in entities for kind in ("v", "n")]
+        held = [it for it in self._m.batch_get(keys)] if keys else []
+        with self._m.batch_write() as batch:
+            for item in held:
+                batch.delete(item)
+        return len(held)
+
     def ping(self) -> None:
         self._m.describe_table()
 

@@ -95,6 +95,12 @@ class RedisFeatureStore:
         raws = self._r.mget([self._key(fs, e, "n") for e in entities])
         return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
 
+    def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
+        if not entities:
+            return 0
+        return int(self._r.delete(*(self._key(fs, e, kind) for e in entities
+                                    for kind in ("v", "n"))))
+
     def ping(self) -> None:
         self._r.ping()
 

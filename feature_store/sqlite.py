@@ -46,6 +46,8 @@ class SQLiteFeatureStore:
         self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # An erased customer's cached answers are overwritten, not left in free pages.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -115,6 +117,19 @@ class SQLiteFeatureStore:
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
         return {e: int(c) for e, c in self._select(fs, entities, "count")}
+
+    def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
+        gone = 0
+        with self._lock:
+            for i in range(0, len(entities), _CHUNK):
+                chunk = list(entities[i:i + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                gone += self._db.execute(
+                    f"DELETE FROM features WHERE feature_set = ? AND entity IN ({marks})",  # noqa: S608  # nosec B608
+                    [fs.key, *chunk]).rowcount
+            if gone:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy left in the WAL
+        return gone
 
     def ping(self) -> None:
         with self._lock:

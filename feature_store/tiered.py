@@ -105,6 +105,12 @@ class TieredFeatureStore:
                         fs, {e: n}, _remaining_px(exp, now)))
         return found
 
+    def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
+        gone = self.durable.delete(fs, entities)
+        # Redis down: its copies expire by their TTL (erasure waits at most that long there).
+        self._cache(lambda: self.redis.delete(fs, entities))
+        return gone
+
     def ping(self) -> None:
         self.durable.ping()  # Redis down is a degradation, not unreadiness
 

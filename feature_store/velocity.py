@@ -5,7 +5,8 @@ Sliding windows from bucketed counters (ADR 0024): each application adds one to 
 5-minute, hour and day bucket of each subject; a window's count is the sum of its buckets
 (12 x 5 min, 24 x 1 h, 30 x 1 day, the current bucket included). Counters are atomic in every
 backend, so concurrent applications are all counted. The national id is stored only as its
-keyed pseudonym.
+keyed pseudonym, the customer as theirs (feature set version 2; version 1 keyed customers by
+their id in clear). An erasure forgets every bucket of the customer's subjects.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from audit.pii import Pseudonymizer
 from feature_store.protocol import FeatureSet, FeatureStore
 
-VELOCITY_SET = FeatureSet("application_velocity", "1")
+VELOCITY_SET = FeatureSet("application_velocity", "2")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,17 @@ class Velocity:
         return self._store
 
     def _subjects(self, customer_id: str, national_id: str) -> dict[str, str]:
-        return {"customer": f"c:{customer_id}",
+        return {"customer": f"c:{self._pseudo.customer_ref(customer_id)}",
                 "national_id": f"n:{self._pseudo.national_id(national_id)}"}
+
+    def forget(self, customer_ref: str, national_refs: list[str],
+               now: float | None = None) -> int:
+        """Erasure: delete every bucket a window may still hold for these subjects."""
+        now = time.time() if now is None else now
+        subjects = [f"c:{customer_ref}", *(f"n:{r}" for r in national_refs)]
+        keys = [f"{s}|{w.name}|{b}" for s in subjects for w in WINDOWS
+                for b in range(int(now // w.bucket_s) - w.buckets, int(now // w.bucket_s) + 1)]
+        return self._store.delete(VELOCITY_SET, keys)
 
     def record(self, customer_id: str, national_id: str, now: float | None = None
                ) -> dict[str, int]:

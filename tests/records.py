@@ -27,8 +27,8 @@ def decision(decision_id: str = "D1", *, country: str = "ES", outcome: str = "ap
              shadow: ShadowSection | None = None, **fields: Any) -> dict[str, Any]:
     """A decision record's JSON (as the log holds it), with the given facts."""
     model = decided_by == "model"
-    record = DecisionRecord(
-        decision_id=decision_id, application_id=application_id or f"A-{decision_id}",
+    record = DecisionRecord(  # schema 1: the inputs in clear (empty here)
+        schema_version=1, decision_id=decision_id, application_id=application_id or f"A-{decision_id}",
         country=country, decided_at=decided_at, request_sha256="0" * 64,
         application={"application_id": application_id or f"A-{decision_id}",
                      "country": country},

@@ -127,26 +127,58 @@ def audit_export(
 
 
 @audit_cli.command("erase")
-def audit_erase(customer_id: str) -> None:
-    """GDPR erasure by crypto-shredding: destroy the customer's data key. Their records stay
-    in the log (verify still passes) but their personal fields can no longer be read."""
+def audit_erase(customer_id: str,
+                reason: Annotated[str, typer.Option(help="why (kept in the audit log)")],
+                country: Annotated[str | None, typer.Option(
+                    help="the customer's country: its retention period applies")] = None,
+                actor: Annotated[str | None, typer.Option(
+                    help="who (default: the OS user)")] = None) -> None:
+    """Erase a customer (GDPR Art. 17) by crypto-shredding: at once, or when the legal
+    retention period (CREDIT_ERASURE_HOLD_DAYS, per country) ends. Their records stay in
+    the log and verify; nothing personal in them can be read or linked to them again."""
+    import getpass
+
     with built() as b:
-        ref = b.pseudonymizer.customer_ref(customer_id)
-        existed = b.customer_keys.erase(ref)
-    console.print(f"customer key {ref} " + ("destroyed" if existed else "did not exist "
-                                             "(nothing to erase; erasure recorded)"))
+        result = b.eraser.request(customer_id, hold_days=b.settings.erasure_hold(country),
+                                  actor=actor or f"cli:{getpass.getuser()}", reason=reason)
+    if result.status == "scheduled":
+        console.print(f"erasure of data key {result.key_ref} SCHEDULED for {result.due_at} "
+                      "(retention period); run `credit audit erase-due` daily to carry it out")
+    elif result.status == "erased":
+        console.print(f"ERASED data key {result.key_ref}; removed {result.removed}")
+    else:
+        console.print("nothing held for that customer (the request is recorded)")
+
+
+@audit_cli.command("erase-due")
+def audit_erase_due() -> None:
+    """Carry out every scheduled erasure whose retention period has ended (run daily)."""
+    import getpass
+
+    with built() as b:
+        done = b.eraser.run_due(actor=f"cli:{getpass.getuser()}")
+    for r in done:
+        console.print(f"ERASED data key {r.key_ref}; removed {r.removed}")
+    console.print(f"{len(done)} scheduled erasure(s) carried out")
 
 
 @audit_cli.command("rotate-master-key")
-def audit_rotate_master_key(
-        new_key_file: Annotated[Path, typer.Option(help="file holding the new 32-byte key")]
-        ) -> None:
-    """Re-wrap every customer data key from the current master key to a new one (see
-    docs/runbooks/key-rotation.md); then point CREDIT_AUDIT_MASTER_KEY at the new key."""
-    from audit.pii import EnvelopeCipher
-
+def audit_rotate_master_key() -> None:
+    """Re-wrap every customer data key onto the current master key (CREDIT_AUDIT_MASTER_KEY),
+    opening them with CREDIT_AUDIT_OTHER_MASTER_KEYS; step 3 of
+    docs/runbooks/key-rotation.md. Refuses without an explicit master key, and changes
+    nothing when some key cannot be opened."""
     with built() as b:
-        old = b.protector.cipher
-        new = EnvelopeCipher(new_key_file.read_bytes(), old.keys)
-        console.print(f"re-wrapped {new.rewrap_all(old)} customer keys: "
-                      f"master {old.master_id} -> {new.master_id}")
+        if b.settings.audit_master_key is None:
+            console.print("[red]refused[/]: CREDIT_AUDIT_MASTER_KEY is not set; set it to the "
+                          "new master key and CREDIT_AUDIT_OTHER_MASTER_KEYS to the old one "
+                          "(docs/runbooks/key-rotation.md)")
+            raise typer.Exit(2)
+        report = b.cipher.rewrap_all()
+    if report.unreadable:
+        console.print(f"[red]refused[/]: {len(report.unreadable)} of {report.total} keys are "
+                      f"wrapped by a master key that is not configured (first: "
+                      f"{report.unreadable[0]}); nothing was changed")
+        raise typer.Exit(1)
+    console.print(f"re-wrapped {report.rewrapped} of {report.total} customer keys onto master "
+                  f"{report.current}; {report.already} were already on it")

@@ -33,9 +33,14 @@ async def create_decision(application: Application, services: ServicesDep,
 @router.get("/{decision_id}", responses={**_AUTH, 404: {"model": ErrorOut}},
             dependencies=[Depends(require("decisions:read"))])
 async def get_decision(decision_id: str, services: ServicesDep) -> Response:
+    """The audited record, its place in the hash chain, and its personal data opened with
+    the customer's data key (`personal_data`: null once the customer was erased)."""
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
     if entry is None:
         raise NotFound("no decision with that id")
-    record = to_json(parse_record(entry.body))
-    record["chain"] = entry.chain_position()
-    return Response(orjson.dumps(record), media_type="application/json")
+    record = parse_record(entry.body)
+    personal = await asyncio.to_thread(services.builder.record_reader.personal, record)
+    doc = to_json(record)
+    doc["chain"] = entry.chain_position()
+    doc["personal_data"] = to_json(personal) if personal is not None else None
+    return Response(orjson.dumps(doc), media_type="application/json")

@@ -116,6 +116,19 @@ def test_concurrent_increments_are_all_counted(store, request):
     assert store.counts(FS, ["k"]) == {"k": 40}
 
 
+def test_delete_removes_values_and_counters_of_those_entities_only(store):
+    """Erasure: an entity's value and counter are gone; others and other sets stay."""
+    other = FeatureSet("bureau_response", "1")
+    store.put_many(FS, {"C-1": {"v": 1}, "C-2": {"v": 2}})
+    store.put(other, "C-1", {"v": 3})
+    store.increment(FS, {"C-1": 2, "C-2": 1})
+    assert store.delete(FS, ["C-1", "never"]) >= 1
+    assert store.get(FS, "C-1") is None and store.counts(FS, ["C-1"]) == {}
+    assert store.get(FS, "C-2") == {"v": 2} and store.counts(FS, ["C-2"]) == {"C-2": 1}
+    assert store.get(other, "C-1") == {"v": 3}
+    assert store.delete(FS, []) == 0
+
+
 def test_ping_succeeds_on_a_live_backend(store):
     """ping raises nothing when the backend is up."""
     store.ping()
