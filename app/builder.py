@@ -21,14 +21,17 @@ from prometheus_client import CollectorRegistry
 from app.auth import ApiKeyStore
 from app.metrics import HttpMetrics, new_registry
 from app.settings import Settings
+from audit.anchor import DigestAnchor, DirectoryAnchorConfig
 from audit.digest import DigestSigner, DigestStore, DigestWriter
 from audit.dynamodb import DynamoDBAuditConfig
-from audit.factory import AuditConfig, open_digests, open_keys, open_log
+from audit.factory import AuditConfig, open_anchor, open_digests, open_keys, open_log
 from audit.group_commit import GroupCommitter
 from audit.keystore import CustomerKeyStore
 from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader, key_file
+from audit.s3_anchor import S3AnchorConfig
 from audit.sqlite import SQLiteAuditConfig
 from audit.store import AuditStore
+from audit.verify import LogReport, VerifyResult, verify_log
 from decision.arms import LegacyArm, ModelArm, ShadowRunner
 from decision.enrichment import Enricher
 from decision.erasure import Eraser
@@ -128,6 +131,35 @@ class Builder:
         return open_keys(audit_config(self.settings))
 
     @cached_property
+    def anchor(self) -> DigestAnchor | None:
+        s = self.settings
+        if s.audit_anchor == "none":
+            return None
+        if s.audit_anchor == "s3":
+            return open_anchor(S3AnchorConfig(
+                bucket=s.audit_anchor_bucket, prefix=s.audit_anchor_prefix,
+                endpoint=s.s3_endpoint or None, region=s.dynamodb_region,
+                retention_days=s.audit_anchor_retention_days))
+        return open_anchor(DirectoryAnchorConfig(
+            path=s.audit_anchor_dir or s.data_dir / "audit-anchors"))
+
+    def digest_writer(self, interval_s: float = 0) -> DigestWriter:
+        return DigestWriter(self.audit.heads, self.digest_signer, self.digest_store, interval_s,
+                            self.anchor)
+
+    def verify(self, chain_id: str | None = None, jobs: int = 1) -> LogReport:
+        """The log against its own latest digest and the anchored one (both signature-checked:
+        a digest with a bad signature fails verification outright)."""
+        digests = [self.digest_store.latest(), self.anchor.latest() if self.anchor else None]
+        for d in digests:
+            if d is not None and not d.verify(self.digest_signer.public_key):
+                return LogReport(VerifyResult(False, 0, 0, "digest",
+                                              f"the digest of {d.issued_at} has a bad "
+                                              "signature"), None, None, 0)
+        return verify_log(self.audit, [digests[0]] if digests[0] else [], anchored=digests[1],
+                          chain_id=chain_id, jobs=jobs)
+
+    @cached_property
     def digest_signer(self) -> DigestSigner:
         s = self.settings
         if s.audit_signing_key is not None:
@@ -202,8 +234,9 @@ class Builder:
         return Policy.load()
 
     def close(self) -> None:
-        for name in ("customer_keys", "digest_store", "audit", "flag_store", "feature_store"):
-            if self._opened(name):
+        for name in ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
+                     "feature_store"):
+            if self._opened(name) and getattr(self, name) is not None:
                 getattr(self, name).close()
 
 
@@ -253,8 +286,7 @@ def build_services(settings: Settings) -> Services:
     scorers = ScorerHolder(Scorer(b.registry.load_alias(settings.model_alias)))
     reloader = ModelReloader(b.new_registry(), settings.model_alias, scorers,
                              settings.model_poll_s)
-    digests = DigestWriter(b.audit.heads, b.digest_signer, b.digest_store,
-                           settings.audit_digest_interval_s)
+    digests = b.digest_writer(settings.audit_digest_interval_s)
     clients = [_http_client(settings.bureau_url, settings),
                _http_client(settings.open_banking_url, settings)]
     sources = resilient([bureau_source(clients[0]), open_banking_source(clients[1])],

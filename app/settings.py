@@ -93,7 +93,16 @@ class Settings(BaseSettings):
     dynamodb_table_prefix: str = "credit-audit"
     # Signed digests of all chain heads: how often (seconds; 0 = only at shutdown) and the
     # Ed25519 private key (PEM). When unset, one is generated once under data_dir/keys.
-    audit_digest_interval_s: float = Field(default=60.0, ge=0)
+    audit_digest_interval_s: float = Field(default=1.0, ge=0)
+    # Where every digest is also anchored, write-once, outside the log's trust domain
+    # (audit/anchor.py): a directory (default DATA_DIR/audit-anchors; put it on storage the
+    # service cannot rewrite) or S3 with Object Lock in compliance mode.
+    audit_anchor: Literal["directory", "s3", "none"] = "directory"
+    audit_anchor_dir: Path | None = None
+    audit_anchor_bucket: str = "credit-audit-anchors"
+    audit_anchor_prefix: str = "audit-digests"
+    audit_anchor_retention_days: int = Field(default=3650, ge=1)
+    s3_endpoint: str | None = None  # empty: AWS itself
     audit_signing_key: SecretStr | None = None
     # Master key (base64, 32 bytes) wrapping each customer's data key for the personal
     # fields of audit records. When unset, one is generated once under data_dir/keys.

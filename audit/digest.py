@@ -157,20 +157,33 @@ class SQLiteDigestStore:
         self._conn.close()
 
 
+class Anchor(Protocol):  # audit.anchor.DigestAnchor (kept here to avoid an import cycle)
+    def put(self, digest: Digest) -> None: ...
+
+
 @dataclass
 class DigestWriter:
-    """Writes a signed digest of the current chain heads every `interval_s`, and once more
-    at shutdown."""
+    """Writes a signed digest of the current chain heads every `interval_s` when they moved
+    (and once more at shutdown), to the digest store beside the log and to the anchor
+    outside it (audit/anchor.py)."""
 
     heads: Callable[[], list[Head]]
     signer: DigestSigner
     store: DigestStore
     interval_s: float
+    anchor: Anchor | None = None
     _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _last: tuple[Head, ...] | None = field(default=None, init=False)
 
-    def write_now(self) -> Digest:
-        digest = self.signer.sign(self.heads())
+    def write_now(self, *, if_moved: bool = False) -> Digest | None:
+        heads = tuple(sorted(self.heads(), key=lambda h: h.chain_id))
+        if if_moved and heads == self._last:
+            return None  # the previous digest still covers every entry
+        digest = self.signer.sign(list(heads))
         self.store.put(digest)
+        if self.anchor is not None:
+            self.anchor.put(digest)
+        self._last = heads
         return digest
 
     async def _loop(self) -> None:
@@ -178,7 +191,7 @@ class DigestWriter:
             await asyncio.sleep(self.interval_s)
             t = time.perf_counter()
             try:
-                await asyncio.to_thread(self.write_now)
+                await asyncio.to_thread(self.write_now, if_moved=True)
             except Exception:  # a missed digest is retried next tick; decisions go on
                 log.exception("audit digest write failed")
             log.debug("audit digest written in %.1f ms", (time.perf_counter() - t) * 1000)

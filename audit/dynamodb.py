@@ -65,6 +65,8 @@ def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ..
         body = BinaryAttribute(legacy_encoding=False)
         appended_at = UnicodeAttribute()
         country = UnicodeAttribute()
+        application_id = UnicodeAttribute(null=True)  # index keys, in the entry's hash
+        decision_id = UnicodeAttribute(null=True)
 
     class IndexItem(Model):
         """`app#<application_id>` and `dec#<decision_id>` -> the entry's key."""
@@ -144,12 +146,14 @@ class DynamoDBAuditStore:
                     decision_id: str | None) -> Entry:
         seq, body, country = self._seq + 1, canonical(record), country_of(record)
         at = max(now_stamp(), self._at)  # never backwards within a chain
-        h = entry_hash(self.chain_id, seq, self._head, at, country, body)
+        h = entry_hash(self.chain_id, seq, self._head, at, country, body, application_id,
+                       decision_id)
         E, Ix = self._Entry, self._Index
         try:
             with TransactWrite(connection=self._conn) as tx:
                 tx.save(E(self.chain_id, seq, prev_hash=self._head, hash=h, body=body,
-                          appended_at=at, country=country),
+                          appended_at=at, country=country, application_id=application_id,
+                          decision_id=decision_id),
                         condition=E.seq.does_not_exist())
                 if application_id is not None:
                     tx.save(Ix(f"app#{application_id}", chain_id=self.chain_id, seq=seq),
@@ -163,7 +167,8 @@ class DynamoDBAuditStore:
                     and codes[1] == "ConditionalCheckFailed":
                 raise DuplicateApplication(application_id) from None
             raise
-        entry = Entry(self.chain_id, seq, self._head, h, body, at, country)
+        entry = Entry(self.chain_id, seq, self._head, h, body, at, country, application_id,
+                      decision_id)
         self._seq, self._head, self._at = seq, h, at
         return entry
 
@@ -174,6 +179,12 @@ class DynamoDBAuditStore:
         except DoesNotExist:
             return None
         return _entry(item)
+
+    def index_items(self) -> Iterator[tuple[str, str, int]]:
+        """Every lookup item (`app#<id>` / `dec#<id>`, chain, seq): what readers trust to
+        find an entry, checked by verify against the entries' hashed keys."""
+        for ix in self._Index.scan(consistent_read=True):
+            yield ix.key, ix.chain_id, int(ix.seq)
 
     def get_decision(self, decision_id: str) -> Entry | None:
         return self._by_index(f"dec#{decision_id}")
@@ -216,7 +227,7 @@ class DynamoDBAuditStore:
 
 def _entry(item: Any) -> Entry:
     return Entry(item.chain_id, int(item.seq), item.prev_hash, item.hash, bytes(item.body),
-                 item.appended_at, item.country)
+                 item.appended_at, item.country, item.application_id, item.decision_id)
 
 
 class DynamoDBDigestStore:

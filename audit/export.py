@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from audit.digest import DigestSigner, DigestStore, public_key_pem
+from audit.digest import DigestWriter, public_key_pem
 from audit.record import Entry, sha256_hex
 from audit.records import DecisionRecord, parse_record
 from audit.store import AuditStore
@@ -41,8 +41,11 @@ def parse_bound(text: str, *, end: bool = False) -> datetime:
 
 
 def _stub(e: Entry) -> dict[str, Any]:
+    index = {k: v for k, v in (("application_id", e.application_id),
+                               ("decision_id", e.decision_id)) if v is not None}
     return {"chain_id": e.chain_id, "seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash,
-            "appended_at": e.appended_at, "country": e.country, "body_sha256": sha256_hex(e.body)}
+            "appended_at": e.appended_at, "country": e.country, "body_sha256": sha256_hex(e.body),
+            **index}
 
 
 def _segment(entries: Iterator[Entry], start: str) -> Iterator[Entry]:
@@ -102,12 +105,14 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
     pq.write_table(table, path)
 
 
-def export(store: AuditStore, signer: DigestSigner, digests: DigestStore, country: str,
-           start: datetime, end: datetime, out: Path, settle_s: float = 5.0) -> dict[str, Any]:
-    """Write the export to `out`; returns the manifest. An open period (ending in the future)
-    is cut `settle_s` before the digest, so that no append still committing can be missed."""
-    digest = signer.sign(store.heads())
-    digests.put(digest)
+def export(store: AuditStore, digests: DigestWriter, country: str, start: datetime,
+           end: datetime, out: Path, settle_s: float = 5.0) -> dict[str, Any]:
+    """Write the export to `out`; returns the manifest. A fresh digest is signed (stored and
+    anchored) first; an open period (ending in the future) is cut `settle_s` before it, so
+    that no append still committing can be missed."""
+    digest = digests.write_now()
+    assert digest is not None  # noqa: S101 - written unconditionally
+    signer = digests.signer
     issued = datetime.strptime(digest.issued_at, STAMP).replace(tzinfo=UTC)
     end = min(end, issued - timedelta(seconds=settle_s))
     lo, hi = start.strftime(STAMP), end.strftime(STAMP)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from audit.anchor import DigestAnchor, DirectoryAnchor, DirectoryAnchorConfig
 from audit.digest import DigestStore, SQLiteDigestStore
 from audit.dynamodb import (
     DynamoDBAuditConfig,
@@ -15,10 +16,12 @@ from audit.dynamodb import (
     DynamoDBDigestStore,
 )
 from audit.keystore import CustomerKeyStore, SQLiteCustomerKeyStore
+from audit.s3_anchor import S3Anchor, S3AnchorConfig
 from audit.sqlite import SQLiteAuditConfig, SQLiteAuditStore
 from audit.store import AuditStore
 
 AuditConfig = Annotated[SQLiteAuditConfig | DynamoDBAuditConfig, Field(discriminator="type")]
+AnchorConfig = Annotated[DirectoryAnchorConfig | S3AnchorConfig, Field(discriminator="type")]
 
 
 def open_log(config: AuditConfig) -> AuditStore:
@@ -47,3 +50,14 @@ def open_keys(config: AuditConfig) -> CustomerKeyStore:
         case DynamoDBAuditConfig():
             return DynamoDBCustomerKeyStore(config.table_prefix, **config.where)
     raise ValueError(f"unknown audit store type {config!r}")
+
+
+def open_anchor(config: AnchorConfig) -> DigestAnchor:
+    match config:
+        case DirectoryAnchorConfig():
+            return DirectoryAnchor(config.path)
+        case S3AnchorConfig():
+            anchor = S3Anchor(config)
+            anchor.ensure_bucket()
+            return anchor
+    raise ValueError(f"unknown anchor type {config!r}")

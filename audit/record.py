@@ -1,10 +1,13 @@
 """Record format: canonical JSON (RFC 8785) and the hash chain that links records.
 
 Each writer keeps its own chain. An entry's hash covers a small header (chain id, sequence
-number, previous entry's hash, the time the store appended it, the record's country) and the
-SHA-256 of the canonical record. So modifying, deleting, inserting or reordering entries
-breaks the chain at the first affected entry, and an export can prove an entry is *not* of
-a country or period from its header and body hash alone, without showing its body.
+number, previous entry's hash, the time the store appended it, the record's country, and the
+index keys readers look the entry up by: its application id and decision id) and the SHA-256
+of the canonical record. (Entries written before the index keys were hashed have headers
+without them; verify checks their index keys against the body instead.) So modifying,
+deleting, inserting or reordering entries, or changing the keys readers find them by, breaks
+the chain at the first affected entry, and an export can prove an entry is *not* of a
+country or period from its header and body hash alone, without showing its body.
 """
 
 from __future__ import annotations
@@ -70,24 +73,32 @@ def _q(s: str) -> str:
 
 
 def entry_header(chain_id: str, seq: int, prev_hash: str, appended_at: str, country: str,
-                 body_sha256: str) -> bytes:
-    """canonical({"at", "body", "chain", "country", "prev", "seq"}), built directly: this
-    runs once per entry in verify, where a generic encoder would be the slow part (a unit
-    test checks the bytes agree with RFC 8785)."""
+                 body_sha256: str, application_id: str | None = None,
+                 decision_id: str | None = None) -> bytes:
+    """canonical({"app", "at", "body", "chain", "country", "dec", "prev", "seq"}) ("app" and
+    "dec" only when the entry has them), built directly: this runs once per entry in verify,
+    where a generic encoder would be the slow part (a unit test checks the bytes agree with
+    RFC 8785)."""
     # prev_hash and body_sha256 are hex digests: never escaped. (A tampered prev_hash with
     # odd characters just gives a different header, so a hash mismatch, as it should.)
-    return (f'{{"at":{_q(appended_at)},"body":"{body_sha256}","chain":{_q(chain_id)},'
-            f'"country":{_q(country)},"prev":"{prev_hash}","seq":{int(seq)}}}').encode()
+    app = "" if application_id is None else f'"app":{_q(application_id)},'
+    dec = "" if decision_id is None else f'"dec":{_q(decision_id)},'
+    return (f'{{{app}"at":{_q(appended_at)},"body":"{body_sha256}","chain":{_q(chain_id)},'
+            f'"country":{_q(country)},{dec}"prev":"{prev_hash}","seq":{int(seq)}}}').encode()
 
 
 def link_hash(chain_id: str, seq: int, prev_hash: str, appended_at: str, country: str,
-              body_sha256: str) -> str:
-    return sha256_hex(entry_header(chain_id, seq, prev_hash, appended_at, country, body_sha256))
+              body_sha256: str, application_id: str | None = None,
+              decision_id: str | None = None) -> str:
+    return sha256_hex(entry_header(chain_id, seq, prev_hash, appended_at, country, body_sha256,
+                                   application_id, decision_id))
 
 
 def entry_hash(chain_id: str, seq: int, prev_hash: str, appended_at: str, country: str,
-               body: bytes) -> str:
-    return link_hash(chain_id, seq, prev_hash, appended_at, country, sha256_hex(body))
+               body: bytes, application_id: str | None = None,
+               decision_id: str | None = None) -> str:
+    return link_hash(chain_id, seq, prev_hash, appended_at, country, sha256_hex(body),
+                     application_id, decision_id)
 
 
 def country_of(record: dict[str, Any]) -> str:
@@ -105,10 +116,12 @@ class Entry(NamedTuple):
     body: bytes  # canonical JSON of the record
     appended_at: str = ""
     country: str = ""
+    application_id: str | None = None  # index keys, as stored beside the entry
+    decision_id: str | None = None
 
     def computed_hash(self) -> str:
         return entry_hash(self.chain_id, self.seq, self.prev_hash, self.appended_at,
-                          self.country, self.body)
+                          self.country, self.body, self.application_id, self.decision_id)
 
     def chain_position(self) -> dict[str, Any]:
         return {"chain_id": self.chain_id, "seq": self.seq, "prev_hash": self.prev_hash,

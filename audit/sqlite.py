@@ -42,7 +42,7 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
-_COLUMNS = "chain_id, seq, prev_hash, hash, body, appended_at, country"
+_COLUMNS = "chain_id, seq, prev_hash, hash, body, appended_at, country, application_id, decision_id"
 # Distinct chain ids by skipping along the (chain_id, seq) index: one seek per chain.
 _CHAIN_IDS = """
 WITH RECURSIVE chains(id) AS (
@@ -118,7 +118,8 @@ class SQLiteAuditStore:
                 for record, application_id, decision_id in items:
                     body, country = canonical(record), country_of(record)
                     at = max(now_stamp(), at)  # never backwards within a chain
-                    h = entry_hash(self.chain_id, seq + 1, head, at, country, body)
+                    h = entry_hash(self.chain_id, seq + 1, head, at, country, body,
+                                   application_id, decision_id)
                     cur.execute("SAVEPOINT item")
                     try:
                         cur.execute("INSERT INTO entries (chain_id, seq, prev_hash, hash, "
@@ -132,7 +133,8 @@ class SQLiteAuditStore:
                         continue
                     finally:
                         cur.execute("RELEASE item")
-                    out.append(Entry(self.chain_id, seq + 1, head, h, body, at, country))
+                    out.append(Entry(self.chain_id, seq + 1, head, h, body, at, country,
+                                     application_id, decision_id))
                     seq, head = seq + 1, h
                 cur.execute("COMMIT")
             except BaseException:

@@ -21,6 +21,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from audit.digest import Digest, Head
 from audit.record import GENESIS, Entry, entry_header
 
@@ -39,6 +41,35 @@ class VerifyResult:
     problem: str | None = None
 
 
+def _index_problem(e: Entry, body_sha256: str) -> str | None:
+    """Whether the entry's stored index keys are what its hash or its record says (None)."""
+    chain_id, e_seq, prev, e_hash, body, at, country, app, dec = e
+    header = entry_header(chain_id, e_seq, prev, at, country, body_sha256, app, dec)
+    if hashlib.sha256(header).hexdigest() == e_hash:
+        # Null keys hash as a header without them, as entries written before index keys were
+        # hashed do: a decision stored with its keys removed must still be caught.
+        if app is None and dec is None and b'"type":"decision"' in body:
+            return _legacy_index(body, app, dec)
+        return None
+    if app is None and dec is None:
+        return "content does not match its hash"
+    legacy = entry_header(chain_id, e_seq, prev, at, country, body_sha256)
+    if hashlib.sha256(legacy).hexdigest() != e_hash:
+        return "content does not match its hash"
+    return _legacy_index(body, app, dec)
+
+
+def _legacy_index(body: bytes, app: str | None, dec: str | None) -> str | None:
+    """An entry whose hash predates hashed index keys: its keys must be its record's."""
+    rec = orjson.loads(body)
+    want = ((rec.get("application_id"), rec.get("decision_id"))
+            if rec.get("type") == "decision" else (None, None))
+    if (app, dec) != want:
+        return (f"index keys (application_id={app!r}, decision_id={dec!r}) differ from the "
+                f"record's ({want[0]!r}, {want[1]!r})")
+    return None
+
+
 def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
           reached: dict[str, int]) -> VerifyResult:
     """Check entries chain by chain; record each chain's last seq in `reached`."""
@@ -47,7 +78,11 @@ def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
     chain: str | None = None
     seq, head, last_at, mark = 0, GENESIS, "", None
     for e in entries:
-        chain_id, e_seq, prev, e_hash, body, at, country = e
+        chain_id, e_seq, prev, e_hash, body, at, country, app, dec = e
+        if not isinstance(body, bytes):  # rewritten in place as TEXT (sqlite replace())
+            return VerifyResult(False, checked, chains + (chain_id != chain),
+                                f"{chain_id}#{e_seq}", "body is stored as text, not as the "
+                                "bytes that were written (rewritten in place)")
         if chain_id != chain:
             chain, chains, last_at = chain_id, chains + 1, ""
             seq, head = (e_seq - 1, prev) if partial else (0, GENESIS)
@@ -57,10 +92,13 @@ def _walk(entries: Iterable[Entry], signed: dict[str, Head], partial: bool,
         if prev != head:
             return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
                                 "previous-hash link broken (entry removed, inserted or reordered)")
-        header = entry_header(chain_id, e_seq, prev, at, country, sha256(body).hexdigest())
-        if sha256(header).hexdigest() != e_hash:
-            return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
-                                "content does not match its hash")
+        body_sha256 = sha256(body).hexdigest()
+        header = entry_header(chain_id, e_seq, prev, at, country, body_sha256, app, dec)
+        if sha256(header).hexdigest() != e_hash or (
+                app is None and dec is None and b'"type":"decision"' in body):
+            problem = _index_problem(e, body_sha256)
+            if problem is not None:
+                return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}", problem)
         if at < last_at:
             return VerifyResult(False, checked, chains, f"{chain_id}#{e_seq}",
                                 "append time goes backwards")
@@ -189,8 +227,36 @@ def _stitch(ranges: list[_Range], spans: Iterable[_Span], digest: Digest | None
     return (_truncated(digest, reached, checked, chains) or result) if digest else result
 
 
+def verify_index(store: Any) -> VerifyResult | None:
+    """For a store whose lookups go through index items of their own (DynamoDB): every item
+    points at the entry whose hashed keys name it, and every keyed entry has its item."""
+    expected: dict[str, tuple[str, int]] = {}
+    for e in store.entries():
+        for prefix, key in (("app#", e.application_id), ("dec#", e.decision_id)):
+            if key is not None:
+                expected[prefix + key] = (e.chain_id, e.seq)
+    n = len(expected)
+    for key, chain_id, seq in store.index_items():
+        if expected.pop(key, None) != (chain_id, seq):
+            return VerifyResult(False, n, 0, f"{chain_id}#{seq}",
+                                f"index item {key!r} points at an entry not keyed by it")
+    if expected:
+        key, (chain_id, seq) = min(expected.items(), key=lambda kv: kv[1])
+        return VerifyResult(False, n, 0, f"{chain_id}#{seq}", f"index item {key!r} missing")
+    return None
+
+
 def verify_store(store: Any, digest: Digest | None = None, *, jobs: int = 1,
                  min_range: int = MIN_RANGE) -> VerifyResult:
+    """The whole log (`_verify_store`), then the store's own index items if it has any."""
+    result = _verify_store(store, digest, jobs=jobs, min_range=min_range)
+    if result.ok and hasattr(store, "index_items"):
+        return verify_index(store) or result
+    return result
+
+
+def _verify_store(store: Any, digest: Digest | None, *, jobs: int,
+                  min_range: int) -> VerifyResult:
     """The whole log, as `verify_entries(store.entries(), digest)` would check it, in `jobs`
     workers: processes where the store offers a picklable `reader` (SQLite), threads
     otherwise (the backend is remote, so reading is the slow part)."""
@@ -211,3 +277,78 @@ def verify_store(store: Any, digest: Digest | None = None, *, jobs: int = 1,
         return _stitch(ranges, (f.result() for f in futures), digest)
     finally:  # after a failure, ranges not started yet are not checked
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def check_signed_heads(store: Any, digest: Digest, chain_id: str | None = None
+                       ) -> VerifyResult | None:
+    """Every head a digest signed is still in the log, with the hash signed (one lookup per
+    chain). After a walk has checked the links, that proves each chain up to that head."""
+    for h in digest.heads:
+        if chain_id is not None and h.chain_id != chain_id:
+            continue
+        at = next(iter(store.entries(h.chain_id, h.seq, h.seq)), None)
+        if at is None:
+            return VerifyResult(False, 0, 0, f"{h.chain_id}#{h.seq}",
+                                f"entry missing: the digest of {digest.issued_at} signed the "
+                                f"chain up to seq {h.seq} (truncated)")
+        if at.hash != h.hash:
+            return VerifyResult(False, 0, 0, f"{h.chain_id}#{h.seq}",
+                                f"entry differs from the signed head of {digest.issued_at}")
+    return None
+
+
+@dataclass(frozen=True)
+class LogReport:
+    """What `credit audit verify` (and the API and console) say about the log."""
+
+    result: VerifyResult
+    proven_until: str | None  # the newest valid digest the log was checked against
+    anchored_until: str | None  # the newest anchored digest (None: no anchor, or none yet)
+    unanchored: int  # entries appended after the newest anchored digest
+
+    def summary(self) -> str:
+        r = self.result
+        if not r.ok:
+            return f"FAILED at {r.first_bad}: {r.problem} ({r.checked} records good before it)"
+        if self.proven_until is None:
+            return (f"OK: {r.checked} records in {r.chains} chains; no signed digest yet, so "
+                    "completeness is not proven")
+        anchor = (f"; proven against the write-once anchor up to {self.anchored_until}"
+                  f" ({self.unanchored} newer entries not yet anchored)"
+                  if self.anchored_until else "; no anchored digest: completeness rests on "
+                  "the digests kept beside the log")
+        return (f"OK: {r.checked} records in {r.chains} chains, complete up to the signed "
+                f"digest of {self.proven_until}{anchor}")
+
+
+def verify_log(store: Any, digests: list[Digest], *, anchored: Digest | None = None,
+               chain_id: str | None = None, jobs: int = 1) -> LogReport:
+    """The whole log (or one whole chain, from seq 1 to its end) against every valid signed
+    digest given: the log's own and the anchored one. The newest drives the walk (an entry
+    at a signed seq must be the signed one; no chain may end before its signed head); every
+    other is checked head by head, so deleting the newest digests beside the log changes
+    nothing while the anchor holds one."""
+    known = [d for d in (*digests, anchored) if d is not None]
+    newest = max(known, key=lambda d: d.issued_at) if known else None
+    if chain_id is None:
+        result = verify_store(store, newest, jobs=jobs)
+    else:
+        result = verify_entries(store.entries(chain_id), _only(newest, chain_id))
+    for d in known:
+        if result.ok and d is not newest:
+            result = check_signed_heads(store, d, chain_id) or result
+    unanchored = 0
+    if result.ok and anchored is not None:
+        signed = {h.chain_id: h.seq for h in anchored.heads}
+        unanchored = sum(max(0, h.seq - signed.get(h.chain_id, 0)) for h in store.heads()
+                         if chain_id is None or h.chain_id == chain_id)
+    return LogReport(result, newest.issued_at if newest else None,
+                     anchored.issued_at if anchored else None, unanchored)
+
+
+def _only(digest: Digest | None, chain_id: str) -> Digest | None:
+    """The digest's head of one chain (a chain it did not sign: no head to check against)."""
+    if digest is None or digest.head_of(chain_id) is None:
+        return None
+    return Digest(digest.issued_at, (digest.head_of(chain_id),), digest.key_id,  # type: ignore[arg-type]
+                  digest.signature)

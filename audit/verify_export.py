@@ -37,11 +37,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _link_hash(s: dict[str, Any]) -> str:
+def _link_hash(s: dict[str, Any], index: bool = True) -> str:
     # Same bytes as audit.record.entry_header (RFC 8785 form of a dict of strings and an int).
-    header = json.dumps({"at": s["appended_at"], "body": s["body_sha256"], "chain": s["chain_id"],
-                         "country": s["country"], "prev": s["prev_hash"], "seq": s["seq"]},
-                        sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fields = {"at": s["appended_at"], "body": s["body_sha256"], "chain": s["chain_id"],
+              "country": s["country"], "prev": s["prev_hash"], "seq": s["seq"]}
+    if index:
+        fields.update({name: s[key] for name, key in (("app", "application_id"),
+                                                      ("dec", "decision_id")) if key in s})
+    header = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return _sha256(header.encode())
 
 
@@ -90,7 +93,8 @@ def verify_export(out: Path, key: Ed25519PublicKey) -> dict[str, Any]:
         prev = first
         for s in seg:
             where = f"{chain}#{s['seq']}"
-            if _link_hash(s) != s["hash"]:
+            # Entries written before index keys were hashed: the header without them.
+            if s["hash"] not in (_link_hash(s), _link_hash(s, index=False)):
                 raise ExportInvalid(f"{where}: header does not match its hash")
             if s is not first:
                 if s["seq"] != prev["seq"] + 1 or s["prev_hash"] != prev["hash"]:

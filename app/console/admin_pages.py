@@ -152,7 +152,7 @@ async def export(request: Request, services: ServicesDep,
     from audit.export import export as write_export
 
     check_csrf(user, csrf)
-    if country not in data.COUNTRIES or end <= start or services.digests is None:
+    if country not in data.COUNTRIES or end <= start:
         return _problem(request, user, "Choose a country and a period whose end is after "
                         "its start.")
     lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
@@ -161,8 +161,8 @@ async def export(request: Request, services: ServicesDep,
     name = f"audit-export-{country}-{start}-{end}"
 
     def run() -> Path:
-        write_export(services.audit, services.digests.signer, services.digests.store, country,
-                     lo, hi, work / name)
+        write_export(services.audit, services.builder.digest_writer(), country, lo, hi,
+                     work / name)
         return Path(shutil.make_archive(str(work / name), "zip", work, name))
 
     archive = await asyncio.to_thread(run)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from audit.records import DecisionRecord, FlagChange, parse_record
-from audit.verify import verify_entries
 from decision.application import COUNTRIES
 from shadow import concordance
 
@@ -99,13 +98,12 @@ def model_card_html(registry: Any, version: str) -> str | None:
 
 
 def audit_view(services: Any) -> dict[str, Any]:
-    """The whole log verified against the latest signed digest (as GET /v1/audit/verify)."""
-    digests = services.digests
-    digest = digests.store.latest() if digests is not None else None
-    signed = digest is not None and digest.verify(digests.signer.public_key)
-    result = verify_entries(services.audit.entries(), digest if signed else None)
-    problem = result.problem if digest is None or signed else \
-        "the latest digest's signature does not verify"
-    return {"ok": result.ok and (digest is None or signed), "checked": result.checked,
-            "chains": result.chains, "first_bad": result.first_bad, "problem": problem,
-            "digest": digest.to_json() if digest else None, "signed": signed}
+    """The whole log verified as GET /v1/audit/verify does, and the latest digest."""
+    b = services.builder
+    report = b.verify()
+    r = report.result
+    digest = b.digest_store.latest()
+    return {"ok": r.ok, "checked": r.checked, "chains": r.chains, "first_bad": r.first_bad,
+            "problem": r.problem, "summary": report.summary(),
+            "digest": digest.to_json() if digest else None,
+            "signed": digest is not None and digest.verify(b.digest_signer.public_key)}

@@ -65,12 +65,14 @@ def test_verify_and_latest_digest_endpoints(audit_api, df):
         part = c.get("/v1/audit/verify", params={"chain_id": rec["chain"]["chain_id"],
                                                  "from_seq": rec["chain"]["seq"]}).json()
         assert c.get("/v1/audit/verify", params={"from_seq": 0}).status_code == 422
-    assert v["ok"] and v["checked"] >= 2 and v["digest_issued_at"]
+    assert v["ok"] and v["checked"] >= 2 and v["complete_until"] and v["anchored_until"]
     assert part["ok"] and part["checked"] >= 1
     head = next(h for h in digest["heads"] if h["chain_id"] == rec["chain"]["chain_id"])
     assert head["seq"] >= rec["chain"]["seq"]
     assert "PUBLIC KEY" in digest["public_key_pem"] and len(digest["signature"]) == 128
-    assert "applicant" in rec["application"] and "personal" in rec["application"]["applicant"]
+    assert rec["schema_version"] == 2 and "applicant" not in rec["application"]
+    assert rec["personal"]["key_ref"] == rec["application"]["key_ref"]
+    assert rec["personal_data"]["inputs"]["features"]
 
 
 def test_kill_9_under_load_loses_no_answered_decision(trained, simulators_url, df, tmp_path):

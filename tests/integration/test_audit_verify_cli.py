@@ -37,3 +37,63 @@ def test_parallel_verify_from_the_cli(tmp_path):
     conn.commit()
     bad = verify(env)
     assert bad.returncode == 1 and "FAILED at a-big#22223: content does not match" in bad.stderr
+
+
+def cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "app.cli", "audit", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def tamper(path, *statements):
+    """What someone with write access to the storage can do (the store's triggers dropped)."""
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TRIGGER IF EXISTS entries_no_update; "
+                       "DROP TRIGGER IF EXISTS entries_no_delete;")
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def signed_log(tmp_path):
+    """Chain a: 10 entries, a digest; 5 more, a second digest (each anchored); chain b: 3."""
+    settings = Settings(data_dir=tmp_path)
+    env = {**os.environ, "CREDIT_DATA_DIR": str(tmp_path)}
+    a, b = (SQLiteAuditStore(settings.audit_db_path, c) for c in ("a", "b"))
+    for i in range(10):
+        a.append({"n": i, "country": "ES"})
+    b.append_many([({"n": i, "country": "PT"}, None, None) for i in range(3)])
+    assert cli(env, "digest").returncode == 0
+    a.append_many([({"n": i, "country": "ES"}, None, None) for i in range(10, 15)])
+    assert cli(env, "digest").returncode == 0
+    return settings, env
+
+
+def test_deleting_the_newest_records_and_digests_is_caught_by_the_anchor(tmp_path):
+    """The attacker cuts chain a after seq 7 and deletes the newest digest beside the log:
+    the anchored digest still names the cut, for the whole log and for --chain a."""
+    settings, env = signed_log(tmp_path)
+    ok = cli(env, "verify")
+    assert ok.returncode == 0 and "complete up to the signed digest" in ok.stderr, ok.stderr
+    assert "proven against the write-once anchor" in ok.stderr
+    tamper(settings.audit_db_path, "DELETE FROM entries WHERE chain_id='a' AND seq > 7")
+    tamper(settings.audit_digest_db_path,
+           "DELETE FROM digests WHERE id = (SELECT MAX(id) FROM digests)")
+    for args in (("verify",), ("verify", "--chain", "a")):
+        bad = cli(env, *args)
+        assert bad.returncode == 1, bad.stderr
+        assert "FAILED at a#8" in bad.stderr and "truncated" in bad.stderr, bad.stderr
+    assert cli(env, "verify", "--chain", "b").returncode == 0
+
+
+def test_verify_chain_checks_the_start_and_text_bodies_are_named(tmp_path):
+    """--chain checks a chain from seq 1 (a deleted first record shows); a body rewritten
+    in place as TEXT is named, not a crash."""
+    settings, env = signed_log(tmp_path)
+    tamper(settings.audit_db_path, "DELETE FROM entries WHERE chain_id='a' AND seq = 1")
+    bad = cli(env, "verify", "--chain", "a")
+    assert bad.returncode == 1 and "FAILED at a#2: chain starts at seq 2, not 1" in bad.stderr
+    tamper(settings.audit_db_path,
+           "UPDATE entries SET body = CAST(body AS TEXT) WHERE chain_id='b' AND seq = 2")
+    bad = cli(env, "verify", "--chain", "b")
+    assert bad.returncode == 1 and "FAILED at b#2: body is stored as text" in bad.stderr

@@ -33,9 +33,10 @@ def sqlite_backend(tmp_path: Path) -> Backend:
                            "DROP TRIGGER IF EXISTS entries_no_delete;")
         conn.execute("DELETE FROM entries WHERE chain_id = ?", (chain_id,))
         conn.executemany("INSERT INTO entries (chain_id, seq, prev_hash, hash, body, "
-                         "appended_at, country) VALUES (?,?,?,?,?,?,?)",
+                         "appended_at, country, application_id, decision_id) "
+                         "VALUES (?,?,?,?,?,?,?,?,?)",
                          [(e.chain_id, e.seq, e.prev_hash, e.hash, e.body, e.appended_at,
-                           e.country) for e in entries])
+                           e.country, e.application_id, e.decision_id) for e in entries])
         conn.commit()
         conn.close()
 
@@ -52,7 +53,8 @@ def dynamodb_backend(endpoint: str) -> Backend:
             item.delete()
         for e in entries:
             E(e.chain_id, e.seq, prev_hash=e.prev_hash, hash=e.hash, body=e.body,
-              appended_at=e.appended_at, country=e.country).save()
+              appended_at=e.appended_at, country=e.country, application_id=e.application_id,
+              decision_id=e.decision_id).save()
 
     return Backend("dynamodb",
                    lambda chain_id=None: DynamoDBAuditStore("t", endpoint=endpoint,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.digest import DigestSigner, SQLiteDigestStore
+from audit.digest import DigestSigner, DigestWriter, SQLiteDigestStore
 from audit.export import export
 from audit.sqlite import SQLiteAuditStore
 from audit.verify_export import ExportInvalid, verify_export
@@ -27,8 +27,9 @@ def exported(tmp_path):
     signer = DigestSigner(Ed25519PrivateKey.generate())
     now = datetime.now(UTC)
     out = tmp_path / "export"
-    m = export(a, signer, SQLiteDigestStore(tmp_path / "d.db"), "ES", now - timedelta(days=1),
-               now + timedelta(days=1), out, settle_s=0)
+    writer = DigestWriter(a.heads, signer, SQLiteDigestStore(tmp_path / "d.db"), 0)
+    m = export(a, writer, "ES", now - timedelta(days=1), now + timedelta(days=1), out,
+               settle_s=0)
     return out, signer, m
 
 

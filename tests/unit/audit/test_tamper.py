@@ -85,7 +85,19 @@ def rehash_tail(es):
     return out
 
 
+def swap_index(es):
+    """The decision ids of 3 and 4 traded in the index columns: a lookup of one id would
+    return the other's record."""
+    return (es[:2] + [es[2]._replace(decision_id=es[3].decision_id),
+                      es[3]._replace(decision_id=es[2].decision_id)] + es[4:])
+
+
 CASES = {  # name -> (tamper, the first bad seq verify must name, what it must say)
+    "swap_index": (swap_index, 3, "hash"),
+    "hijack_application": (lambda es: es[:1] + [es[1]._replace(application_id="HIJACKED")]
+                           + es[2:], 2, "hash"),
+    "drop_index": (lambda es: es[:3] + [es[3]._replace(application_id=None, decision_id=None)]
+                   + es[4:], 4, "hash"),
     "flip_byte": (flip, 3, "hash"),
     "delete": (delete, 3, "link"),
     "insert": (insert, 4, "link"),
@@ -145,3 +157,63 @@ def test_a_forged_digest_fails_its_signature(backend):
     forged = dataclasses.replace(digest, heads=(dataclasses.replace(digest.heads[0], seq=0),))
     assert digest.verify(signer.public_key) and not forged.verify(signer.public_key)
     assert not digest.verify(DigestSigner(Ed25519PrivateKey.generate()).public_key)
+
+
+def legacy_chain(chain_id):
+    """Decision entries as written before index keys were hashed: header without them, the
+    keys only in the index columns."""
+    out, head = [], GENESIS
+    for i in range(1, 5):
+        body = records_decision(f"D{i}")
+        at = f"2026-01-01T00:00:0{i}.000000Z"
+        h = entry_hash(chain_id, i, head, at, "ES", body)
+        out.append(Entry(chain_id, i, head, h, body, at, "ES", f"A-D{i}", f"D{i}"))
+        head = h
+    return out
+
+
+def records_decision(did):
+    from audit.record import canonical
+    from tests import records
+
+    return canonical(records.decision(did))
+
+
+@pytest.mark.parametrize("tamper,bad,says", [
+    (None, None, None),
+    (swap_index, 3, "index keys"),
+    (lambda es: es[:1] + [es[1]._replace(application_id=None, decision_id=None)] + es[2:], 2,
+     "index keys"),
+])
+def test_index_keys_of_entries_written_before_they_were_hashed(backend, tamper, bad, says):
+    """An older entry's index keys are checked against its record instead of its hash."""
+    store = backend.open()
+    chain = store.chain_id
+    entries = legacy_chain(chain)
+    backend.rewrite_chain(chain, tamper(entries) if tamper else entries)
+    result = verify_entries(backend.open(chain_id=chain).entries(chain))
+    if tamper is None:
+        assert result.ok and result.checked == 4
+    else:
+        assert not result.ok and result.first_bad == f"{chain}#{bad}" and says in result.problem
+
+
+@pytest.mark.parametrize("tamper", ["redirect", "drop"])
+def test_dynamodb_index_items_are_verified(dynamodb_endpoint, tamper):
+    """An index item pointed at another entry, or deleted, is named by verify_store."""
+    from audit.dynamodb import DynamoDBAuditStore, _tables
+
+    store = DynamoDBAuditStore("ix", endpoint=dynamodb_endpoint)
+    for i in range(3):
+        store.append({"n": i}, application_id=f"A{i}", decision_id=f"D{i}")
+    assert verify_store(store).ok
+    Index = _tables("ix", dynamodb_endpoint, "eu-west-1")[1]
+    if tamper == "redirect":
+        Index("app#A0", chain_id=store.chain_id, seq=2).save()  # A0's lookup finds A1's entry
+        expect = (f"{store.chain_id}#2", "'app#A0' points at an entry not keyed by it")
+    else:
+        Index.get("dec#D2").delete()
+        expect = (f"{store.chain_id}#3", "'dec#D2' missing")
+    result = verify_store(store)
+    assert not result.ok and (result.first_bad, result.problem) == (expect[0],
+                                                                    f"index item {expect[1]}")
