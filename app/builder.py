@@ -54,6 +54,7 @@ from feature_store.redis import RedisConfig
 from feature_store.sqlite import SQLiteConfig
 from feature_store.tiered import TieredConfig
 from feature_store.velocity import Velocity
+from models.admin import ModelAdmin
 from models.errors import ModelUnavailable
 from models.registry import ModelRegistry
 from models.reloader import ModelReloader, ScorerHolder
@@ -219,6 +220,10 @@ class Builder:
     @cached_property
     def registry(self) -> ModelRegistry:
         return self.new_registry()
+
+    @cached_property
+    def model_admin(self) -> ModelAdmin:
+        return ModelAdmin(self.registry, self.audit)
 
     def new_registry(self) -> ModelRegistry:
         """A registry client of its own (the reloader polls from a background thread)."""

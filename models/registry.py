@@ -94,6 +94,19 @@ class ModelRegistry:
                                              json.dumps(asdict(event)))
         return event
 
+    def restore_alias(self, event: AliasEvent) -> None:
+        """Undo `event` (its change could not be audited): the alias back where it was."""
+        if event.previous is None:
+            self.client.delete_registered_model_alias(self.model_name, event.alias)
+        else:
+            self.client.set_registered_model_alias(self.model_name, event.alias, event.previous)
+        self.client.set_registered_model_tag(
+            self.model_name, f"{EVENT_PREFIX}{time.time_ns()}",
+            json.dumps(asdict(AliasEvent(event.alias, event.previous or "", event.version,
+                                         "set", event.who, datetime.now(UTC).isoformat(
+                                             timespec="seconds"),
+                                         "reverted: the change could not be audited"))))
+
     def history(self, alias: str | None = None) -> list[AliasEvent]:
         """Every recorded alias change, oldest first (optionally of one alias)."""
         tags = self.client.get_registered_model(self.model_name).tags

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from models.features import FEATURE_NAMES, FEATURE_SET_VERSION
-from models.registry import ModelRegistry
+from models.registry import AliasEvent, ModelRegistry
 from training import calibrate, card, evaluate, explain, fairness, gates, legacy
 from training.data import LABEL, features_of, load_dataset
 from training.split import Split, stratified_split
@@ -54,6 +54,11 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
     card_html: Path | None = None
     report: dict = field(default_factory=dict)
+
+    @property
+    def alias_event(self) -> AliasEvent | None:
+        """The alias the run pointed at its version (for the audit log)."""
+        return self.report.get("alias_event")
 
 
 def _fit(x: np.ndarray, y: np.ndarray, params: dict, rounds: int) -> lgb.Booster:
@@ -327,6 +332,7 @@ def _register(registry: ModelRegistry, report: dict, steps: Steps, out: Path,
         steps.note(f"model_card/{html.name}")
 
     if alias:
-        registry.set_alias(alias, version, action="register", who=who,
-                           why=f"trained; gates {'passed' if report['gates_passed'] else 'failed'}")
+        report["alias_event"] = registry.set_alias(
+            alias, version, action="register", who=who,
+            why=f"trained; gates {'passed' if report['gates_passed'] else 'failed'}")
     return version

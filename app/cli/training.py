@@ -58,6 +58,8 @@ def train(
         try:
             with built() as b:
                 result = run(b.registry, alias=alias, config=config, steps=steps)
+                if result.alias_event is not None:
+                    b.model_admin.recorded(result.alias_event)
         except DataError as exc:
             progress.stop()
             console.print(f"[red]cannot train on this data:[/] {exc}")
@@ -99,11 +101,13 @@ def model_promote(
     reason: Annotated[str, typer.Option(help="why (recorded; required with --force)")] = "",
 ) -> None:
     """Point @champion at VERSION (the API follows within its poll interval)."""
+    from audit.store import AuditUnavailable
     from models.errors import PromotionRefused
 
     try:
-        event = registry(Settings()).promote(version, reason=reason, force=force)
-    except PromotionRefused as exc:
+        with built() as b:
+            event = b.model_admin.promote(version, reason=reason, force=force)
+    except (PromotionRefused, AuditUnavailable) as exc:
         console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(f"@champion: {event.previous} -> {event.version} by {event.who} at {event.when}"
@@ -113,11 +117,13 @@ def model_promote(
 @model_cli.command("rollback")
 def model_rollback(reason: Annotated[str, typer.Option(help="why (recorded)")] = "") -> None:
     """Point @champion back at the version that served before the current one."""
+    from audit.store import AuditUnavailable
     from models.errors import PromotionRefused
 
     try:
-        event = registry(Settings()).rollback(reason=reason)
-    except PromotionRefused as exc:
+        with built() as b:
+            event = b.model_admin.rollback(reason=reason)
+    except (PromotionRefused, AuditUnavailable) as exc:
         console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(f"@champion rolled back: {event.previous} -> {event.version} by {event.who}")

@@ -18,6 +18,7 @@ from starlette.responses import FileResponse
 from app.console import data
 from app.console.web import ConsoleUser, check_csrf, need, page
 from app.deps import ServicesDep
+from audit.store import AuditUnavailable
 from feature_flags.model import MODES, InvalidFlag
 from feature_flags.store import VersionConflict
 from models.errors import PromotionRefused
@@ -108,10 +109,13 @@ async def promote(request: Request, services: ServicesDep,
     try:
         # Failed or unchecked gates refuse the promotion unless forced; the registry records
         # a forced promotion as such, with the reason.
-        await asyncio.to_thread(services.registry.promote, version.strip(), who=_actor(user),
+        await asyncio.to_thread(services.builder.model_admin.promote, version.strip(),
+                                who=_actor(user),
                                 reason=reason.strip(), force=force)
     except PromotionRefused as exc:
         return _problem(request, user, str(exc), 409)
+    except AuditUnavailable as exc:
+        return _problem(request, user, str(exc), 503)
     except Exception:  # noqa: BLE001 - MLflow's error for an unknown version
         return _problem(request, user, f"No model version {version!r}.", 404)
     return RedirectResponse("/console/models?done=promoted", status_code=303)
@@ -126,10 +130,12 @@ async def rollback(request: Request, services: ServicesDep,
     if len(reason.strip()) < 3:
         return _problem(request, user, "A reason (at least 3 characters) is required.")
     try:
-        await asyncio.to_thread(services.registry.rollback, who=_actor(user),
+        await asyncio.to_thread(services.builder.model_admin.rollback, who=_actor(user),
                                 reason=reason.strip())
     except PromotionRefused as exc:
         return _problem(request, user, str(exc), 409)
+    except AuditUnavailable as exc:
+        return _problem(request, user, str(exc), 503)
     return RedirectResponse("/console/models?done=rolled+back", status_code=303)
 
 
