@@ -35,13 +35,44 @@ def test_api_on_dynamodb(data_dir, simulators_url, dynamodb_endpoint):
         c.post("/v1/decisions", json=application_for_row(22, application_id="DDB-22"))
         time.sleep(0.6)
         v = c.get("/v1/audit/verify").json()
-        assert v["ok"] and v["checked"] == 2 and v["digest_issued_at"]
+        assert v["ok"] and v["checked"] == 2 and v["complete_until"]
         assert c.get("/v1/audit/digests/latest").json()["heads"][0]["seq"] == 2
 
     keys = DynamoDBCustomerKeyStore(prefix, endpoint=dynamodb_endpoint)
-    refs = keys.all_refs()
+    refs = keys.key_refs()
     assert len(refs) == 2 and not (data_dir / "audit-customer-keys.db").exists()
-    erase = subprocess.run([sys.executable, "-m", "app.cli", "audit", "erase", "C-21"],
-                           env={**os.environ, **env}, capture_output=True, text=True)
-    assert erase.returncode == 0 and "destroyed" in erase.stderr, erase.stderr
-    assert len(keys.all_refs()) == 1 and sum(keys.is_erased(r) for r in refs) == 1
+    erase = subprocess.run([sys.executable, "-m", "app.cli", "audit", "erase", "C-21",
+                            "--reason", "asked"], env={**os.environ, **env},
+                           capture_output=True, text=True)
+    assert erase.returncode == 0 and "ERASED" in erase.stderr, erase.stderr
+    assert len(keys.key_refs()) == 1 and sum(keys.is_erased(r) for r in refs) == 1
+    # The erasure went into the DynamoDB log, the anchor beside the data dir saw its digests.
+    assert not (data_dir / "audit.db").exists()
+
+
+def test_cli_commands_use_the_configured_audit_store(data_dir, dynamodb_endpoint):
+    """`credit flags set`, `flags history` and `shadow report` with CREDIT_AUDIT_STORE=dynamodb
+    write and read the DynamoDB log: no local audit file appears."""
+    from audit.dynamodb import DynamoDBAuditStore
+    from audit.records import FlagChange, parse_record
+
+    prefix = f"cli{secrets.token_hex(4)}"
+    env = {**os.environ, "COLUMNS": "200", "CREDIT_DATA_DIR": str(data_dir),
+           "CREDIT_AUDIT_STORE": "dynamodb",
+           "CREDIT_DYNAMODB_ENDPOINT": dynamodb_endpoint, "CREDIT_DYNAMODB_TABLE_PREFIX": prefix}
+
+    def credit(*args):
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    s = credit("flags", "set", "ES", "--mode", "legacy", "--reason", "kill switch drill")
+    assert s.returncode == 0, s.stderr
+    history = credit("flags", "history", "ES")
+    assert history.returncode == 0 and "kill switch drill" in history.stdout
+    report = credit("shadow", "report", "--json")
+    assert report.returncode == 0 and '"shadow_runs"' in report.stdout
+    store = DynamoDBAuditStore(prefix, endpoint=dynamodb_endpoint)
+    changes = [parse_record(e.body) for e in store.entries()]
+    assert [(c.country, c.after.mode) for c in changes if isinstance(c, FlagChange)] == \
+        [("ES", "legacy")]
+    assert not (data_dir / "audit.db").exists()

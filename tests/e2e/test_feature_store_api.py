@@ -35,13 +35,14 @@ def test_tiered_store_through_the_api(data_dir, simulators_url, dynamodb_endpoin
 
             _, first = decide(1)
             assert all("cache" not in s for s in first["enrichment"].values())
-            assert first["velocity"]["national_id_applications_24h"] == 1
+            assert first["personal_data"]["inputs"]["velocity"]["national_id_applications_24h"] == 1
             _, second = decide(2)
             assert all(s["cache"]["hit"] for s in second["enrichment"].values())
             assert second["enrichment"]["bureau"]["raw_sha256"] == \
                 first["enrichment"]["bureau"]["raw_sha256"]
-            assert second["features"] == first["features"]
-            assert second["velocity"]["customer_applications_1h"] == 2
+            assert second["personal_data"]["inputs"]["features"] == \
+                first["personal_data"]["inputs"]["features"]
+            assert second["personal_data"]["inputs"]["velocity"]["customer_applications_1h"] == 2
 
             os.kill(redis_proc.pid, signal.SIGSTOP)
             try:
@@ -50,7 +51,7 @@ def test_tiered_store_through_the_api(data_dir, simulators_url, dynamodb_endpoin
                 os.kill(redis_proc.pid, signal.SIGCONT)
             assert d["degraded"] == []
             assert all(s["cache"]["hit"] for s in frozen["enrichment"].values())
-            assert frozen["velocity"]["national_id_applications_24h"] == 3
+            assert frozen["personal_data"]["inputs"]["velocity"]["national_id_applications_24h"] == 3
 
             for n in (4, 5):
                 decide(n)

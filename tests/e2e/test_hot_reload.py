@@ -66,7 +66,8 @@ def wait_for_version(load: Load, version: str, timeout_s: float = 60) -> float:
 
 
 def replay(reg: ModelRegistry, record: dict) -> float:
-    x = np.array([[np.nan if record["features"][n] is None else record["features"][n]
+    features = record["personal_data"]["inputs"]["features"]
+    x = np.array([[np.nan if features[n] is None else features[n]
                    for n in FEATURE_NAMES]])
     return Scorer(reg.load(record["model"]["version"])).score(x).probability
 

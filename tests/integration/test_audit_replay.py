@@ -14,7 +14,7 @@ from app.builder import Builder, build_services
 from app.schemas import COUNTRIES, Application
 from app.settings import Settings
 from app.simulators.server import application_for_row
-from audit.records import DecisionRecord, parse_record
+from audit.records import parse_record
 from decision.policy import Policy
 from decision.replay import ScorerCache, replay_record
 from feature_flags.file import FileFlagStore
@@ -100,24 +100,24 @@ def test_replay_shows_a_difference(decided):
                              settings.mlflow_artifacts_dir)
     scorers, reader = ScorerCache(registry.load), Builder(settings).record_reader
 
-    def replay(doc):
-        rec = DecisionRecord.model_validate(doc)
-        return replay_record(rec, reader.inputs(rec), scorers, Policy.load())
+    def replay(i, raw=None, version=None):
+        rec = parse_record(store.get_decision(outcomes[i].response["decision_id"]).body)
+        inputs = reader.inputs(rec)
+        if raw:
+            inputs = inputs.model_copy(update={"raw_inputs": {**inputs.raw_inputs, **raw}})
+        if version:
+            rec = rec.model_copy(update={"model": rec.model.model_copy(
+                update={"version": version})})
+        return rec, replay_record(rec, inputs, scorers, Policy.load())
 
-    record = orjson.loads(store.get_decision(outcomes[0].response["decision_id"]).body)
-    record["raw_inputs"]["amount"] *= 3
-    changed = replay(record)
+    rec, changed = replay(0, raw={"amount": 99_000.0})
     assert not changed.identical
     assert any(d.startswith("probability_of_default") for d in changed.differences)
-    legacy = orjson.loads(store.get_decision(outcomes[1].response["decision_id"]).body)
-    assert legacy["response"]["decided_by"] == "legacy"
-    legacy["raw_inputs"]["income"] = 10.0
-    changed = replay(legacy)
+    rec, changed = replay(1, raw={"income": 10.0})
+    assert rec.response.decided_by == "legacy"
     assert {d.split(":")[0] for d in changed.differences} >= {"features", "points", "shortfalls"}
     champion = registry.version_for("champion")
-    record = orjson.loads(store.get_decision(outcomes[2].response["decision_id"]).body)
-    record["model"]["version"] = champion
-    assert not replay(record).identical
+    assert not replay(2, version=champion)[1].identical
 
 
 def test_cli_replay(decided):

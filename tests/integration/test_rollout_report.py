@@ -175,7 +175,8 @@ def test_concordance_recomputed_with_the_live_policy_and_recorded_velocity(decid
                           rec.flags.decided_by, lg.outcome, m.outcome, lg.points,
                           m.probability_of_default))
         if rec.application_id.startswith("REP-VEL-"):
-            velocity_refs.append((rec.velocity["customer_applications_24h"], cmp.model_outcome,
+            velocity_refs.append((reader.inputs(rec).velocity["customer_applications_24h"],
+                                  cmp.model_outcome,
                                   [f.rule for f in m.policy.fired]))
     store.close()
     assert summarize(pairs) == in_process(decided)["overall"]
