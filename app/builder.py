@@ -298,15 +298,18 @@ def build_services(settings: Settings) -> Services:
                         settings, DependencyMetrics(metrics_registry))
     # The cache sits in front: a hit costs no breaker or retry work.
     sources = cached_sources(sources, b.feature_store, settings, b.pseudonymizer)
+    decision_metrics = DecisionMetrics(metrics_registry)
     limiter = RateLimiter(settings.rate_limit_per_client, settings.rate_limit_per_customer,
-                          settings.rate_limit_storage)
+                          settings.rate_limit_storage,
+                          on_error=decision_metrics.rate_limit_errors.inc)
     orchestrator = Orchestrator(
         scorers=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
         arms=Arms(ModelArm(b.policy), LegacyArm(Scorecard.load())),
         audit=b.audit, committer=GroupCommitter(b.audit), protector=b.protector,
-        reason_count=settings.reason_count, metrics=DecisionMetrics(metrics_registry),
+        reason_count=settings.reason_count, metrics=decision_metrics,
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
-        rollout=_rollout(b, metrics_registry))
+        rollout=_rollout(b, metrics_registry), audit_timeout_s=settings.audit_timeout_s,
+        feature_timeout_s=settings.feature_store_timeout_s)
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,
@@ -364,5 +367,6 @@ def cached_sources(sources: dict[str, Source], store: FeatureStore, settings: Se
     """Wrap each source in a CachingSource with its TTL from settings (0: not cached)."""
     ttl = {"bureau": settings.bureau_cache_ttl_s,
            "open_banking": settings.open_banking_cache_ttl_s}
-    return {name: CachingSource(src, store, ttl[name], pseudonymizer) if ttl.get(name) else src
+    return {name: CachingSource(src, store, ttl[name], pseudonymizer,
+                                settings.feature_store_timeout_s) if ttl.get(name) else src
             for name, src in sources.items()}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import structlog
@@ -87,6 +89,10 @@ def create_app(settings: Settings,
         if settings.insecure_no_auth:
             log.warning("INSECURE_NO_AUTH: authentication is OFF; every caller has every scope. "
                         "Development only.")
+        # Every blocking store call runs in a thread (core/blocking.py): enough of them that
+        # a few stalled on a dead store never starve the others.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.store_threads, thread_name_prefix="store"))
         services = build(settings)
         app.state.services = services
         await services.start()

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     feature_store: Literal["sqlite", "redis", "dynamodb", "tiered"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_timeout_s: float = Field(default=0.05, gt=0)
+    # Deadlines of store calls made while deciding (core/blocking.py): the feature store's
+    # (a miss degrades) and the audit path's (lookup, sealing, durable append: a miss is 503).
+    feature_store_timeout_s: float = Field(default=0.25, gt=0)
+    store_threads: int = Field(default=32, ge=4, le=256)
+    audit_timeout_s: float = Field(default=1.5, gt=0)
     dynamodb_endpoint: str | None = None  # empty: AWS itself
     dynamodb_region: str = "eu-west-1"
     feature_table: str = "credit-features"

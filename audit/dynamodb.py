@@ -40,24 +40,39 @@ class DynamoDBAuditConfig(BaseModel):
     table_prefix: str = "credit-audit"
     endpoint: str | None = None
     region: str = "eu-west-1"
+    # botocore's defaults (60 s reads, retries) are no deadline: a DynamoDB that stops
+    # answering must turn into a 503 within the decision's budget.
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 1.0
+    max_retry_attempts: int = 1
 
     @property
-    def where(self) -> dict[str, str | None]:
-        return {"endpoint": self.endpoint, "region": self.region}
+    def where(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "region": self.region,
+                "timeouts": (self.connect_timeout_s, self.read_timeout_s,
+                             self.max_retry_attempts)}
 
 
-def _meta(table: str, host: str | None, region: str) -> type:
+Timeouts = tuple[float, float, int]  # connect s, read s, retry attempts
+DEFAULT_TIMEOUTS: Timeouts = (1.0, 1.0, 1)
+
+
+def _meta(table: str, host: str | None, region: str, timeouts: Timeouts) -> type:
+    connect, read, attempts = timeouts
     return type("Meta", (), {"table_name": table, "host": host, "region": region,
-                             "billing_mode": "PAY_PER_REQUEST"})
+                             "billing_mode": "PAY_PER_REQUEST",
+                             "connect_timeout_seconds": connect, "read_timeout_seconds": read,
+                             "max_retry_attempts": attempts, "base_backoff_ms": 25})
 
 
 @functools.cache
-def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ...]:
+def _tables(prefix: str, host: str | None, region: str,
+            timeouts: Timeouts = DEFAULT_TIMEOUTS) -> tuple[type[Model], ...]:
     """Model classes bound to these tables, built on first use (nothing at import) and kept:
     each class holds its own botocore client, which takes ~0.3 s to create."""
 
     class EntryItem(Model):
-        Meta = _meta(f"{prefix}-entries", host, region)
+        Meta = _meta(f"{prefix}-entries", host, region, timeouts)
         chain_id = UnicodeAttribute(hash_key=True)
         seq = NumberAttribute(range_key=True)
         prev_hash = UnicodeAttribute()
@@ -71,17 +86,17 @@ def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ..
     class IndexItem(Model):
         """`app#<application_id>` and `dec#<decision_id>` -> the entry's key."""
 
-        Meta = _meta(f"{prefix}-index", host, region)
+        Meta = _meta(f"{prefix}-index", host, region, timeouts)
         key = UnicodeAttribute(hash_key=True)
         chain_id = UnicodeAttribute()
         seq = NumberAttribute()
 
     class ChainItem(Model):
-        Meta = _meta(f"{prefix}-chains", host, region)
+        Meta = _meta(f"{prefix}-chains", host, region, timeouts)
         chain_id = UnicodeAttribute(hash_key=True)
 
     class DigestItem(Model):
-        Meta = _meta(f"{prefix}-digests", host, region)
+        Meta = _meta(f"{prefix}-digests", host, region, timeouts)
         kind = UnicodeAttribute(hash_key=True)
         issued_at = UnicodeAttribute(range_key=True)
         doc = BinaryAttribute(legacy_encoding=False)
@@ -92,7 +107,7 @@ def _tables(prefix: str, host: str | None, region: str) -> tuple[type[Model], ..
         `erased_at` is left. (Items written before random key refs: `<customer_ref>` with
         `wrapped`, the customer_ref being the key_ref.)"""
 
-        Meta = _meta(f"{prefix}-customer-keys", host, region)
+        Meta = _meta(f"{prefix}-customer-keys", host, region, timeouts)
         customer_ref = UnicodeAttribute(hash_key=True)
         key_ref = UnicodeAttribute(null=True)
         wrapped = BinaryAttribute(legacy_encoding=False, null=True)
@@ -111,8 +126,10 @@ def _ensure(*models: type[Model]) -> None:
 
 class DynamoDBAuditStore:
     def __init__(self, table_prefix: str, *, endpoint: str | None = None,
-                 region: str = "eu-west-1", chain_id: str | None = None) -> None:
-        self._Entry, self._Index, self._Chain, *_ = _tables(table_prefix, endpoint, region)
+                 region: str = "eu-west-1", chain_id: str | None = None,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        self._Entry, self._Index, self._Chain, *_ = _tables(table_prefix, endpoint, region,
+                                                            timeouts)
         _ensure(self._Entry, self._Index, self._Chain)
         self._conn = self._Entry._get_connection().connection  # share its client
         self._lock = threading.Lock()
@@ -234,8 +251,8 @@ class DynamoDBDigestStore:
     """Signed digests in their own table, apart from the log's tables."""
 
     def __init__(self, table_prefix: str, *, endpoint: str | None = None,
-                 region: str = "eu-west-1") -> None:
-        self._Digest = _tables(table_prefix, endpoint, region)[3]
+                 region: str = "eu-west-1", timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        self._Digest = _tables(table_prefix, endpoint, region, timeouts)[3]
         _ensure(self._Digest)
 
     def put(self, digest: Digest) -> None:
@@ -259,8 +276,8 @@ class DynamoDBCustomerKeyStore:
     erasure reaches all of them and a customer gets one key whichever host decides first."""
 
     def __init__(self, table_prefix: str, *, endpoint: str | None = None,
-                 region: str = "eu-west-1") -> None:
-        self._Key = _tables(table_prefix, endpoint, region)[4]
+                 region: str = "eu-west-1", timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        self._Key = _tables(table_prefix, endpoint, region, timeouts)[4]
         _ensure(self._Key)
         self._conn = self._Key._get_connection().connection
 

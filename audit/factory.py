@@ -27,9 +27,9 @@ AnchorConfig = Annotated[DirectoryAnchorConfig | S3AnchorConfig, Field(discrimin
 def open_log(config: AuditConfig) -> AuditStore:
     match config:
         case SQLiteAuditConfig():
-            return SQLiteAuditStore(config.path)
+            return SQLiteAuditStore(config.path, busy_timeout_s=config.busy_timeout_s)
         case DynamoDBAuditConfig():
-            return DynamoDBAuditStore(config.table_prefix, **config.where)
+            return DynamoDBAuditStore(config.table_prefix, **config.where)  # type: ignore[arg-type]
     raise ValueError(f"unknown audit store type {config!r}")
 
 
@@ -46,7 +46,7 @@ def open_keys(config: AuditConfig) -> CustomerKeyStore:
     """Beside the log: on DynamoDB every host shares the keys, so an erasure reaches all."""
     match config:
         case SQLiteAuditConfig():
-            return SQLiteCustomerKeyStore(config.keys_path)
+            return SQLiteCustomerKeyStore(config.keys_path, config.busy_timeout_s)
         case DynamoDBAuditConfig():
             return DynamoDBCustomerKeyStore(config.table_prefix, **config.where)
     raise ValueError(f"unknown audit store type {config!r}")

@@ -80,10 +80,10 @@ class CustomerKeyStore(Protocol):
 
 
 class SQLiteCustomerKeyStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                     timeout=10.0)
+                                     timeout=busy_timeout_s)
         self._lock = threading.Lock()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")

@@ -42,6 +42,22 @@ def _integral_floats_as_ints(obj: Any) -> Any:
     return obj
 
 
+class NotCanonical(ValueError):
+    """A value JSON cannot hold exactly (NaN, infinity): refused, never written as null."""
+
+
+def _refuse_non_finite(obj: Any) -> None:
+    if isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise NotCanonical("NaN and infinity have no JSON form")
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _refuse_non_finite(v)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _refuse_non_finite(v)
+
+
 def canonical(obj: Any) -> bytes:
     """RFC 8785 canonical JSON. orjson with sorted keys writes the same bytes (strings
     escaped alike, shortest round-trip floats) once integral floats are ints, except for the
@@ -50,9 +66,14 @@ def canonical(obj: Any) -> bytes:
     every key below U+E000 (ours are ASCII). tests/unit/audit/test_record.py compares both
     on random documents."""
     fast = orjson.dumps(_integral_floats_as_ints(obj), option=orjson.OPT_SORT_KEYS)
+    if b"null" in fast:  # orjson writes NaN and infinity as null: tell them from None
+        _refuse_non_finite(obj)
     if _NOT_ES_NUMBER.search(fast) is None:
         return fast
-    return rfc8785.dumps(obj)
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.FloatDomainError, ValueError) as exc:
+        raise NotCanonical(str(exc)) from exc
 
 
 def sha256_hex(data: bytes) -> str:

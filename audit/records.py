@@ -28,8 +28,9 @@ Arm = Literal["model", "legacy"]
 
 class Part(BaseModel):
     # Strict about names (a typo is an error, not a silently ignored field), lax about
-    # numbers (3 in canonical JSON is the float 3.0 that was written).
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # numbers (3 in canonical JSON is the float 3.0 that was written). No NaN or infinity:
+    # JSON cannot hold them, so a record with one would not say what the model saw.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Record(Part):

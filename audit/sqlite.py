@@ -82,13 +82,15 @@ class SQLiteEntries:
 
 
 class SQLiteAuditStore:
-    local = True  # reads on this machine's disk may run on the event loop (app/blocking.py)
-
-    def __init__(self, path: Path, chain_id: str | None = None) -> None:
+    def __init__(self, path: Path, chain_id: str | None = None,
+                 busy_timeout_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        # A write lock held elsewhere is waited for this long, then the append fails (503):
+        # callers run in threads with a deadline of about this length (core/blocking.py).
+        self._timeout = busy_timeout_s
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                     timeout=10.0)
+                                     timeout=busy_timeout_s)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
@@ -148,7 +150,7 @@ class SQLiteAuditStore:
         # see a batch that is not committed yet.
         conn = getattr(self._readers, "conn", None)
         if conn is None:
-            conn = self._readers.conn = sqlite3.connect(self._path, timeout=10.0)
+            conn = self._readers.conn = sqlite3.connect(self._path, timeout=self._timeout)
         return conn
 
     def _one(self, where: str, value: str) -> Entry | None:
@@ -193,3 +195,4 @@ class SQLiteAuditConfig(BaseModel):
     path: Path
     digests_path: Path
     keys_path: Path
+    busy_timeout_s: float = 1.0

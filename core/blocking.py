@@ -1,9 +1,11 @@
-"""Calling a store's blocking method from the event loop.
+"""Calling a blocking store from the event loop: in a worker thread, with a deadline.
 
-A store on the local disk (SQLite) answers in tens of microseconds: running it on the loop
-is cheaper than the thread hop and GIL hand-over of asyncio.to_thread. A store across the
-network (Redis, DynamoDB) can stall for its whole timeout, so it runs in a thread. Stores
-declare which they are with a `local` attribute (absent: not local).
+Nothing on the event loop may wait on a lock or the network, not even a local SQLite file
+(another process may hold its write lock for seconds). Every store call runs in a thread and
+the caller stops waiting after `timeout_s`, turning a stalled store into the right answer
+(a degradation, or a 503 on the audit path) within the decision's budget. The call itself
+may still finish in its thread: stores keep their own timeouts (SQLite busy timeout, socket
+timeouts) near the deadline so that threads come back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-async def call(store: Any, fn: Callable[..., T], *args: Any) -> T:
-    if getattr(store, "local", False):
-        return fn(*args)
-    return await asyncio.to_thread(fn, *args)
+class StoreTimeout(TimeoutError):
+    """A store did not answer within the caller's deadline."""
+
+
+async def call(fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+    except TimeoutError as exc:
+        name = getattr(fn, "__qualname__", "store call")
+        raise StoreTimeout(f"{name} did not answer within {timeout_s:g}s") from exc

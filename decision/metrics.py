@@ -15,6 +15,9 @@ class DecisionMetrics:
         self.stage_seconds = Histogram(
             "credit_decision_stage_seconds", "Latency of each stage of the decision path",
             ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.rate_limit_errors = Counter(
+            "credit_rate_limit_errors_total", "Rate-limit checks let through because the "
+            "shared limit storage did not answer", registry=registry)
         self.audit_failures = Counter(
             "credit_audit_failures_total", "Decisions refused (503) because the audit log failed",
             registry=registry)

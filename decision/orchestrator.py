@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from opentelemetry import trace
@@ -51,6 +51,7 @@ from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import reasons_for, top_reasons
 from models.reloader import ScorerHolder
 
+T = TypeVar("T")
 _CONFLICT = ("application_id was already decided with a different request body; "
              "use a new application_id for a changed application")
 _log = structlog.get_logger("credit.decisions")
@@ -80,7 +81,8 @@ class Orchestrator:
     def __init__(self, *, scorers: ScorerHolder, enricher: Enricher, arms: Arms,
                  audit: AuditStore, committer: GroupCommitter, protector: RecordProtector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
-                 velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
+                 velocity: Velocity | None = None, rollout: Rollout | None = None,
+                 audit_timeout_s: float = 1.5, feature_timeout_s: float = 0.25) -> None:
         self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
         self.enricher = enricher
         self.arms = arms
@@ -92,6 +94,12 @@ class Orchestrator:
         self.limiter = limiter
         self.velocity = velocity
         self.rollout = rollout  # None: the model decides everything, no shadow arm
+        # Deadlines of the store calls (core/blocking.py): the audit path's miss is a 503,
+        # the feature store's a degradation.
+        self.audit_timeout_s = audit_timeout_s
+        self.feature_timeout_s = feature_timeout_s
+        # Since when appends have been failing (None: the last one succeeded): /readyz.
+        self.audit_failing_since: float | None = None
         # OpenTelemetry's no-op tracer unless app/tracing.py configured one (~1 µs a span).
         self._tracer = trace.get_tracer("credit.orchestrator")
         # application_id -> (request hash, outcome) of decisions in progress in this process
@@ -127,12 +135,12 @@ class Orchestrator:
         t0 = time.perf_counter()
         stage = Stages(self._tracer)
         with stage("idempotency"):
-            existing = await blocking.call(self.audit, self.audit.get_by_application,
-                                           app.application_id)
+            existing = await self._audit_call(self.audit.get_by_application,
+                                              app.application_id)
             if existing is not None:
                 return _replayed(existing, rhash)
             # Replays above are free; each new decision for a customer counts (score probing).
-            self.limiter.customer(app.country, app.applicant.customer_id)
+            await self.limiter.customer(app.country, app.applicant.customer_id)
         with stage("enrichment"):
             assignment, enrichment, velocity = await self._enrich(app)
         with stage("features"):
@@ -146,9 +154,9 @@ class Orchestrator:
         if pending is not None:
             with stage("shadow_wait"):
                 shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
-        record = self._record(app, rhash, case, enrichment, assignment, live, shadow,
-                              stage.ms, language)
         with stage("audit"):
+            record = await self._record(app, rhash, case, enrichment, assignment, live, shadow,
+                                        stage.ms, language)
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
@@ -175,16 +183,19 @@ class Orchestrator:
         return Case(app.country, x, raw, as_dict(x), [d.source for d in enrichment.degraded],
                     velocity, self.scorers.current)  # pinned: one version throughout
 
-    def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
-                assignment: Assignment | None, live: ArmOutcome, shadow: ShadowSection | None,
-                timings: dict[str, float], language: str) -> DecisionRecord:
+    async def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
+                      assignment: Assignment | None, live: ArmOutcome,
+                      shadow: ShadowSection | None, timings: dict[str, float],
+                      language: str) -> DecisionRecord:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
         assert scorer is not None  # noqa: S101 - _case always pins one
         inputs = DecisionInputs(raw_inputs=case.raw, features=case.features,
                                 velocity=case.velocity,
                                 sources={n: a.values for n, a in enrichment.sources.items()})
-        application, personal = self.protector.seal_decision(app.model_dump(mode="json"), inputs)
+        # Sealing reads (or creates) the customer's data key in the key store.
+        application, personal = await self._audit_call(
+            self.protector.seal_decision, app.model_dump(mode="json"), inputs)
         return DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
@@ -222,21 +233,42 @@ class Orchestrator:
 
     async def _append(self, document: dict[str, Any], app: Application,
                       rhash: str) -> Outcome | None:
-        """Append durably; None when written, or the earlier decision of a duplicate."""
+        """Append durably; None when written, or the earlier decision of a duplicate. Past
+        the deadline the caller gets 503 even if the record is written later: a retry with
+        the same application id then returns that decision."""
         try:
-            await self.committer.append(document, application_id=app.application_id,
-                                        decision_id=document["decision_id"])
+            await asyncio.wait_for(asyncio.shield(self.committer.append(
+                document, application_id=app.application_id,
+                decision_id=document["decision_id"])), self.audit_timeout_s)
         except DuplicateApplication:
             # A concurrent identical request won the race; answer with its decision.
-            existing = await asyncio.to_thread(self.audit.get_by_application, app.application_id)
+            existing = await self._audit_call(self.audit.get_by_application, app.application_id)
             if existing is None:
                 raise AuditUnavailable("audit record vanished after a duplicate") from None
             return _replayed(existing, rhash)
         except Exception as exc:
-            self.metrics.audit_failures.inc()
+            self._audit_failed(exc)
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
+        self.audit_failing_since = None
         return None
+
+    async def _audit_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """A call on the audit path (the log, the key store): in a thread with its deadline;
+        any failure means no decision (503)."""
+        try:
+            return await blocking.call(fn, *args, timeout_s=self.audit_timeout_s)
+        except Exception as exc:
+            self._audit_failed(exc)
+            raise AuditUnavailable("the audit log could not be reached; no decision was "
+                                   "made") from exc
+
+    def _audit_failed(self, exc: BaseException) -> None:
+        # The one log line the audit runbook names, and /readyz turns not-ready.
+        self.metrics.audit_failures.inc()
+        if self.audit_failing_since is None:
+            self.audit_failing_since = time.monotonic()
+        _log.error("audit_append_failed", error_type=type(exc).__name__)
 
     async def _velocity(self, app: Application) -> dict[str, int] | None:
         """Count this application and return the applicant's velocity; None if the store
@@ -244,8 +276,9 @@ class Orchestrator:
         if self.velocity is None:
             return None
         try:
-            return await blocking.call(self.velocity.store, self.velocity.record,
-                                       app.applicant.customer_id, app.applicant.national_id)
+            return await blocking.call(self.velocity.record, app.applicant.customer_id,
+                                       app.applicant.national_id,
+                                       timeout_s=self.feature_timeout_s)
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)
             return None

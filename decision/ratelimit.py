@@ -5,15 +5,25 @@ Limits are `limits` strings ("30/day"). Counters are shared between workers thro
 `limits` Redis storage (`redis://...`); in one process (`memory://`, the default) they are a
 small sliding-window counter here, because the `limits` memory storage starts a timer thread
 to expire keys, which cost ~10% of a decision's CPU in profiles.
+
+A shared storage is called in a thread with a deadline (nothing on the event loop waits on
+the network); when it does not answer, the request is let through and counted in
+`credit_rate_limit_errors_total` (fail open: these are abuse limits, and an outage of their
+storage must not refuse every caller).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import structlog
 from limits import RateLimitItem, parse, storage, strategies
 
+from core import blocking
 from decision.errors import RateLimited
+
+_log = structlog.get_logger("credit.ratelimit")
 
 
 class LocalWindows:
@@ -21,12 +31,13 @@ class LocalWindows:
     how much of it still overlaps), as `limits`' sliding-window-counter strategy computes
     them. Used from the event loop only, so no lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._windows: dict[str, tuple[float, int, int]] = {}  # key -> (start, current, prev)
         self._next_purge = 0.0
+        self._clock = clock
 
     def hit(self, item: RateLimitItem, *ids: str) -> bool:
-        period, now = item.get_expiry(), time.time()
+        period, now = item.get_expiry(), self._clock()
         start = now - now % period
         key = item.key_for(*ids)
         began, current, previous = self._windows.get(key, (start, 0, 0))
@@ -46,20 +57,35 @@ class LocalWindows:
 
 
 class RateLimiter:
-    def __init__(self, per_client: str, per_customer: str, storage_uri: str = "memory://") -> None:
+    def __init__(self, per_client: str, per_customer: str, storage_uri: str = "memory://",
+                 timeout_s: float = 0.1, on_error: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.per_client = parse(per_client)
         self.per_customer = parse(per_customer)
-        if storage_uri.startswith("memory://"):
-            self._hit = LocalWindows().hit
+        self._timeout_s = timeout_s
+        self._on_error = on_error
+        self._shared = not storage_uri.startswith("memory://")
+        if self._shared:
+            self._hit = strategies.SlidingWindowCounterRateLimiter(storage.storage_from_string(
+                storage_uri, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)).hit
         else:
-            self._hit = strategies.SlidingWindowCounterRateLimiter(
-                storage.storage_from_string(storage_uri)).hit
+            self._hit = LocalWindows(clock).hit
 
-    def client(self, key_id: str) -> None:
-        if not self._hit(self.per_client, "client", key_id):
+    async def _allowed(self, item: RateLimitItem, *ids: str) -> bool:
+        if not self._shared:
+            return self._hit(item, *ids)
+        try:
+            return await blocking.call(self._hit, item, *ids, timeout_s=self._timeout_s)
+        except Exception as exc:  # fail open, counted (see the module docstring)
+            self._on_error()
+            _log.warning("rate_limit_storage_failed", error_type=type(exc).__name__)
+            return True
+
+    async def client(self, key_id: str) -> None:
+        if not await self._allowed(self.per_client, "client", key_id):
             raise RateLimited(f"rate limit of {self.per_client} per API key exceeded")
 
-    def customer(self, country: str, customer_id: str) -> None:
-        if not self._hit(self.per_customer, "customer", country, customer_id):
+    async def customer(self, country: str, customer_id: str) -> None:
+        if not await self._allowed(self.per_customer, "customer", country, customer_id):
             raise RateLimited(f"too many applications for this customer "
-                                  f"(limit {self.per_customer})")
+                              f"(limit {self.per_customer})")

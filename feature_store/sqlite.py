@@ -30,6 +30,7 @@ _CHUNK = 500  # SQLite's host-parameter limit is far above this; keeps statement
 class SQLiteConfig(BaseModel):
     type: Literal["sqlite"] = "sqlite"
     path: Path
+    busy_timeout_s: float = 0.5
 
 
 def _expiry(ttl_s: float | None, now: float) -> float | None:
@@ -37,13 +38,12 @@ def _expiry(ttl_s: float | None, now: float) -> float | None:
 
 
 class SQLiteFeatureStore:
-    local = True  # on this machine's disk: callers may run it on the event loop (app/blocking.py)
-
     def __init__(self, config: SQLiteConfig) -> None:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the worker threads that asyncio.to_thread uses; the lock
         # serializes them (SQLite would anyway).
-        self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None,
+                                   timeout=config.busy_timeout_s)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         # An erased customer's cached answers are overwritten, not left in free pages.

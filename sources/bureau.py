@@ -9,7 +9,9 @@ from sources.base import HttpSource
 
 
 class BureauReport(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Infinity, NaN or 1e400 cannot be recorded exactly as the model would see it: a
+    # malformed answer (the source degrades), never a value silently changed.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     bad_records: bool
     debt: float | None = Field(default=None, ge=0)

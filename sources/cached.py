@@ -28,18 +28,19 @@ def response_set(source: str, ttl_s: float) -> FeatureSet:
 
 class CachingSource:
     def __init__(self, inner: Source, store: FeatureStore, ttl_s: float,
-                 pseudonymizer: Pseudonymizer) -> None:
+                 pseudonymizer: Pseudonymizer, timeout_s: float = 0.2) -> None:
         self.name = inner.name
         self._inner = inner
         self._store = store
         self._fs = response_set(inner.name, ttl_s)
         self._pseudo = pseudonymizer
+        self._timeout_s = timeout_s
 
     async def fetch(self, national_id: str) -> SourceResult:
         start = time.perf_counter()
         key = self._pseudo.national_id(national_id)
         try:
-            hit = await blocking.call(self._store, self._store.get, self._fs, key)
+            hit = await blocking.call(self._store.get, self._fs, key, timeout_s=self._timeout_s)
         except Exception as exc:  # a store outage costs a source call, nothing more
             log.warning("feature store read failed for %s: %s", self.name, type(exc).__name__)
             hit = None
@@ -50,7 +51,7 @@ class CachingSource:
         entry = {"values": res.values, "raw_sha256": res.raw_sha256,
                  "fetched_at": datetime.now(UTC).isoformat()}
         try:
-            await blocking.call(self._store, self._store.put, self._fs, key, entry)
+            await blocking.call(self._store.put, self._fs, key, entry, timeout_s=self._timeout_s)
         except Exception as exc:
             log.warning("feature store write failed for %s: %s", self.name, type(exc).__name__)
         return res

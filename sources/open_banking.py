@@ -9,7 +9,8 @@ from sources.base import HttpSource
 
 
 class BankingSummary(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # As the bureau's: a non-finite number is a malformed answer.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     income: float | None = Field(default=None, ge=0)
     expenses: float = Field(ge=0)

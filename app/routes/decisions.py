@@ -21,7 +21,7 @@ _ERRORS = {**_AUTH, **{status: {"model": ErrorOut} for status in (400, 409, 413,
 async def create_decision(application: Application, services: ServicesDep,
                           principal: Annotated[Principal, Depends(require("decisions:write"))],
                           accept_language: Annotated[str, Header()] = "en") -> Response:
-    services.limiter.client(principal.key_id)
+    await services.limiter.client(principal.key_id)
     language = "es" if accept_language.lower().startswith("es") else "en"
     outcome = await services.orchestrator.decide(application, language)
     # Sorted keys: a replayed decision (read back from the audit log) is byte-identical.

@@ -14,6 +14,7 @@ tests/integration/test_enrichment_faults.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class Faults(BaseModel):
     fail_next: int = Field(default=0, ge=0, le=1_000_000)    # the next N calls fail, then heal
     hang: bool = False               # accept the request, never answer (until faults change)
     malformed_rate: float = Field(default=0.0, ge=0, le=1)  # 200 with a body off the schema
+    # Fields answered with these raw JSON tokens instead (e.g. {"debt": "1e400"} or
+    # "Infinity", which no standard encoder writes): hostile numbers from a source.
+    raw_fields: dict[str, str] = Field(default_factory=dict)
     seed: int | None = None
 
 
@@ -81,6 +85,11 @@ class FaultInjector:
             return JSONResponse({"error": "injected failure"}, status_code=f.error_status)
         if f.malformed_rate and ep.rng.random() < f.malformed_rate:
             return JSONResponse({"unexpected": "shape", "debt": "lots"})
+        if f.raw_fields:
+            kept = {k: v for k, v in produce().items() if k not in f.raw_fields}
+            raw = ", ".join(f"{json.dumps(k)}: {v}" for k, v in f.raw_fields.items())
+            body = json.dumps(kept)[:-1] + (", " if kept else "") + raw + "}"
+            return Response(body, media_type="application/json")
         return JSONResponse(produce())
 
 
