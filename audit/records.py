@@ -249,7 +249,8 @@ class FlagChange(Record):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     type: Literal["flag_change"] = "flag_change"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2  # 2: with change_id, which a failure names
+    change_id: str | None = None
     country: str
     at: str
     actor: str
@@ -262,7 +263,8 @@ class FlagChangeFailed(Record):
     """The change recorded just before did not take effect (conflict, store down)."""
 
     type: Literal["flag_change_failed"] = "flag_change_failed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2  # 2: names the change_id that failed
+    change_id: str | None = None
     country: str
     at: str
     actor: str

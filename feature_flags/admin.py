@@ -7,6 +7,7 @@ says so, so the history in the audit log never claims a change that did not take
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from audit.records import FlagChange, FlagChangeFailed, FlagValue, to_json
@@ -37,8 +38,10 @@ class FlagAdmin:
         before = self.current(country)
         now = datetime.now(UTC).isoformat()
         wanted = CountryFlag(country, mode, percent_bp, before.version, now, actor, reason)
-        record = FlagChange(country=country, at=now, actor=actor, reason=reason,
-                            before=_value(before), after=_value(wanted, before.version + 1))
+        change_id = secrets.token_hex(8)
+        record = FlagChange(change_id=change_id, country=country, at=now, actor=actor,
+                            reason=reason, before=_value(before),
+                            after=_value(wanted, before.version + 1))
         try:
             self.audit.append(to_json(record))
         except Exception as exc:
@@ -48,7 +51,8 @@ class FlagAdmin:
             return self.store.put(wanted, before.version)
         except Exception as exc:
             self.audit.append(to_json(FlagChangeFailed(
-                country=country, at=datetime.now(UTC).isoformat(), actor=actor,
+                change_id=change_id, country=country, at=datetime.now(UTC).isoformat(),
+                actor=actor,
                 intended_version=before.version + 1, error=type(exc).__name__)))
             if isinstance(exc, VersionConflict):
                 raise

@@ -57,18 +57,14 @@ def flags_set(country: Annotated[str, typer.Argument(help="e.g. ES")],
 @flags_cli.command("history")
 def flags_history(country: Annotated[str | None, typer.Argument()] = None) -> None:
     """Every flag change in the audit log (who, when, what, why)."""
-    from audit.records import FlagChange, parse_record
+    from feature_flags.history import flag_history
 
-    table = Table("at", "country", "from", "to", "by", "reason")
+    table = Table("at", "country", "from", "to", "by", "reason", "applied")
     with built() as b:
-        for entry in b.audit.entries():
-            if b'"type":"flag_change"' not in entry.body:
-                continue
-            rec = parse_record(entry.body)
-            if not isinstance(rec, FlagChange) or (country and rec.country != country.upper()):
-                continue
-            table.add_row(rec.at, rec.country, _fmt(rec.before), _fmt(rec.after), rec.actor,
-                          rec.reason)
+        for h in flag_history(b.audit.entries(), country.upper() if country else None):
+            table.add_row(h.at, h.country, _fmt(h.change.before), _fmt(h.change.after),
+                          h.change.actor, h.change.reason,
+                          "yes" if h.failed is None else f"NO ({h.failed})")
     Console().print(table)
 
 

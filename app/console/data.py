@@ -11,8 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from audit.records import DecisionRecord, FlagChange, parse_record
+from audit.records import DecisionRecord, parse_record
 from decision.application import COUNTRIES
+from feature_flags.history import flag_history
 from shadow import concordance
 
 
@@ -21,18 +22,17 @@ def rollout_view(services: Any, since: date | None) -> dict[str, Any]:
     approval / refer rates per deciding arm, from one pass over the audit log (a scan:
     fine for the console's scale, see docs/console.md)."""
     lo = since.isoformat() if since else ""
-    history: list[dict[str, Any]] = []
+    entries = list(services.audit.entries())
     decisions = []
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-    for e in services.audit.entries():
+    for e in entries:
+        if b'"type":"decision"' not in e.body:
+            continue
         rec = parse_record(e.body)
-        if isinstance(rec, FlagChange):
-            history.append({"at": rec.at, "country": rec.country, "actor": rec.actor,
-                            "reason": rec.reason, "from": rec.before, "to": rec.after})
-        elif isinstance(rec, DecisionRecord) and rec.decided_at[:10] >= lo:
+        if isinstance(rec, DecisionRecord) and rec.decided_at[:10] >= lo:
             decisions.append(e)
             outcomes[rec.response.decided_by][rec.response.outcome] += 1
-    history.sort(key=lambda h: h["at"], reverse=True)
+    history = flag_history(entries)
     rates = {}
     for arm, counts in sorted(outcomes.items()):
         n = sum(counts.values())

@@ -85,7 +85,9 @@ def _day(text: str) -> date | None:
 
 def _period(since: date | None, until: date | None) -> tuple[str | None, str | None]:
     lo = since.isoformat() + "T00:00:00" if since else None
-    hi = (until + timedelta(days=1)).isoformat() + "T00:00:00" if until else None
+    # The end of the last day; 9999-12-31 has no next day: no upper bound then.
+    hi = (until + timedelta(days=1)).isoformat() + "T00:00:00" if until and until < date.max \
+        else None
     return lo, hi
 
 

@@ -56,10 +56,11 @@ class SessionSigner:
             return None
         encoded, mac = cookie.rsplit(".", 1)
         try:
-            payload = base64.urlsafe_b64decode(encoded.encode())
-        except ValueError:
+            payload = base64.urlsafe_b64decode(encoded.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
             return None
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a hostile cookie).
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(payload).encode()):
             return None
         data = json.loads(payload)
         if data["exp"] < time.time():

@@ -97,7 +97,9 @@ def need(scope: str):
 def check_csrf(user: ConsoleUser, token: str) -> None:
     import hmac
 
-    if user.session is not None and not hmac.compare_digest(token, user.session.csrf):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a hostile form field).
+    if user.session is not None and not hmac.compare_digest(
+            token.encode("utf-8", "replace"), user.session.csrf.encode()):
         raise BadCsrf()
 
 

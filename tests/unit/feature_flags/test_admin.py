@@ -76,3 +76,30 @@ def test_lost_race_is_recorded_as_failed(tmp_path, audit):
     with pytest.raises(VersionConflict):
         admin.set("ES", "shadow", None, reason="observe", actor="a")
     assert [r["type"] for r in records(audit)] == ["flag_change", "flag_change_failed"]
+
+
+def test_history_of_10_concurrent_changes_shows_which_took_effect(tmp_path, audit):
+    """10 changes race: the history lists all 10, exactly those that got 409 as not applied
+    (it used to show the 7 lost ones as if they had happened)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from feature_flags.history import flag_history
+
+    store = FileFlagStore(tmp_path / "flags.json")
+    admin = FlagAdmin(store, audit, "full")
+
+    def change(i):
+        try:
+            admin.set("ES", "canary", str(i + 1), reason=f"ramp {i}", actor=f"a{i}")
+            return True
+        except VersionConflict:
+            return False
+
+    with ThreadPoolExecutor(10) as pool:
+        applied = list(pool.map(change, range(10)))
+    history = flag_history(audit.entries(), "ES")
+    assert len(history) == 10
+    shown = sorted((h.change.actor, h.failed is None) for h in history)
+    assert shown == sorted((f"a{i}", ok) for i, ok in enumerate(applied))
+    assert {h.failed for h in history if h.failed} <= {"VersionConflict"}
+    assert store.load()["ES"].version == sum(applied)
