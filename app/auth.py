@@ -18,8 +18,9 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -128,3 +129,31 @@ def require(scope: str):
         return principal
 
     return dependency
+
+
+class AuthenticateFirst:
+    """Pure ASGI: a request that sends a body to the API (POST/PUT/PATCH under /v1/) must
+    carry a valid key before anything reads that body, so an unauthenticated caller learns
+    nothing about the schema from its validation errors. The scope is still checked by
+    `require` on the route (403)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH")
+                and scope["path"].startswith("/v1/")):
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None and not services.settings.insecure_no_auth:
+                auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+                token = auth[7:] if auth[:7].lower() == "bearer " else ""
+                if not token or services.api_keys.authenticate(token) is None:
+                    body = orjson.dumps({"error": "unauthorized", "message":
+                                         "missing or invalid API key: send `Authorization: "
+                                         "Bearer <key>`"})
+                    await send({"type": "http.response.start", "status": 401, "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b"Bearer")]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)

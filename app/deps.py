@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from app.builder import Services
+from app.errors import BadRequest
 
 
 async def get_services(request: Request) -> Services:
@@ -15,3 +18,22 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadRequest(f"duplicate key {key!r} in the JSON body: which value is meant "
+                             "is ambiguous")
+        seen[key] = value
+    return seen
+
+
+async def unique_json_keys(request: Request) -> None:
+    """JSON would take the last of two equal keys ("bureau": false, "bureau": true): refused
+    instead, 400. Starlette keeps the body, so this re-reads it without a second receive."""
+    body = await request.body()
+    if body:
+        with contextlib.suppress(ValueError):  # not JSON at all: the route's parser says so
+            json.loads(body, object_pairs_hook=_refuse_duplicates)

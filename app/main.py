@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.auth import AuthenticateFirst
 from app.builder import Services, build_services
 from app.console import router as console
 from app.errors import STATUS, status_of
@@ -105,6 +106,7 @@ def create_app(settings: Settings,
     app = FastAPI(title="Credit decisions", version="0.1.0", lifespan=lifespan,
                   docs_url="/docs" if docs else None, redoc_url=None,
                   openapi_url="/openapi.json" if docs else None)
+    app.add_middleware(AuthenticateFirst)  # inside: the access line still records the 401
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     for error in STATUS:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ def parse_bound(text: str, *, end: bool = False) -> datetime:
     """A date (a whole day; as an end bound, the end of that day) or an ISO datetime."""
     if len(text) == 10:
         day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return day + timedelta(days=1) if end else day
+        if end:  # the end of that day (the calendar's last day has no next one)
+            return day + timedelta(days=1) if day.date() < date.max else datetime.max.replace(
+                tzinfo=UTC)
+        return day
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
@@ -110,6 +114,9 @@ def export(store: AuditStore, digests: DigestWriter, country: str, start: dateti
     """Write the export to `out`; returns the manifest. A fresh digest is signed (stored and
     anchored) first; an open period (ending in the future) is cut `settle_s` before it, so
     that no append still committing can be missed."""
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise ValueError(f"country must be an ISO 3166 code of two capital letters, "
+                         f"not {country!r}")
     digest = digests.write_now()
     assert digest is not None  # noqa: S101 - written unconditionally
     signer = digests.signer

@@ -30,7 +30,8 @@ class DataError(ValueError):
 def _from_credit_data_names(df: pd.DataFrame) -> pd.DataFrame:
     out = df.rename(columns=RENAME)[list(RENAME.values())].copy()
     records = df["Records"]
-    if records.dtype == object or str(records.dtype) == "category":
+    # yes/no as text: object, category or pandas 3's str dtype (read_csv gives the latter)
+    if not pd.api.types.is_numeric_dtype(records):
         out["records"] = np.where(records.isna(), np.nan, (records == "yes").astype(np.float64))
     status = df["Status"].astype(object)
     out[LABEL] = np.where(status == "bad", 1, np.where(status == "good", 0, -1)).astype(np.int8)

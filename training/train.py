@@ -25,7 +25,7 @@ from training.data import LABEL, features_of, load_dataset
 from training.split import Split, stratified_split
 from training.steps import Steps
 from training.tune import tune
-from training.validate import Validation, validate
+from training.validate import Validation, require_enough, validate
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def _prepare(cfg: TrainConfig, steps: Steps, out: Path) -> _Data:
 
     with steps("validate"):
         checked = validate(df)
+        require_enough(df, checked)
         (out / "validation").mkdir()
         checked.bad_rows.to_csv(out / "validation" / "bad_rows.csv", index=False)
         mlflow.log_artifacts(str(out / "validation"), "validation")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from models.features import CATEGORIES, NUMERIC_FIELDS
-from training.data import LABEL
+from training.data import LABEL, DataError
 
 # Inclusive ranges; NaN (missing) is allowed where the field may be missing at decision time.
 RANGES: dict[str, tuple[float, float]] = {
@@ -36,7 +36,11 @@ class Validation:
         return self.bad / self.rows if self.rows else 0.0
 
 
+MIN_ROWS = 50  # fewer good rows than this cannot train and test a model
+
+
 def _rules(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """rule name -> the rows failing it; a rule is named `<column>_<what>`."""
     rules: dict[str, np.ndarray] = {}
     rules["label_not_0_or_1"] = ~df[LABEL].isin([0, 1]).to_numpy()
     for field in NUMERIC_FIELDS:
@@ -65,3 +69,20 @@ def validate(df: pd.DataFrame) -> Validation:
     bad_rows = pd.DataFrame({"row": df.index.to_numpy()[idx], "rules": failed})
     counts = {n: int(rules[n].sum()) for n in names if rules[n].any()}
     return Validation(len(df), bad_mask, counts, bad_rows)
+
+
+def require_enough(df: pd.DataFrame, v: Validation) -> None:
+    """Stop before training on (almost) nothing, naming the column and a value behind it."""
+    if v.rows - v.bad < MIN_ROWS:
+        raise DataError(_too_few(df, _rules(df), v))
+
+
+def _too_few(df: pd.DataFrame, rules: dict[str, np.ndarray], v: Validation) -> str:
+    rule = max(v.counts, key=v.counts.__getitem__) if v.counts else None
+    if rule is None:
+        return f"only {v.rows} rows; at least {MIN_ROWS} are needed"
+    column = LABEL if rule.startswith("label_") else next(
+        c for c in (*NUMERIC_FIELDS, *CATEGORIES) if rule.startswith(c + "_"))
+    sample = df[column].tolist()[np.flatnonzero(rules[rule])[0]]  # a plain Python value
+    return (f"{v.bad} of {v.rows} rows fail validation, leaving fewer than {MIN_ROWS}; most "
+            f"often {rule} ({v.counts[rule]} rows): column {column!r}, e.g. {sample!r}")

@@ -34,6 +34,16 @@ cli.add_typer(shadow_cli, name="shadow")
 console = Console(stderr=True, soft_wrap=True)
 
 
+def _die_with_parent() -> None:
+    """In the simulators' process: end when `credit serve` ends, however it ends (uvicorn
+    re-raises SIGTERM after its shutdown, so a `finally` never runs; kill -9 neither)."""
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
     import httpx
 
@@ -72,7 +82,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         base = f"http://{settings.simulator_host}:{settings.simulator_port}"
         sims = subprocess.Popen([sys.executable, "-m", "app.cli", "simulators",  # nosec B603
                                  "--host", settings.simulator_host,
-                                 "--port", str(settings.simulator_port)])
+                                 "--port", str(settings.simulator_port)],
+                                preexec_fn=_die_with_parent)  # noqa: PLW1509
         _wait_ready(f"{base}/healthz", sims)
         os.environ.setdefault("CREDIT_BUREAU_URL", f"{base}/bureau")
         os.environ.setdefault("CREDIT_OPEN_BANKING_URL", f"{base}/open-banking")

@@ -107,10 +107,14 @@ def audit_export(
     """Export a country's decisions of a period (JSON Lines, Parquet, signed manifest);
     check it with `python -m audit.verify_export DIR`."""
     from audit.export import export, parse_bound
+    from decision.application import COUNTRIES
 
+    if country.upper() not in COUNTRIES:
+        console.print(f"[red]unknown country[/] {country!r}: one of {', '.join(COUNTRIES)}")
+        raise typer.Exit(2)
     try:
         start, end = parse_bound(from_), parse_bound(to, end=True)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         console.print(f"[red]bad date[/]: {exc}")
         raise typer.Exit(2) from None
     if end <= start:

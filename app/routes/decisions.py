@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response
 
 from app.auth import Principal, require
-from app.deps import ServicesDep
+from app.deps import ServicesDep, unique_json_keys
 from app.errors import NotFound
 from app.schemas import Application, DecisionOut, ErrorOut
 from audit.records import parse_record, to_json
@@ -17,7 +17,8 @@ _AUTH = {status: {"model": ErrorOut} for status in (401, 403, 429)}
 _ERRORS = {**_AUTH, **{status: {"model": ErrorOut} for status in (400, 409, 413, 503)}}
 
 
-@router.post("", response_model=DecisionOut, responses=_ERRORS)
+@router.post("", response_model=DecisionOut, responses=_ERRORS,
+             dependencies=[Depends(unique_json_keys)])
 async def create_decision(application: Application, services: ServicesDep,
                           principal: Annotated[Principal, Depends(require("decisions:write"))],
                           accept_language: Annotated[str, Header()] = "en") -> Response:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import Principal, require
-from app.deps import ServicesDep
+from app.deps import ServicesDep, unique_json_keys
 from app.errors import Unavailable
 from app.schemas import Country, ErrorOut
 from feature_flags.model import CountryFlag
@@ -69,7 +69,7 @@ async def get_flag(country: Country, services: ServicesDep) -> FlagOut:
     return _out(rollout.flags.get(country))
 
 
-@router.put("/{country}", response_model=FlagOut,
+@router.put("/{country}", response_model=FlagOut, dependencies=[Depends(unique_json_keys)],
             responses={**_AUTH, 400: {"model": ErrorOut}, 409: {"model": ErrorOut},
                        503: {"model": ErrorOut}})
 async def put_flag(country: Country, change: FlagIn, services: ServicesDep,

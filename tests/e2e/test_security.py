@@ -1,6 +1,7 @@
 """Authentication, scopes, abuse limits, headers and PII in logs, against a real server."""
 
 import httpx
+import orjson
 import pytest
 
 from app.auth import SCOPES
@@ -18,8 +19,8 @@ PROTECTED = {
     ("GET", "/v1/audit/verify"): "audit:export",
     ("GET", "/v1/audit/digests/latest"): "audit:export",
 }
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"), ("GET", "/openapi.json"),
-          ("GET", "/docs/oauth2-redirect")}
+PUBLIC = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"),
+          ("GET", "/openapi.json"), ("GET", "/docs/oauth2-redirect")}
 CANARY_ID = "QQCANARY77ID"  # matches no national-id pattern: must never be logged at all
 CANARY_NAME = "Canaria Zzyzx"
 
@@ -77,6 +78,7 @@ def test_wrong_scope_is_403_right_scope_passes(server, method, path):
 def test_public_probes_need_no_key(server):
     url, _, _ = server
     assert httpx.get(url + "/healthz").status_code == 200
+    assert httpx.head(url + "/healthz").status_code == 200
     assert httpx.get(url + "/readyz").status_code == 200
 
 
@@ -148,3 +150,29 @@ def test_wrong_method_lists_every_allowed_method(server):
                       headers={"Authorization": f"Bearer {keys['flags:admin']}"})
     assert r.status_code == 405
     assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "PUT"}
+
+
+def test_a_body_is_not_read_before_the_key_is_checked(server):
+    """Malformed or schema-breaking bodies from a caller without a valid key get 401, so
+    they learn nothing of the schema; with a key, the same bodies get 422."""
+    url, keys, _ = server
+    for body in (b"{not json", b'{"application_id": 5}'):
+        for key in (None, "ck_000000000000_forged"):
+            r = call(url, "POST", "/v1/decisions", key, content=body,
+                     headers={"Content-Type": "application/json"})
+            assert r.status_code == 401 and "application_id" not in r.text, r.text
+        r = call(url, "POST", "/v1/decisions", keys["decisions:write"], content=body,
+                 headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+
+
+def test_duplicate_json_keys_are_refused(server):
+    """`"bureau": false, "bureau": true` is ambiguous: 400 naming the key, no decision."""
+    url, keys, _ = server
+    body = application_for_row(7, application_id="DUP-7")
+    text = orjson.dumps(body).decode().replace('"bureau":true', '"bureau":false,"bureau":true')
+    r = call(url, "POST", "/v1/decisions", keys["decisions:write"], content=text,
+             headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "duplicate key 'bureau'" in r.json()["message"]
+    ok = call(url, "POST", "/v1/decisions", keys["decisions:write"], json=body)
+    assert ok.status_code == 200  # the application id was not taken by the refused request

@@ -97,3 +97,17 @@ def test_verify_chain_checks_the_start_and_text_bodies_are_named(tmp_path):
            "UPDATE entries SET body = CAST(body AS TEXT) WHERE chain_id='b' AND seq = 2")
     bad = cli(env, "verify", "--chain", "b")
     assert bad.returncode == 1 and "FAILED at b#2: body is stored as text" in bad.stderr
+
+
+def test_export_refuses_unknown_countries_and_takes_the_last_day(tmp_path):
+    """An unknown or path-like country is refused (it used to sign an empty 'complete'
+    export); --to 9999-12-31 is the end of time, not a traceback."""
+    settings, env = signed_log(tmp_path)
+    for country in ("ZZ", "../x"):
+        r = cli(env, "export", "--country", country, "--from", "2020-01-01", "--to",
+                "2021-01-01", "--out", str(tmp_path / "x"))
+        assert r.returncode == 2 and "unknown country" in r.stderr
+    assert not (tmp_path / "x").exists()
+    r = cli(env, "export", "--country", "ES", "--from", "2020-01-01", "--to", "9999-12-31",
+            "--out", str(tmp_path / "es"), "--settle-seconds", "0")
+    assert r.returncode == 0 and "exported 15 records of ES" in r.stderr, r.stderr
