@@ -62,7 +62,7 @@ from models.scorer import Scorer
 from shadow.metrics import RolloutMetrics
 from shadow.scorecard import Scorecard
 from sources.base import Source
-from sources.breaker_storage import FallbackRedisStorage
+from sources.breaker_storage import SyncedRedisStorage
 from sources.bureau import bureau_source
 from sources.cached import CachingSource
 from sources.metrics import BreakerStateListener, DependencyMetrics
@@ -263,6 +263,7 @@ class Services:
     reloader: ModelReloader
     builder: Builder
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    breaker_storages: list[SyncedRedisStorage] = field(default_factory=list)
 
     @property
     def customer_keys(self) -> CustomerKeyStore:
@@ -276,6 +277,8 @@ class Services:
         self.reloader.stop()
         for client in self.clients:
             await client.aclose()
+        for storage in self.breaker_storages:
+            storage.close()
         if self.orchestrator.rollout is not None:
             self.orchestrator.rollout.close()
         await self.digests.stop()  # a last digest over the final heads
@@ -294,8 +297,9 @@ def build_services(settings: Settings) -> Services:
     digests = b.digest_writer(settings.audit_digest_interval_s)
     clients = [_http_client(settings.bureau_url, settings),
                _http_client(settings.open_banking_url, settings)]
+    storages: list[SyncedRedisStorage] = []
     sources = resilient([bureau_source(clients[0]), open_banking_source(clients[1])],
-                        settings, DependencyMetrics(metrics_registry))
+                        settings, DependencyMetrics(metrics_registry), storages)
     # The cache sits in front: a hit costs no breaker or retry work.
     sources = cached_sources(sources, b.feature_store, settings, b.pseudonymizer)
     decision_metrics = DecisionMetrics(metrics_registry)
@@ -314,7 +318,7 @@ def build_services(settings: Settings) -> Services:
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,
                     limiter=limiter, flags=b.flag_admin, digests=digests, reloader=reloader,
-                    builder=b, clients=clients)
+                    builder=b, clients=clients, breaker_storages=storages)
 
 
 def _rollout(b: Builder, registry: CollectorRegistry) -> Rollout:
@@ -335,9 +339,11 @@ def _http_client(base_url: str, settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def resilient(sources: list[Source], settings: Settings,
-              metrics: DependencyMetrics) -> dict[str, Source]:
-    """Each source behind its own breaker, with retries inside the decision's deadline."""
+def resilient(sources: list[Source], settings: Settings, metrics: DependencyMetrics,
+              storages: list[SyncedRedisStorage]) -> dict[str, Source]:
+    """Each source behind its own breaker, with retries inside the decision's deadline; with
+    CREDIT_BREAKER_REDIS_URL the breakers' state is shared (appended to `storages`, which
+    the caller closes)."""
     policy = RetryPolicy(attempts=settings.enrichment_attempts,
                          call_timeout_s=settings.enrichment_timeout_s,
                          budget_s=settings.enrichment_deadline_s,
@@ -352,8 +358,10 @@ def resilient(sources: list[Source], settings: Settings,
                                             socket_connect_timeout=t)
     out: dict[str, Source] = {}
     for src in sources:
-        storage = (FallbackRedisStorage(f"credit:breaker:{src.name}", redis_client)
-                   if redis_client is not None else None)
+        storage = None
+        if redis_client is not None:
+            storage = SyncedRedisStorage(f"credit:breaker:{src.name}", redis_client)
+            storages.append(storage)
         breaker = new_breaker(src.name, settings.breaker_fail_max,
                               settings.breaker_reset_timeout_s, storage,
                               [BreakerStateListener(metrics, src.name)])

@@ -1,108 +1,120 @@
-"""Circuit-breaker state shared through Redis, falling back to this process's own state while
-Redis is unreachable.
+"""Circuit-breaker state shared through Redis without a Redis call on the event loop.
 
-pybreaker's CircuitRedisStorage already swallows Redis errors, but then answers a fixed
-"closed" state with zero failures, so a breaker could never open while Redis is down. Here
-the first Redis error switches this process to an in-memory storage for `retry_after_s`;
-decisions go on with a local breaker, and Redis is tried again afterwards (it is the source
-of truth once back). The Redis client must have short socket timeouts: its calls are
-synchronous and run on the event loop.
+pybreaker reads and writes its storage synchronously inside every guarded call, on the event
+loop: a Redis that stops answering would stall every decision for its socket timeout, several
+times per call. So the breaker works on a local copy, and a daemon thread syncs it with Redis
+every `sync_s`: it pushes this process's failures and state changes, then takes the shared
+state. A breaker opened by one process opens in the others within one interval; while Redis
+is down the local copy goes on alone (it still opens on this process's own failures), and
+Redis is the source of truth again once it answers.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+import threading
+from datetime import UTC, datetime
 
 import pybreaker
 import redis
 
 
-class _Watched:
-    """A Redis client proxy that reports connection errors before re-raising them."""
+class SyncedRedisStorage(pybreaker.CircuitBreakerStorage):
+    def __init__(self, namespace: str, client: redis.Redis, sync_s: float = 0.1) -> None:
+        super().__init__("redis-synced")
+        self._keys = [f"{namespace}:{k}" for k in ("state", "counter", "opened_at")]
+        self._redis = client
+        self._sync_s = sync_s
+        self._lock = threading.Lock()
+        # The local copy pybreaker reads and writes.
+        self._state, self._counter, self._successes = pybreaker.STATE_CLOSED, 0, 0
+        self._opened_at: datetime | None = None
+        # What changed here since the last push.
+        self._failures, self._reset, self._changed = 0, False, False
+        self.shared = False  # the last sync reached Redis
+        self.sync()  # the shared state before the first call (at start-up, not on the loop)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="breaker-sync", daemon=True)
+        self._thread.start()
 
-    def __init__(self, client: redis.Redis, on_error: Callable[[], None]) -> None:
-        self._client = client
-        self._on_error = on_error
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except redis.RedisError:
-                self._on_error()
-                raise
-
-        return call
-
-
-class FallbackRedisStorage(pybreaker.CircuitBreakerStorage):
-    def __init__(self, namespace: str, client: redis.Redis, retry_after_s: float = 5.0) -> None:
-        super().__init__("redis-with-local-fallback")
-        self._namespace = namespace
-        self._client = _Watched(client, self._mark_down)
-        self._retry_after_s = retry_after_s
-        self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-        self._shared: pybreaker.CircuitRedisStorage | None = None
-        self._down_until = 0.0
-
-    def _mark_down(self) -> None:
-        self._down_until = time.monotonic() + self._retry_after_s
-
-    @property
-    def shared(self) -> bool:
-        """True while state is read from Redis (False: local fallback)."""
-        return self._store() is not self._local
-
-    def _store(self) -> pybreaker.CircuitBreakerStorage:
-        if time.monotonic() < self._down_until:
-            return self._local
-        if self._shared is None:
-            try:
-                self._shared = pybreaker.CircuitRedisStorage(
-                    pybreaker.STATE_CLOSED, self._client, namespace=self._namespace)
-            except redis.RedisError:
-                return self._local
-        return self._shared
+    # -- pybreaker's storage interface: the local copy only -----------------------------------
 
     @property
     def state(self) -> str:
-        return self._store().state
+        return self._state
 
     @state.setter
     def state(self, state: str) -> None:
-        self._store().state = state
+        with self._lock:
+            self._state, self._changed = state, True
 
     def increment_counter(self) -> None:
-        self._store().increment_counter()
+        with self._lock:
+            self._counter += 1
+            self._failures += 1
 
     def reset_counter(self) -> None:
-        self._store().reset_counter()
+        with self._lock:
+            self._counter, self._failures, self._reset = 0, 0, True
 
     def increment_success_counter(self) -> None:
-        self._store().increment_success_counter()
+        self._successes += 1
 
     def reset_success_counter(self) -> None:
-        self._store().reset_success_counter()
+        self._successes = 0
 
     @property
     def counter(self) -> int:
-        return self._store().counter
+        return self._counter
 
     @property
     def success_counter(self) -> int:
-        return self._store().success_counter
+        return self._successes
 
     @property
     def opened_at(self) -> datetime | None:
-        return self._store().opened_at
+        return self._opened_at
 
     @opened_at.setter
     def opened_at(self, now: datetime) -> None:
-        self._store().opened_at = now
+        with self._lock:
+            self._opened_at, self._changed = now, True
+
+    # -- the sync -----------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Push what changed here, then take the shared state."""
+        with self._lock:
+            failures, reset, changed = self._failures, self._reset, self._changed
+            state, opened = self._state, self._opened_at
+            self._failures, self._reset, self._changed = 0, False, False
+        state_key, counter_key, opened_key = self._keys
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            if reset:
+                pipe.set(counter_key, 0)
+            if failures:
+                pipe.incrby(counter_key, failures)
+            if changed:
+                pipe.set(state_key, state)
+                pipe.set(opened_key, opened.timestamp() if opened else "")
+            pipe.mget(*self._keys)
+            shared_state, counter, opened_at = pipe.execute()[-1]
+        except redis.RedisError:
+            self.shared = False  # the local copy goes on alone; what was pushed is dropped
+            return
+        self.shared = True
+        with self._lock:
+            if not self._changed and shared_state is not None:  # no newer change here
+                self._state = shared_state.decode()
+                self._opened_at = (datetime.fromtimestamp(float(opened_at), UTC)
+                                   if opened_at else None)
+            if not self._reset:
+                self._counter = int(counter or 0) + self._failures
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._sync_s):
+            self.sync()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

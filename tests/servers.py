@@ -129,8 +129,15 @@ def redis_server(log: Path | None = None) -> Iterator[tuple[str, subprocess.Pope
 @contextmanager
 def moto_server() -> Iterator[str]:
     """DynamoDB's API over HTTP from moto's server mode; yields the endpoint URL."""
+    with moto_process() as (base, _):
+        yield base
+
+
+@contextmanager
+def moto_process() -> Iterator[tuple[str, subprocess.Popen]]:
+    """moto's server and its process (to freeze it with SIGSTOP)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                 f"{base}/moto-api/"):
-        yield base
+                 f"{base}/moto-api/") as proc:
+        yield base, proc

@@ -1,18 +1,19 @@
 """Breaker state shared through a real redis-server, and what happens when Redis dies."""
 
 import asyncio
+import time
 
 import pybreaker
 import redis
 
-from sources.breaker_storage import FallbackRedisStorage
+from sources.breaker_storage import SyncedRedisStorage
 from tests.integration.test_enrichment_faults import Harness
 from tests.servers import redis_server
 
 
-def storage(url, retry_after_s=5.0):
+def storage(url):
     client = redis.Redis.from_url(url, socket_timeout=0.05, socket_connect_timeout=0.05)
-    return FallbackRedisStorage("credit:breaker:bureau", client, retry_after_s)
+    return SyncedRedisStorage("credit:breaker:bureau", client, sync_s=0.05)
 
 
 def test_one_worker_opens_the_breaker_for_all(faults, fault_simulators_url, redis_url):
@@ -25,6 +26,7 @@ def test_one_worker_opens_the_breaker_for_all(faults, fault_simulators_url, redi
                 Harness(fault_simulators_url, attempts=1, fail_max=3,
                         reset_timeout_s=30, storage=storage(redis_url)) as b:
             ra = [await a.reason() for _ in range(3)]
+            await asyncio.sleep(0.3)  # a few sync intervals: A pushes, B takes
             rb = [await b.reason() for _ in range(5)]
             return ra, rb, b.breaker.state
 
@@ -32,7 +34,7 @@ def test_one_worker_opens_the_breaker_for_all(faults, fault_simulators_url, redi
     assert ra == ["server_error"] * 3
     assert rb == ["circuit_open"] * 5 and state_b == pybreaker.STATE_OPEN
     assert faults.calls("bureau") == 3
-    assert redis.Redis.from_url(redis_url).get("credit:breaker:bureau:pybreaker:state") == b"open"
+    assert redis.Redis.from_url(redis_url).get("credit:breaker:bureau:state") == b"open"
 
 
 def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
@@ -47,7 +49,10 @@ def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
                 assert shared.shared
                 proc.kill()
                 proc.wait(timeout=10)
+                await asyncio.sleep(0.3)  # the sync notices
+                t = time.perf_counter()
                 after = [await h.reason() for _ in range(5)]
+                assert time.perf_counter() - t < 1.0  # no Redis wait in the calls themselves
                 faults.set("bureau", error_rate=1.0)
                 failing = [await h.reason() for _ in range(6)]
                 return before, after, failing, shared.shared
