@@ -175,10 +175,14 @@ class DigestWriter:
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _last: tuple[Head, ...] | None = field(default=None, init=False)
 
-    def write_now(self, *, if_moved: bool = False) -> Digest | None:
+    def write_now(self) -> Digest:
+        return self._write(tuple(sorted(self.heads(), key=lambda h: h.chain_id)))
+
+    def write_if_moved(self) -> Digest | None:
         heads = tuple(sorted(self.heads(), key=lambda h: h.chain_id))
-        if if_moved and heads == self._last:
-            return None  # the previous digest still covers every entry
+        return None if heads == self._last else self._write(heads)  # else: still covered
+
+    def _write(self, heads: tuple[Head, ...]) -> Digest:
         digest = self.signer.sign(list(heads))
         self.store.put(digest)
         if self.anchor is not None:
@@ -191,7 +195,7 @@ class DigestWriter:
             await asyncio.sleep(self.interval_s)
             t = time.perf_counter()
             try:
-                await asyncio.to_thread(self.write_now, if_moved=True)
+                await asyncio.to_thread(self.write_if_moved)
             except Exception:  # a missed digest is retried next tick; decisions go on
                 log.exception("audit digest write failed")
             log.debug("audit digest written in %.1f ms", (time.perf_counter() - t) * 1000)

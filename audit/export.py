@@ -118,7 +118,6 @@ def export(store: AuditStore, digests: DigestWriter, country: str, start: dateti
         raise ValueError(f"country must be an ISO 3166 code of two capital letters, "
                          f"not {country!r}")
     digest = digests.write_now()
-    assert digest is not None  # noqa: S101 - written unconditionally
     signer = digests.signer
     issued = datetime.strptime(digest.issued_at, STAMP).replace(tzinfo=UTC)
     end = min(end, issued - timedelta(seconds=settle_s))

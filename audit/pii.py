@@ -218,7 +218,8 @@ class RecordReader:
         sealed = applicant.pop("personal", None)
         if sealed is not None:
             applicant.update(self.cipher.open(sealed, record.application_id))
-        assert record.raw_inputs is not None and record.features is not None  # noqa: S101
+        if record.raw_inputs is None or record.features is None:
+            raise ValueError("a schema-1 decision record without its inputs")
         return PersonalData(
             applicant=applicant, loan=record.application.get("loan") or {},
             inputs=DecisionInputs(

@@ -28,7 +28,8 @@ class DecisionQuery:
 
 def summary(body: bytes | str, appended_at: str) -> dict[str, Any]:
     rec = parse_record(body)
-    assert isinstance(rec, DecisionRecord)  # noqa: S101 - callers pass decisions only
+    if not isinstance(rec, DecisionRecord):
+        raise ValueError(f"not a decision record: {rec.type}")
     resp = rec.response
     return {"decision_id": rec.decision_id, "at": appended_at, "country": rec.country,
             "outcome": resp.outcome, "decided_by": resp.decided_by,

@@ -189,7 +189,8 @@ class Orchestrator:
                       language: str) -> DecisionRecord:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
-        assert scorer is not None  # noqa: S101 - _case always pins one
+        if scorer is None:
+            raise RuntimeError("no model pinned for this decision")
         inputs = DecisionInputs(raw_inputs=case.raw, features=case.features,
                                 velocity=case.velocity,
                                 sources={n: a.values for n, a in enrichment.sources.items()})
@@ -206,30 +207,8 @@ class Orchestrator:
             **_live_sections(live, scorer.feature_names),
             flags=assignment.state() if assignment else NO_ROLLOUT, shadow=shadow,
             timings_ms=dict(timings),
-            response=self._response(decision_id, app, live, enrichment, scorer.feature_names,
-                                    language))
-
-    def _response(self, decision_id: str, app: Application, live: ArmOutcome,
-                  enrichment: Enrichment, feature_names: tuple[str, ...],
-                  language: str) -> DecisionResponse:
-        # A degraded source whose policy is "refer" withholds the score (ADR 0012).
-        withheld = live.policy is not None and live.policy.withhold_score
-        if live.score is not None:
-            reasons = [] if withheld else top_reasons(feature_names, live.score.contributions,
-                                                      self.reason_count, language)
-        else:
-            # Contribution = scorecard points the attribute cost (ADR 0053).
-            reasons = reasons_for(live.reason_weights[:self.reason_count], language)
-        return DecisionResponse(
-            decision_id=decision_id, application_id=app.application_id, outcome=live.outcome,
-            # The legacy arm has no probability or grade: null rather than the shadow
-            # model's numbers, which did not decide (docs/decisions/0053).
-            probability_of_default=None if withheld else live.probability_of_default,
-            grade=None if withheld else live.grade, decided_by=live.arm,
-            model_version=live.version if live.arm == "model" else None,
-            reasons=[Reason(code=r.code, feature=r.feature, text=r.text,
-                            contribution=r.contribution) for r in reasons],
-            degraded=enrichment.degraded)
+            response=decision_response(decision_id, app, live, enrichment,
+                                       scorer.feature_names, self.reason_count, language))
 
     async def _append(self, document: dict[str, Any], app: Application,
                       rhash: str) -> Outcome | None:
@@ -297,6 +276,30 @@ class Orchestrator:
             degraded=[d.source for d in response.degraded])
 
 
+def decision_response(decision_id: str, app: Application, live: ArmOutcome,
+                      enrichment: Enrichment, feature_names: tuple[str, ...],
+                      reason_count: int, language: str) -> DecisionResponse:
+    """What the caller is told: the live arm's outcome, its principal reasons, what degraded.
+    A degraded source whose policy is "refer" withholds the score (ADR 0012)."""
+    withheld = live.policy is not None and live.policy.withhold_score
+    if live.score is not None:
+        reasons = [] if withheld else top_reasons(feature_names, live.score.contributions,
+                                                  reason_count, language)
+    else:
+        # Contribution = scorecard points the attribute cost (ADR 0053).
+        reasons = reasons_for(live.reason_weights[:reason_count], language)
+    return DecisionResponse(
+        decision_id=decision_id, application_id=app.application_id, outcome=live.outcome,
+        # The legacy arm has no probability or grade: null rather than the shadow
+        # model's numbers, which did not decide (docs/decisions/0053).
+        probability_of_default=None if withheld else live.probability_of_default,
+        grade=None if withheld else live.grade, decided_by=live.arm,
+        model_version=live.version if live.arm == "model" else None,
+        reasons=[Reason(code=r.code, feature=r.feature, text=r.text,
+                        contribution=r.contribution) for r in reasons],
+        degraded=enrichment.degraded)
+
+
 def raw_inputs(app: Application, enrichment: Enrichment) -> dict[str, Any]:
     """The raw fields the feature function takes: the form's and the sources' (the same
     names offline, models/features.py)."""
@@ -313,7 +316,9 @@ def _live_sections(live: ArmOutcome, feature_names: tuple[str, ...]) -> dict[str
     if live.arm == "legacy":
         return {"score": None, "explanation": None, "policy": None, "legacy": live.result()}
     score, policy = live.score, live.policy
-    assert score is not None and policy is not None  # noqa: S101 - the model arm sets both
+    if score is None or policy is None or score.base_value is None \
+            or score.contributions is None:
+        raise RuntimeError("the live model arm gave no explained score")
     return {
         "score": ScoreSection(probability_of_default=score.probability, log_odds=score.log_odds),
         "explanation": Explanation(

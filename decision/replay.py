@@ -61,8 +61,9 @@ def replay_record(record: DecisionRecord, inputs: DecisionInputs,
     any difference is a real one."""
     if record.legacy is not None:
         return _replay_legacy(record, inputs, scorecard or Scorecard.load(), policy.version)
-    assert record.policy is not None and record.score is not None  # noqa: S101 - a model decision
-    assert record.explanation is not None  # noqa: S101
+    if record.policy is None or record.score is None or record.explanation is None:
+        raise ValueError(f"decision {record.decision_id}: a model decision without its score, "
+                         "explanation or policy")
     version = record.model.version
     result = ReplayResult(record.decision_id, "model", version, policy.version)
     diffs = result.differences
@@ -73,7 +74,8 @@ def replay_record(record: DecisionRecord, inputs: DecisionInputs,
     case = case_of(record, inputs, scorer)
     out = ModelArm(policy).evaluate(case, explain=True)
     score = out.score
-    assert score is not None and out.policy is not None  # noqa: S101
+    if score is None or score.contributions is None:
+        raise RuntimeError("the model arm gave no explained score")
     contributions = dict(zip(scorer.feature_names, map(float, score.contributions), strict=True))
     result.replayed = {"probability_of_default": score.probability, "outcome": out.outcome,
                        "grade": out.grade, "base_value": score.base_value,
@@ -93,7 +95,8 @@ def replay_record(record: DecisionRecord, inputs: DecisionInputs,
 def _replay_legacy(record: DecisionRecord, inputs: DecisionInputs, scorecard: Scorecard,
                    policy_version: str) -> ReplayResult:
     recorded = record.legacy
-    assert recorded is not None  # noqa: S101
+    if recorded is None:
+        raise ValueError(f"decision {record.decision_id}: no legacy section")
     result = ReplayResult(record.decision_id, "legacy", scorecard.version, policy_version)
     diffs = result.differences
     if recorded.version != scorecard.version:

@@ -31,8 +31,14 @@ def store_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
                         dynamodb=dynamo)
 
 
+CONFIGS: dict[int, object] = {}  # id(store) -> its config, for a second client of it
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeatureStore]:
-    s = build_store(store_config(request.param, tmp_path, request))
+    config = store_config(request.param, tmp_path, request)
+    s = build_store(config)
+    CONFIGS[id(s)] = config
     yield s
+    CONFIGS.pop(id(s), None)
     s.close()

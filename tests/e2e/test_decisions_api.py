@@ -47,15 +47,32 @@ def test_200_applications_from_credit_data(client, df):
     assert outcomes == {"approve", "decline", "refer"}
 
 
-def test_decision_record_explains_the_probability(client, df):
-    """base_value + sum(contributions) = logit(probability_of_default), within 1e-6."""
+def test_decision_record_explains_the_probability(client, df, trained):
+    """The probability is the registered booster's raw score on the recorded features, put
+    through the version's recorded calibration (computed here independently, so a scoring or
+    calibration bug shows), and base_value + sum(contributions) = its logit."""
+    import numpy as np
+
+    from models.features import FEATURE_NAMES
+    from models.registry import ModelRegistry
+
+    settings, _ = trained
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name,
+                             settings.mlflow_artifacts_dir)
     for row in (2, 41, 977):
         d = client.post("/v1/decisions", json=application_for_row(row, df,
                         application_id=f"EXPLAIN-{row}")).json()
         rec = client.get(f"/v1/decisions/{d['decision_id']}").json()
+        model = registry.load(rec["model"]["version"])
+        features = rec["personal_data"]["inputs"]["features"]
+        x = np.array([[np.nan if features[n] is None else features[n] for n in FEATURE_NAMES]])
+        cal = model.meta["calibration"]
+        raw = float(model.booster.predict(x, raw_score=True)[0])
+        expected = 1 / (1 + np.exp(-(cal["a"] * raw + cal["b"])))
+        assert abs(d["probability_of_default"] - expected) < 1e-12
         exp = rec["explanation"]
         total = exp["base_value"] + sum(exp["contributions"].values())
-        assert abs(total - logit(d["probability_of_default"])) < 1e-6
+        assert abs(total - logit(d["probability_of_default"])) < 1e-9
         assert rec["response"] == d
         assert rec["model"]["version"] == d["model_version"]
         assert rec["chain"]["seq"] >= 1 and len(rec["chain"]["hash"]) == 64

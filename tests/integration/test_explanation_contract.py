@@ -68,3 +68,56 @@ def test_calibration_keeps_the_explanation_exact(model, rows):
         assert abs(s.log_odds - (0.8 * raw[i] - 0.1)) <= 1e-9
         assert abs(s.base_value + s.contributions.sum()
                    - math.log(s.probability / (1 - s.probability))) <= 1e-9
+
+
+def _live(model, row, policy=None, degraded=()):
+    from decision.arms import Case, ModelArm
+    from decision.policy import Policy
+    from models.features import as_dict
+
+    x = row.reshape(1, -1)
+    raw = {"age": 40, "time": 36, "amount": 500.0, "price": 1000.0, "income": 200.0}
+    case = Case("ES", x, raw, as_dict(x), list(degraded), None, Scorer(model))
+    return ModelArm(policy or Policy.load()).evaluate(case, explain=True)
+
+
+def test_the_record_names_each_contribution_after_its_feature(model, rows):
+    """The record's contribution of feature f is TreeExplainer's value for column f (a
+    mix-up of names would still add up, so the sum cannot show it)."""
+    from decision.orchestrator import _live_sections
+
+    a, _ = _calibration(model)
+    scorer = Scorer(model)
+    expected = np.asarray(shap.TreeExplainer(model.booster).shap_values(rows[:3]))
+    for i in range(3):
+        sections = _live_sections(_live(model, rows[i]), scorer.feature_names)
+        named = sections["explanation"].contributions
+        for j, name in enumerate(model.booster.feature_name()):
+            assert abs(named[name] - a * expected[i][j]) <= 1e-9, name
+
+
+def test_a_withheld_score_is_not_shown(model, rows):
+    """A degraded source whose policy is to refer: no probability, grade or reasons in the
+    response, while the record keeps what the model said."""
+    from decision.application import Application
+    from decision.enrichment import Enrichment
+    from decision.orchestrator import _live_sections, decision_response
+    from decision.policy import Policy
+
+    policy = Policy({"version": "t", "defaults": {
+        "approve_below": 0.25, "decline_at": 0.55, "max_payment_to_income": 0.6,
+        "max_age_at_maturity": 80, "grades": [["A", 1.01]], "degraded": {"bureau": "refer"}}})
+    live = _live(model, rows[0], policy, degraded=["bureau"])
+    app = Application.model_validate({
+        "application_id": "W-1", "country": "ES",
+        "applicant": {"customer_id": "C", "national_id": "00000001R", "age": 40,
+                      "seniority_years": 3},
+        "loan": {"amount": 500, "purchase_price": 1000, "term_months": 36},
+        "consent": {"bureau": True, "open_banking": True}}, strict=False)
+    enrichment = Enrichment()
+    enrichment.degrade("bureau", "timeout")
+    response = decision_response("D", app, live, enrichment, Scorer(model).feature_names, 4,
+                                 "en")
+    assert (response.outcome, response.probability_of_default, response.grade,
+            response.reasons) == ("refer", None, None, [])
+    assert _live_sections(live, Scorer(model).feature_names)["score"].probability_of_default > 0

@@ -66,18 +66,21 @@ def console(trained, simulators_url, tmp_path_factory) -> Iterator[Console]:
 def browser():
     # Module scope: Playwright's sync API runs an event loop on this thread until stopped,
     # and later tests calling asyncio.run() must not find it running.
+    # Locally a missing browser skips (saying why); in CI (CI=1, set by .ci/run) it fails:
+    # CI installs chromium, so its absence is a broken run, not a reason to test less.
+    missing = pytest.fail if os.environ.get("CI") else pytest.skip
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+        missing("playwright is not installed (pip install -e '.[dev]')")
     if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
+        missing(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
     pw = sync_playwright().start()
     try:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     except Error as exc:
         pw.stop()
-        pytest.skip(f"chromium could not be launched: {str(exc).splitlines()[0]}")
+        missing(f"chromium could not be launched: {str(exc).splitlines()[0]}")
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield b
     b.close()

@@ -85,6 +85,19 @@ def rehash_tail(es):
     return out
 
 
+def time_backwards(es):
+    """From record 4 on, re-hashed with append times earlier than record 3's: only the time
+    check names it at 4 (the signed digest would show it at 6)."""
+    out, head = es[:3], es[2].hash
+    for e in es[3:]:
+        at = "2000-01-01T00:00:00.000000Z"
+        h = entry_hash(e.chain_id, e.seq, head, at, e.country, e.body, e.application_id,
+                       e.decision_id)
+        out.append(e._replace(prev_hash=head, hash=h, appended_at=at))
+        head = h
+    return out
+
+
 def swap_index(es):
     """The decision ids of 3 and 4 traded in the index columns: a lookup of one id would
     return the other's record."""
@@ -93,6 +106,7 @@ def swap_index(es):
 
 
 CASES = {  # name -> (tamper, the first bad seq verify must name, what it must say)
+    "time_backwards": (time_backwards, 4, "append time goes backwards"),
     "swap_index": (swap_index, 3, "hash"),
     "hijack_application": (lambda es: es[:1] + [es[1]._replace(application_id="HIJACKED")]
                            + es[2:], 2, "hash"),
