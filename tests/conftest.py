@@ -4,6 +4,7 @@ servers. Tests that write state get their own data directory."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,58 @@ def faults(fault_simulators_url: str):
     client.reset()
     yield client
     client.reset()
+
+
+SERVICE_ROLE = "credit_service"  # what `credit db upgrade` grants to (the default setting)
+SERVICE_LOGIN = "credit_api"     # the API's login role, a member of it
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[servers.PostgresServer]:
+    """A private PostgreSQL server for the session, with `credit_template`: a database at every
+    schema head (migrated as the owner), which each test's database is copied from."""
+    import psycopg
+
+    from app.builder import POSTGRES_SCHEMAS
+    from core.schema import upgrade
+
+    with servers.postgres_server() as server:
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE credit_template")
+            upgrade(server.url("credit_template"), POSTGRES_SCHEMAS, SERVICE_ROLE)
+            admin.execute(f"CREATE ROLE {SERVICE_LOGIN} LOGIN IN ROLE {SERVICE_ROLE}")
+        yield server
+
+
+@dataclass(frozen=True)
+class PostgresDB:
+    name: str
+    url: str        # as the service: a member of the service role
+    admin_url: str  # as the owner (superuser here): migrations, tampering
+
+
+def new_postgres_db(server: servers.PostgresServer, template: str = "credit_template"
+                    ) -> PostgresDB:
+    import secrets
+
+    import psycopg
+
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return PostgresDB(name, server.url(name, SERVICE_LOGIN), server.url(name))
+
+
+def drop_postgres_db(server: servers.PostgresServer, db: PostgresDB) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {db.name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_db(postgres: servers.PostgresServer) -> Iterator[PostgresDB]:
+    """A fresh database for this test, at every schema head, dropped afterwards."""
+    db = new_postgres_db(postgres)
+    yield db
+    drop_postgres_db(postgres, db)
