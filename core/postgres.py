@@ -31,7 +31,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field, SecretStr
 
-from core.schema import Branch, SchemaMismatch, check
+from core.schema import Branch, SchemaMismatch, check, current
 
 WATCHDOG_GRACE_S = 0.25  # past the statement timeout, before the socket is shut
 CHECK_IDLE_S = 1.0       # a connection idle longer is checked before it is handed out
@@ -167,7 +167,8 @@ class PgPool:
         if schema is not None:
             try:
                 with self.connection() as conn:
-                    check(conn, schema)
+                    revisions = current(conn)
+                check(revisions, schema)
             except SchemaMismatch as exc:
                 self.close()
                 raise SchemaMismatch(f"PostgreSQL at {where(config)}: {exc}") from None

@@ -98,10 +98,11 @@ def current(conn: Any) -> list[str]:
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")]  # noqa: S608  # nosec B608
 
 
-def check(conn: Any, branch: Branch) -> None:
-    """Raise SchemaMismatch unless the branch is at this build's head."""
+def check(revisions: list[str], branch: Branch) -> None:
+    """Raise SchemaMismatch unless the database, at `revisions` (`current()`), has the
+    branch at this build's head."""
     known = branch.revisions()
-    found = [r for r in current(conn) if r.startswith(f"{branch.name}_")]
+    found = [r for r in revisions if r.startswith(f"{branch.name}_")]
     if not found:
         raise SchemaMismatch(f"the database has no {branch.name} schema: run `credit db upgrade` "
                              "(as the owner, CREDIT_POSTGRES_ADMIN_URL)")

@@ -4,8 +4,8 @@ servers. Tests that write state get their own data directory."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -151,20 +151,29 @@ SERVICE_ROLE = "credit_service"  # what `credit db upgrade` grants to (the defau
 SERVICE_LOGIN = "credit_api"     # the API's login role, a member of it
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[servers.PostgresServer]:
-    """A private PostgreSQL server for the session, with `credit_template`: a database at every
-    schema head (migrated as the owner), which each test's database is copied from."""
+def migrated_database(server: servers.PostgresServer, name: str) -> str:
+    """Create `name` at every schema head, migrated as the owner (`credit db upgrade`), and
+    the service's login role; returns the service's URL of it."""
     import psycopg
 
     from app.builder import POSTGRES_SCHEMAS
     from core.schema import upgrade
 
-    with servers.postgres_server() as server:
-        with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE credit_template")
-            upgrade(server.url("credit_template"), POSTGRES_SCHEMAS, SERVICE_ROLE)
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        upgrade(server.url(name), POSTGRES_SCHEMAS, SERVICE_ROLE)
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_LOGIN,)
+                         ).fetchone() is None:
             admin.execute(f"CREATE ROLE {SERVICE_LOGIN} LOGIN IN ROLE {SERVICE_ROLE}")
+    return server.url(name, SERVICE_LOGIN)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[servers.PostgresServer]:
+    """A private PostgreSQL server for the session, with `credit_template`: a database at every
+    schema head, which each test's database is copied from."""
+    with servers.postgres_server() as server:
+        migrated_database(server, "credit_template")
         yield server
 
 
