@@ -145,8 +145,12 @@ class Orchestrator:
         if pending is not None:
             with stage("shadow_wait"):
                 shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
-        record = self._record(app, rhash, case, enrichment, assignment, live, shadow,
-                              stage.ms, language)
+        # Sealing fetches the customer's data key, which lives beside the log: across the
+        # network on PostgreSQL or DynamoDB, so off the event loop unless the log is local.
+        application = await blocking.call(self.audit, self.protector.protect,
+                                          app.model_dump(mode="json"))
+        record = self._record(app, application, rhash, case, enrichment, assignment, live,
+                              shadow, stage.ms, language)
         with stage("audit"):
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
@@ -174,16 +178,17 @@ class Orchestrator:
         return Case(app.country, x, raw, as_dict(x), [d.source for d in enrichment.degraded],
                     velocity, self.scorers.current)  # pinned: one version throughout
 
-    def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
-                assignment: Assignment | None, live: ArmOutcome, shadow: ShadowSection | None,
-                timings: dict[str, float], language: str) -> DecisionRecord:
+    def _record(self, app: Application, application: dict[str, Any], rhash: str, case: Case,
+                enrichment: Enrichment, assignment: Assignment | None, live: ArmOutcome,
+                shadow: ShadowSection | None, timings: dict[str, float],
+                language: str) -> DecisionRecord:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
         assert scorer is not None  # noqa: S101 - _case always pins one
         return DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
-            application=self.protector.protect(app.model_dump(mode="json")),
+            application=application,
             enrichment=enrichment.sources, velocity=case.velocity, raw_inputs=case.raw,
             feature_set_version=FEATURE_SET_VERSION, features=case.features,
             model=ModelRef(name=scorer.model.name, version=scorer.version,

@@ -34,9 +34,9 @@ def db_upgrade(sql: Annotated[bool, typer.Option(
     from core.schema import upgrade
 
     settings = Settings()
+    url = _url(settings, admin=True)
     try:
-        out = upgrade(_url(settings, admin=True), POSTGRES_SCHEMAS,
-                      settings.postgres_service_role, sql=sql)
+        out = upgrade(url, POSTGRES_SCHEMAS, settings.postgres_service_role, sql=sql)
     except Exception as exc:  # connection refused, no privilege: say which, briefly
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1]
         console.print(f"[red]upgrade failed[/]: {type(exc).__name__}: {' '.join(first)}")
@@ -56,8 +56,12 @@ def db_status() -> None:
     from app.builder import POSTGRES_SCHEMAS
     from core.schema import SchemaMismatch, check, current
 
-    with psycopg.connect(_url(Settings(), admin=False), connect_timeout=5) as conn:
-        revisions = current(conn)
+    try:
+        with psycopg.connect(_url(Settings(), admin=False), connect_timeout=5) as conn:
+            revisions = current(conn)
+    except psycopg.OperationalError as exc:
+        console.print(f"[red]PostgreSQL not reachable[/]: {type(exc).__name__}")
+        raise typer.Exit(2) from None
     bad = 0
     for branch in POSTGRES_SCHEMAS:
         try:
