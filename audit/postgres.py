@@ -11,6 +11,7 @@ DELETE and TRUNCATE to everyone else (audit/migrations/). ADR 0120.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from core.postgres import PgPool, PostgresConfig, open_scan
 from core.schema import Branch
 
 MIGRATIONS = Branch("audit", Path(__file__).parent / "migrations")
+log = logging.getLogger(__name__)
 
 _COLUMNS = "chain_id, seq, prev_hash, hash, body, appended_at, country"
 # The columns a reader checks against the body (decision_id, application_id) are plain
@@ -113,12 +115,21 @@ class PostgresAuditStore:
 
     def _load_head(self) -> None:
         """The chain's head as the database has it: at start, and after a failed batch (its
-        commit may have happened even though its answer was lost)."""
+        commit may have happened even though its answer was lost: then the database is
+        ahead). A database *behind* what this writer committed lost acknowledged entries (a
+        failover to a replica that had not received them): the head is kept, so the next
+        entry leaves a gap that `verify` names, instead of a chain that hides the loss."""
         with self._pool.connection() as conn:
             row = conn.execute("SELECT seq, hash, appended_at FROM audit_entries "
                                "WHERE chain_id = %s ORDER BY seq DESC LIMIT 1",
                                (self.chain_id,)).fetchone()
-        self._seq, self._head, self._at = tuple(row) if row else (0, GENESIS, "")
+        seq, head, at = tuple(row) if row else (0, GENESIS, "")
+        if seq >= getattr(self, "_seq", 0):
+            self._seq, self._head, self._at = seq, head, at
+        else:
+            log.error("audit chain %s: the database ends at seq %d but this writer committed "
+                      "up to %d: entries lost (failover without synchronous replication?)",
+                      self.chain_id, seq, self._seq)
         self._stale = False
 
     def append(self, record: dict[str, Any], *, application_id: str | None = None,

@@ -186,6 +186,8 @@ class PgPool:
         except psycopg.OperationalError as exc:
             if conn is None or conn.broken or conn.closed:
                 self._failed_at = time.monotonic()
+                if conn is not None:  # its idle siblings were most likely cut as well
+                    self._pool.drain()
             raise self._unavailable(f"PostgreSQL ({self.name}): {_reason(exc)}") from exc
 
     def _check(self, conn: psycopg.Connection) -> None:

@@ -136,7 +136,15 @@ def moto_server() -> Iterator[str]:
         yield base
 
 
-PG_BIN = Path(os.environ.get("CREDIT_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def pg_bin() -> Path:
+    """Debian's PostgreSQL programs (the newest major installed), or CREDIT_TEST_PG_BIN."""
+    if "CREDIT_TEST_PG_BIN" in os.environ:
+        return Path(os.environ["CREDIT_TEST_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if not found:
+        raise RuntimeError("PostgreSQL not installed (apt-get install postgresql; .ci/run does)")
+    return found[-1].parent
 
 
 class PostgresServer:
@@ -149,7 +157,7 @@ class PostgresServer:
         self.data, self.log = root / "data", root / "server.log"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
-        cmd = [str(PG_BIN / args[0]), *args[1:]]
+        cmd = [str(pg_bin() / args[0]), *args[1:]]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         return subprocess.run(cmd, check=True, capture_output=True, cwd=self.root, timeout=120)

@@ -115,3 +115,23 @@ def test_a_schema_this_build_does_not_know_is_refused(postgres_db, config):
         admin.execute("UPDATE credit_schema_version SET version_num = 'audit_0099'")
     with pytest.raises(SchemaMismatch, match="audit_0099, which this build does not know"):
         PostgresAuditStore(config)
+
+
+def test_entries_lost_by_the_database_leave_a_gap_verify_names(postgres_db, stores):
+    """The database loses this writer's last acknowledged entry (a failover to a replica
+    that had not received it) and its connections: the writer does not continue from the
+    shortened chain but from what it committed, so verify names the loss."""
+    store = stores()
+    for i in range(3):
+        store.append({"n": i})
+    with psycopg.connect(postgres_db.admin_url, autocommit=True) as admin:
+        admin.execute("SET session_replication_role = replica")
+        admin.execute("DELETE FROM audit_entries WHERE seq = 3")
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'credit-audit-log'")
+    with pytest.raises(AuditUnavailable):
+        store.append({"n": 3})
+    time.sleep(0.6)
+    assert store.append({"n": 3}).seq == 4
+    result = verify_entries(store.entries())
+    assert not result.ok and "sequence jumps from 2 to 4" in result.problem
