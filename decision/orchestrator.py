@@ -126,8 +126,12 @@ class Orchestrator:
         t0 = time.perf_counter()
         stage = Stages(self._tracer)
         with stage("idempotency"):
-            existing = await blocking.call(self.audit, self.audit.get_by_application,
-                                           app.application_id)
+            try:
+                existing = await blocking.call(self.audit, self.audit.get_by_application,
+                                               app.application_id)
+            except AuditUnavailable:  # the log is away: the first call to notice is this one
+                self.metrics.audit_failures.inc()
+                raise
             if existing is not None:
                 return _replayed(existing, rhash)
             # Replays above are free; each new decision for a customer counts (score probing).

@@ -14,6 +14,7 @@ import pytest
 from app.builder import Builder
 from app.settings import Settings
 from tests import servers
+from tests.servers import SERVICE_LOGIN, SERVICE_ROLE, migrated_database  # noqa: F401
 from training.train import TrainConfig, TrainResult, train
 
 TEST_CONFIG = TrainConfig(trials=2, n_boot=30, explain_rows=300)
@@ -145,27 +146,6 @@ def faults(fault_simulators_url: str):
     client.reset()
     yield client
     client.reset()
-
-
-SERVICE_ROLE = "credit_service"  # what `credit db upgrade` grants to (the default setting)
-SERVICE_LOGIN = "credit_api"     # the API's login role, a member of it
-
-
-def migrated_database(server: servers.PostgresServer, name: str) -> str:
-    """Create `name` at every schema head, migrated as the owner (`credit db upgrade`), and
-    the service's login role; returns the service's URL of it."""
-    import psycopg
-
-    from app.builder import POSTGRES_SCHEMAS
-    from core.schema import upgrade
-
-    with psycopg.connect(server.url(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        upgrade(server.url(name), POSTGRES_SCHEMAS, SERVICE_ROLE)
-        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_LOGIN,)
-                         ).fetchone() is None:
-            admin.execute(f"CREATE ROLE {SERVICE_LOGIN} LOGIN IN ROLE {SERVICE_ROLE}")
-    return server.url(name, SERVICE_LOGIN)
 
 
 @pytest.fixture(scope="session")

@@ -208,3 +208,24 @@ def postgres_server(fsync: bool = False) -> Iterator[PostgresServer]:
         if server.running():
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+SERVICE_ROLE = "credit_service"  # what `credit db upgrade` grants to (the default setting)
+SERVICE_LOGIN = "credit_api"     # the API's login role, a member of it
+
+
+def migrated_database(server: PostgresServer, name: str) -> str:
+    """Create `name` at every schema head, migrated as the owner (`credit db upgrade`), and
+    the service's login role; returns the service's URL of it."""
+    import psycopg
+
+    from app.builder import POSTGRES_SCHEMAS
+    from core.schema import upgrade
+
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        upgrade(server.url(name), POSTGRES_SCHEMAS, SERVICE_ROLE)
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_LOGIN,)
+                         ).fetchone() is None:
+            admin.execute(f"CREATE ROLE {SERVICE_LOGIN} LOGIN IN ROLE {SERVICE_ROLE}")
+    return server.url(name, SERVICE_LOGIN)

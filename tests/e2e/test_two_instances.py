@@ -270,6 +270,11 @@ def test_postgres_stopped_under_load(system, df):
     assert slowest < BUDGET_S, f"an answer took {slowest:.2f}s"
     assert recovered_s < 3.0, f"decisions resumed {recovered_s:.1f}s after the restart"
     assert system.logged_once(load.answered())
+    for inst in (system.a, system.b):  # what the audit-failure alert counts
+        with inst.client() as c:
+            metrics = c.get("/metrics").text
+        assert any(line.startswith("credit_audit_failures_total ") and float(line.split()[1]) > 0
+                   for line in metrics.splitlines())
     result = system.verify()
     assert result.ok and result.chains >= 2, result
 
