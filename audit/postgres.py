@@ -26,7 +26,7 @@ from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_
 from audit.search import DecisionQuery, summary
 from audit.sqlite import AppendItem, new_chain_id
 from audit.store import AuditUnavailable, DuplicateApplication
-from core.postgres import PgPool, PostgresConfig, open_scan
+from core.postgres import PgPool, PostgresConfig, scan
 from core.schema import Branch
 
 MIGRATIONS = Branch("audit", Path(__file__).parent / "migrations")
@@ -82,27 +82,20 @@ def _entry(row: tuple) -> Entry:
 
 @dataclass(frozen=True)
 class PostgresEntries:
-    """Reads entries through a server-side cursor on a connection of its own (a long read
-    holds no pooled connection). The store does not offer it as `reader`: the database is
-    remote, so `verify_store` reads seq ranges in threads, each on its own connection."""
+    """Reads entries with `core.postgres.scan` (a server-side cursor on a connection of its
+    own). The store does not offer it as `reader`: the database is remote, so `verify_store`
+    reads seq ranges in threads, each on its own connection."""
 
     config: PostgresAuditConfig
-    batch: int = 5000
 
     def __call__(self, chain_id: str | None = None, from_seq: int | None = None,
                  to_seq: int | None = None) -> Iterator[Entry]:
         sql, params = _select(_COLUMNS, chain_id, from_seq, to_seq)
-        try:
-            conn = open_scan(self.config, "audit-reader")
-        except Exception as exc:
-            raise AuditUnavailable(f"audit log not readable: {type(exc).__name__}") from exc
-        try:
-            with conn.transaction(), conn.cursor(name="entries") as cur:
-                cur.itersize = self.batch
-                cur.execute(sql, params)
-                yield from map(_entry, cur)
+        rows = scan(self.config, "audit-entries", sql, params, unavailable=AuditUnavailable)
+        try:  # a generator: closing it early (verify stops at a bad range) ends the read
+            yield from map(_entry, rows)
         finally:
-            conn.close()
+            rows.close()
 
 
 class PostgresAuditStore:

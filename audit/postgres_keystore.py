@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from audit.postgres import MIGRATIONS, PostgresAuditConfig
 from audit.store import AuditUnavailable
-from core.postgres import PgPool, open_scan
+from core.postgres import PgPool, scan
 
 
 class PostgresCustomerKeyStore:
@@ -58,9 +58,9 @@ class PostgresCustomerKeyStore:
 
     def all_refs(self) -> list[str]:
         # Every customer: a long read (master key rotation), on a connection of its own.
-        with open_scan(self._config, "audit-keys-scan") as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT customer_ref FROM audit_customer_keys ORDER BY customer_ref")]
+        return [r[0] for r in scan(self._config, "audit-keys-scan", "SELECT customer_ref FROM "
+                                   "audit_customer_keys ORDER BY customer_ref",
+                                   unavailable=AuditUnavailable)]
 
     def replace(self, customer_ref: str, wrapped: bytes) -> None:
         # An UPDATE of a row that is gone changes nothing: an erased key stays erased.

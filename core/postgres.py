@@ -7,8 +7,9 @@ about `statement_timeout_s + acquire_timeout_s`, never a hang (ADR 0120):
 - connect: opening one (`connect_timeout_s`; libpq counts whole seconds, at least 2);
 - statement: the server's `statement_timeout` and `lock_timeout`;
 - the whole call: a watchdog shuts the socket of a call still running a little after its
-  statement timeout, for a server that takes packets but no longer answers (a frozen
-  process, a stalled disk): the blocked thread gets an error instead of waiting forever.
+  statement timeout (in `scan()`, each fetch after `scan_timeout_s`), for a server that
+  takes packets but no longer answers (a frozen process, a stalled disk): the blocked
+  thread gets an error instead of waiting forever.
 After a connection-level failure, calls fail at once for `retry_after_s` instead of each
 waiting its acquire timeout (under load that wait would queue every request behind it);
 then the next call tries again, so service resumes as soon as the database is back.
@@ -23,7 +24,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -216,8 +217,32 @@ def _reason(exc: psycopg.OperationalError) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def open_scan(config: PostgresConfig, name: str) -> psycopg.Connection:
-    """A connection of its own for a long read (a server-side cursor over the log), with
-    `scan_timeout_s` per statement: verify and export must not hold a pooled connection."""
-    return psycopg.connect(config.url.get_secret_value(),
-                           **connect_kwargs(config, config.scan_timeout_s, f"credit-{name}"))
+def scan(config: PostgresConfig, name: str, sql: str, params: Sequence[Any] = (),
+         batch: int = 5000, unavailable: type[Exception] = DatabaseUnavailable
+         ) -> Iterator[tuple[Any, ...]]:
+    """Rows of a long read (verify, export, a key rotation) through a server-side cursor, on
+    a connection of its own (no pooled connection is held while the caller works through
+    them), each fetch bounded by `scan_timeout_s` and the watchdog."""
+    limit = config.scan_timeout_s + WATCHDOG_GRACE_S
+    dog = Watchdog(name)
+    try:
+        conn = psycopg.connect(config.url.get_secret_value(),
+                               **connect_kwargs(config, config.scan_timeout_s, f"credit-{name}"))
+    except psycopg.OperationalError as exc:
+        dog.close()
+        raise unavailable(f"PostgreSQL ({name}): {_reason(exc)}") from exc
+    try:
+        with conn.transaction(), conn.cursor(name=name.replace("-", "_")) as cur:
+            with dog.guard(conn, limit):
+                cur.execute(sql, params)
+            while True:
+                with dog.guard(conn, limit):
+                    rows = cur.fetchmany(batch)
+                if not rows:
+                    return
+                yield from rows
+    except psycopg.OperationalError as exc:
+        raise unavailable(f"PostgreSQL ({name}): {_reason(exc)}") from exc
+    finally:
+        conn.close()
+        dog.close()
