@@ -14,7 +14,7 @@ import pytest
 from app.builder import Builder
 from app.settings import Settings
 from tests import servers
-from tests.servers import SERVICE_LOGIN, SERVICE_ROLE, migrated_database  # noqa: F401
+from tests.servers import SERVICE_LOGIN, migrated_database
 from training.train import TrainConfig, TrainResult, train
 
 TEST_CONFIG = TrainConfig(trials=2, n_boot=30, explain_rows=300)

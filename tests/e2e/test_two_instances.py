@@ -29,7 +29,8 @@ from audit.postgres import PostgresAuditConfig, PostgresAuditStore, PostgresDige
 from audit.verify import VerifyResult, verify_store
 from audit.verify_export import verify_export
 from tests import servers
-from tests.conftest import api_env, auth, fresh_data_dir, migrated_database
+from tests.conftest import api_env, auth, fresh_data_dir
+from tests.servers import migrated_database
 from training.data import load_credit_data
 
 BUDGET_S = 2.0  # a decision is answered within this, also with the database gone

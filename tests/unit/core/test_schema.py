@@ -6,7 +6,8 @@ import pytest
 
 from app.builder import POSTGRES_SCHEMAS
 from core.schema import Branch, SchemaMismatch, check, current, upgrade
-from tests.conftest import SERVICE_ROLE, PostgresDB, drop_postgres_db, new_postgres_db
+from tests.conftest import PostgresDB, drop_postgres_db, new_postgres_db
+from tests.servers import SERVICE_ROLE
 
 DEMO = '''
 from alembic import op
