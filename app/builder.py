@@ -76,7 +76,8 @@ POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA]
 
 def postgres_fields(settings: Settings) -> dict[str, Any]:
     """The connection fields every PostgreSQL backend's config shares (core.postgres)."""
-    assert settings.postgres_url is not None  # noqa: S101 - Settings requires it for postgres
+    if settings.postgres_url is None:
+        raise ValueError("CREDIT_POSTGRES_URL is not set")
     return {"url": settings.postgres_url, "min_size": settings.postgres_pool_min,
             "max_size": settings.postgres_pool_max,
             "connect_timeout_s": settings.postgres_connect_timeout_s,

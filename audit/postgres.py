@@ -104,6 +104,7 @@ class PostgresAuditStore:
         self._lock = threading.Lock()
         self._read = PostgresEntries(config)
         self.chain_id = chain_id or new_chain_id()
+        self._seq, self._head, self._at = 0, GENESIS, ""
         self._load_head()
 
     def _load_head(self) -> None:
@@ -117,7 +118,7 @@ class PostgresAuditStore:
                                "WHERE chain_id = %s ORDER BY seq DESC LIMIT 1",
                                (self.chain_id,)).fetchone()
         seq, head, at = tuple(row) if row else (0, GENESIS, "")
-        if seq >= getattr(self, "_seq", 0):
+        if seq >= self._seq:
             self._seq, self._head, self._at = seq, head, at
         else:
             log.error("audit chain %s: the database ends at seq %d but this writer committed "
