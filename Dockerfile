@@ -6,6 +6,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY core ./core
+COPY decision ./decision
+COPY sources ./sources
+COPY feature_store ./feature_store
 COPY models ./models
 COPY training ./training
 COPY audit ./audit

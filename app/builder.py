@@ -28,10 +28,13 @@ from audit.factory import AuditConfig, open_anchor, open_digests, open_keys, ope
 from audit.group_commit import GroupCommitter
 from audit.keystore import CustomerKeyStore
 from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader, key_file
+from audit.postgres import MIGRATIONS as AUDIT_SCHEMA
+from audit.postgres import PostgresAuditConfig
 from audit.s3_anchor import S3AnchorConfig
 from audit.sqlite import SQLiteAuditConfig
 from audit.store import AuditStore
 from audit.verify import LogReport, VerifyResult, verify_log
+from core.schema import Branch
 from decision.arms import LegacyArm, ModelArm, ShadowRunner
 from decision.enrichment import Enricher
 from decision.erasure import Eraser
@@ -72,7 +75,24 @@ from sources.resilience import ResilientSource, RetryPolicy, new_breaker
 # -- settings -> configs --------------------------------------------------------------------
 
 
+# Every PostgreSQL schema this build has, one Alembic branch per package (`credit db upgrade`).
+POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA]
+
+
+def postgres_fields(settings: Settings) -> dict[str, Any]:
+    """The connection fields every PostgreSQL backend's config shares (core.postgres)."""
+    if settings.postgres_url is None:
+        raise ValueError("CREDIT_POSTGRES_URL is not set")
+    return {"url": settings.postgres_url, "min_size": settings.postgres_pool_min,
+            "max_size": settings.postgres_pool_max,
+            "connect_timeout_s": settings.postgres_connect_timeout_s,
+            "acquire_timeout_s": settings.postgres_acquire_timeout_s,
+            "statement_timeout_s": settings.postgres_statement_timeout_s}
+
+
 def audit_config(settings: Settings) -> AuditConfig:
+    if settings.audit_store == "postgres":
+        return PostgresAuditConfig(**postgres_fields(settings))
     if settings.audit_store == "dynamodb":
         return DynamoDBAuditConfig(table_prefix=settings.dynamodb_table_prefix,
                                    endpoint=settings.dynamodb_endpoint or None,

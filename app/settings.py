@@ -93,8 +93,9 @@ class Settings(BaseSettings):
             raise ValueError("CREDIT_BUCKET_KEY must be set with CREDIT_FLAG_STORE=redis: "
                              "every instance must put a customer in the same bucket")
         return self
-    # Audit log backend (DynamoDB endpoint and region: see the feature store above).
-    audit_store: Literal["sqlite", "dynamodb"] = "sqlite"
+    # Audit log backend (DynamoDB endpoint and region: see the feature store above;
+    # PostgreSQL: the postgres_* settings below).
+    audit_store: Literal["sqlite", "dynamodb", "postgres"] = "sqlite"
     dynamodb_table_prefix: str = "credit-audit"
     # Signed digests of all chain heads: how often (seconds; 0 = only at shutdown) and the
     # Ed25519 private key (PEM). When unset, one is generated once under data_dir/keys.
@@ -131,6 +132,27 @@ class Settings(BaseSettings):
         text = self.audit_other_master_keys.get_secret_value() if self.audit_other_master_keys \
             else ""
         return [base64.b64decode(k) for k in text.split(",") if k.strip()]
+
+    # PostgreSQL (CREDIT_AUDIT_STORE=postgres; core/postgres.py, ADR 0120). The service
+    # connects as a member of postgres_service_role, which may read and insert the audit log
+    # but not change it; `credit db upgrade` runs the migrations as the owner
+    # (postgres_admin_url, default postgres_url) and grants that role what it needs.
+    postgres_url: SecretStr | None = None  # postgresql://user:password@host:5432/dbname
+    postgres_admin_url: SecretStr | None = None
+    postgres_service_role: str = Field(default="credit_service",
+                                       pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    postgres_pool_min: int = Field(default=1, ge=0)
+    postgres_pool_max: int = Field(default=8, ge=1)
+    # Every call is bounded: a database that stops answering costs a 503 within ~2 s.
+    postgres_connect_timeout_s: int = Field(default=2, ge=2)
+    postgres_acquire_timeout_s: float = Field(default=0.5, gt=0)
+    postgres_statement_timeout_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _postgres_url(self) -> Settings:
+        if self.audit_store == "postgres" and self.postgres_url is None:
+            raise ValueError("CREDIT_POSTGRES_URL must be set with CREDIT_AUDIT_STORE=postgres")
+        return self
 
     @property
     def mlflow_uri(self) -> str:

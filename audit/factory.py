@@ -16,11 +16,14 @@ from audit.dynamodb import (
     DynamoDBDigestStore,
 )
 from audit.keystore import CustomerKeyStore, SQLiteCustomerKeyStore
+from audit.postgres import PostgresAuditConfig, PostgresAuditStore, PostgresDigestStore
+from audit.postgres_keystore import PostgresCustomerKeyStore
 from audit.s3_anchor import S3Anchor, S3AnchorConfig
 from audit.sqlite import SQLiteAuditConfig, SQLiteAuditStore
 from audit.store import AuditStore
 
-AuditConfig = Annotated[SQLiteAuditConfig | DynamoDBAuditConfig, Field(discriminator="type")]
+AuditConfig = Annotated[SQLiteAuditConfig | DynamoDBAuditConfig | PostgresAuditConfig,
+                        Field(discriminator="type")]
 AnchorConfig = Annotated[DirectoryAnchorConfig | S3AnchorConfig, Field(discriminator="type")]
 
 
@@ -30,6 +33,8 @@ def open_log(config: AuditConfig) -> AuditStore:
             return SQLiteAuditStore(config.path, busy_timeout_s=config.busy_timeout_s)
         case DynamoDBAuditConfig():
             return DynamoDBAuditStore(config.table_prefix, **config.where)  # type: ignore[arg-type]
+        case PostgresAuditConfig():
+            return PostgresAuditStore(config)
     raise ValueError(f"unknown audit store type {config!r}")
 
 
@@ -39,16 +44,21 @@ def open_digests(config: AuditConfig) -> DigestStore:
             return SQLiteDigestStore(config.digests_path)
         case DynamoDBAuditConfig():
             return DynamoDBDigestStore(config.table_prefix, **config.where)
+        case PostgresAuditConfig():
+            return PostgresDigestStore(config)
     raise ValueError(f"unknown audit store type {config!r}")
 
 
 def open_keys(config: AuditConfig) -> CustomerKeyStore:
-    """Beside the log: on DynamoDB every host shares the keys, so an erasure reaches all."""
+    """Beside the log: on DynamoDB and PostgreSQL every host shares the keys, so an erasure
+    reaches all."""
     match config:
         case SQLiteAuditConfig():
             return SQLiteCustomerKeyStore(config.keys_path, config.busy_timeout_s)
         case DynamoDBAuditConfig():
             return DynamoDBCustomerKeyStore(config.table_prefix, **config.where)
+        case PostgresAuditConfig():
+            return PostgresCustomerKeyStore(config)
     raise ValueError(f"unknown audit store type {config!r}")
 
 

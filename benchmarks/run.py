@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                 servers = {}
                 if "redis" in config.needs:
                     servers["redis_url"] = servers_stack.enter_context(stack.redis_server(run_dir))
+                if "postgres" in config.needs:
+                    servers["postgres_url"] = servers_stack.enter_context(stack.postgres_server())
                 for scenario in scenarios:
                     try:
                         results.append(run_api(args, loader, prepared, sims, bodies, config,

@@ -2,7 +2,8 @@
 and scenarios (how enrichment behaves). Each API result is one (configuration, scenario).
 
 Adding a configuration is one entry in CONFIGURATIONS. Values may name a server started for
-the run, e.g. "{redis_url}" (a redis-server on a free port, started when `needs` says so).
+the run, e.g. "{redis_url}" (a redis-server on a free port, started when `needs` says so)
+or "{postgres_url}" (a migrated PostgreSQL of its own).
 A configuration or scenario whose settings this build does not have is skipped with the
 reason in the report: a setting pydantic ignores would silently measure something else.
 """
@@ -24,7 +25,7 @@ class Skip(Exception):  # noqa: N818 - a signal, not an error
 class Configuration:
     name: str
     env: dict[str, str] = field(default_factory=dict)
-    needs: tuple[str, ...] = ()              # servers to start: "redis"
+    needs: tuple[str, ...] = ()              # servers to start: "redis", "postgres"
     requires_settings: tuple[str, ...] = ()  # Settings fields this build must have
 
 
@@ -32,6 +33,10 @@ CONFIGURATIONS = [
     Configuration("embedded"),
     Configuration("redis", {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}"},
                   needs=("redis",), requires_settings=("feature_store", "redis_url")),
+    # The audit log, digests and customer keys on PostgreSQL (fsync on), the rest embedded.
+    Configuration("postgres", {"CREDIT_AUDIT_STORE": "postgres",
+                               "CREDIT_POSTGRES_URL": "{postgres_url}"},
+                  needs=("postgres",), requires_settings=("audit_store", "postgres_url")),
 ]
 
 

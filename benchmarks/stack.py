@@ -1,6 +1,7 @@
 """The servers a benchmark run needs, each a real process on a free port, stopped at exit:
 the simulators, the API (uvicorn, N workers, as in production), the peer (`mlflow models
-serve` of the same registered version) and, for configurations that ask for it, redis-server.
+serve` of the same registered version) and, for configurations that ask for them,
+redis-server and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -159,3 +160,13 @@ def redis_server(run_dir: Path) -> Iterator[str]:
 
     with start(run_dir / "redis.log") as (url, _):
         yield url
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL (fsync on, as in production), migrated; yields the service's URL."""
+    from tests.servers import migrated_database
+    from tests.servers import postgres_server as start
+
+    with start(fsync=True) as pg:
+        yield migrated_database(pg, "credit")

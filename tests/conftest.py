@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from app.builder import Builder
 from app.settings import Settings
 from tests import servers
+from tests.servers import SERVICE_LOGIN, migrated_database
 from training.train import TrainConfig, TrainResult, train
 
 TEST_CONFIG = TrainConfig(trials=2, n_boot=30, explain_rows=300)
@@ -144,3 +146,46 @@ def faults(fault_simulators_url: str):
     client.reset()
     yield client
     client.reset()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[servers.PostgresServer]:
+    """A private PostgreSQL server for the session, with `credit_template`: a database at every
+    schema head, which each test's database is copied from."""
+    with servers.postgres_server() as server:
+        migrated_database(server, "credit_template")
+        yield server
+
+
+@dataclass(frozen=True)
+class PostgresDB:
+    name: str
+    url: str        # as the service: a member of the service role
+    admin_url: str  # as the owner (superuser here): migrations, tampering
+
+
+def new_postgres_db(server: servers.PostgresServer, template: str = "credit_template"
+                    ) -> PostgresDB:
+    import secrets
+
+    import psycopg
+
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return PostgresDB(name, server.url(name, SERVICE_LOGIN), server.url(name))
+
+
+def drop_postgres_db(server: servers.PostgresServer, db: PostgresDB) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {db.name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_db(postgres: servers.PostgresServer) -> Iterator[PostgresDB]:
+    """A fresh database for this test, at every schema head, dropped afterwards."""
+    db = new_postgres_db(postgres)
+    yield db
+    drop_postgres_db(postgres, db)

@@ -141,3 +141,98 @@ def moto_process() -> Iterator[tuple[str, subprocess.Popen]]:
     with process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                  f"{base}/moto-api/") as proc:
         yield base, proc
+
+
+def pg_bin() -> Path:
+    """Debian's PostgreSQL programs (the newest major installed), or CREDIT_TEST_PG_BIN."""
+    if "CREDIT_TEST_PG_BIN" in os.environ:
+        return Path(os.environ["CREDIT_TEST_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if not found:
+        raise RuntimeError("PostgreSQL not installed (apt-get install postgresql; .ci/run does)")
+    return found[-1].parent
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster in a temporary directory (initdb + pg_ctl, trust
+    authentication on 127.0.0.1 only). As root, its programs run as the `postgres` user:
+    initdb refuses root. `stop()` and `start()` let a test take the database away."""
+
+    def __init__(self, root: Path, port: int, fsync: bool = False) -> None:
+        self.root, self.port, self.fsync = root, port, fsync
+        self.data, self.log = root / "data", root / "server.log"
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = [str(pg_bin() / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, check=True, capture_output=True, cwd=self.root, timeout=120)
+
+    def url(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{self.root}'\nmax_connections = 300\n")
+            if not self.fsync:  # tests throw the data away; benchmarks keep fsync on
+                conf.write("fsync = off\nfull_page_writes = off\n")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def pids(self) -> list[int]:
+        """The postmaster and its children (to freeze the server with SIGSTOP in a test)."""
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(main)], capture_output=True,
+                              text=True).stdout.split()
+        return [main, *map(int, kids)]
+
+
+@contextmanager
+def postgres_server(fsync: bool = False) -> Iterator[PostgresServer]:
+    """A PostgreSQL 15 server of its own on a free port; yields it, removes it at the end."""
+    import shutil
+
+    root = Path(tempfile.mkdtemp(prefix="credit-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    server = PostgresServer(root, free_port(), fsync)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+SERVICE_ROLE = "credit_service"  # what `credit db upgrade` grants to (the default setting)
+SERVICE_LOGIN = "credit_api"     # the API's login role, a member of it
+
+
+def migrated_database(server: PostgresServer, name: str) -> str:
+    """Create `name` at every schema head, migrated as the owner (`credit db upgrade`), and
+    the service's login role; returns the service's URL of it."""
+    import psycopg
+
+    from app.builder import POSTGRES_SCHEMAS
+    from core.schema import upgrade
+
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        upgrade(server.url(name), POSTGRES_SCHEMAS, SERVICE_ROLE)
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_LOGIN,)
+                         ).fetchone() is None:
+            admin.execute(f"CREATE ROLE {SERVICE_LOGIN} LOGIN IN ROLE {SERVICE_ROLE}")
+    return server.url(name, SERVICE_LOGIN)

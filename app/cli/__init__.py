@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from app.cli.audit import audit_cli
+from app.cli.db import db_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
 from app.cli.keys import ensure_local_key, keys_cli
@@ -31,6 +32,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(features_cli, name="features")
 cli.add_typer(flags_cli, name="flags")
 cli.add_typer(shadow_cli, name="shadow")
+cli.add_typer(db_cli, name="db")
 console = Console(stderr=True, soft_wrap=True)
 
 

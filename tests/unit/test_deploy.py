@@ -46,3 +46,21 @@ def test_dashboard_queries_only_metrics_we_export():
     used = {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"\b(credit_[a-z_]+)", queries)}
     missing = {m for m in used if m not in defined and m.removesuffix("_total") not in defined}
     assert not missing, f"queried but not exported: {sorted(missing)}"
+
+
+def test_compose_sets_only_settings_that_exist():
+    """Every CREDIT_* variable the stack sets on our image is a setting (pydantic would ignore a
+    misspelt one, silently running another configuration), and the stack's settings
+    validate."""
+    import yaml
+
+    from app.settings import Settings
+
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    env = {k: v for s in services.values() if "build" in s  # our image, not postgres'
+           for k, v in s["environment"].items() if k.startswith("CREDIT_")}
+    unknown = {k for k in env if k.removeprefix("CREDIT_").lower() not in Settings.model_fields}
+    assert not unknown, f"not settings: {sorted(unknown)}"
+    api = {k.removeprefix("CREDIT_").lower(): v for k, v in services["api-1"]["environment"].items()
+           if k.startswith("CREDIT_")}
+    assert Settings(**api).audit_store == "postgres"

@@ -1,10 +1,11 @@
-"""The audit store backends, as a parametrized fixture, and raw access for tamper tests (what
-an attacker with write access to the storage could do, bypassing the store's API)."""
+"""The audit store backends (sqlite, dynamodb on moto's server, postgres on a private server),
+as a parametrized fixture, and raw access for tamper tests (what an attacker with write access
+to the storage could do, bypassing the store's API)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from audit.digest import SQLiteDigestStore
 from audit.record import Entry
+from tests.conftest import PostgresDB
 
 
 @dataclass
@@ -62,8 +64,41 @@ def dynamodb_backend(endpoint: str) -> Backend:
                    lambda: DynamoDBDigestStore("t", endpoint=endpoint), rewrite)
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def postgres_backend(db: PostgresDB, opened: list) -> Backend:
+    """Stores connect as the service's role; tampering is done as the owner (a superuser
+    here), with the append-only triggers switched off for its session."""
+    import psycopg
+
+    from audit.postgres import PostgresAuditConfig, PostgresAuditStore, PostgresDigestStore
+
+    config = PostgresAuditConfig(url=db.url, min_size=0, max_size=2)
+
+    def rewrite(chain_id: str, entries: list[Entry]) -> None:
+        with psycopg.connect(db.admin_url) as conn:
+            conn.execute("SET session_replication_role = replica")  # triggers off
+            conn.execute("DELETE FROM audit_entries WHERE chain_id = %s", (chain_id,))
+            for e in entries:
+                conn.execute("INSERT INTO audit_entries (chain_id, seq, prev_hash, hash, body, "
+                             "appended_at, country, application_id, decision_id) "
+                             "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", tuple(e))
+
+    def keep(store):
+        opened.append(store)
+        return store
+
+    return Backend("postgres",
+                   lambda chain_id=None: keep(PostgresAuditStore(config, chain_id)),
+                   lambda: keep(PostgresDigestStore(config)), rewrite)
+
+
+@pytest.fixture(params=["sqlite", "dynamodb", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
-        return sqlite_backend(tmp_path)
-    return dynamodb_backend(request.getfixturevalue("dynamodb_endpoint"))
+        yield sqlite_backend(tmp_path)
+    elif request.param == "dynamodb":
+        yield dynamodb_backend(request.getfixturevalue("dynamodb_endpoint"))
+    else:
+        opened: list = []
+        yield postgres_backend(request.getfixturevalue("postgres_db"), opened)
+        for store in opened:  # their pools, before the test's database is dropped
+            store.close()

@@ -18,10 +18,12 @@ def test_key_file_is_created_once_private(tmp_path):
     assert b"PUBLIC KEY" in path.with_suffix(".pub.pem").read_bytes()
 
 
-def test_digest_round_trips_through_its_store(tmp_path):
+def test_digest_round_trips_through_its_store(backend, tmp_path):
+    """Every backend's digest store gives back the latest digest, signature intact."""
     signer = DigestSigner.from_key_file(tmp_path / "k.pem")
-    store = SQLiteDigestStore(tmp_path / "d.db")
+    store = backend.digests()
     assert store.latest() is None
+    store.put(signer.sign([Head("a", 1, "d" * 64)]))
     d = signer.sign([Head("b", 2, "f" * 64), Head("a", 7, "e" * 64)])
     store.put(d)
     got = store.latest()

@@ -1,4 +1,5 @@
-"""The CustomerKeyStore contract: SQLite and DynamoDB (moto's server) behave alike."""
+"""The CustomerKeyStore contract: SQLite, DynamoDB (moto's server) and PostgreSQL behave
+alike."""
 
 import secrets
 import sqlite3
@@ -9,10 +10,16 @@ import pytest
 from audit.keystore import CustomerKey, SQLiteCustomerKeyStore
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb", "postgres"])
 def keys(request, tmp_path):
     if request.param == "sqlite":
         store = SQLiteCustomerKeyStore(tmp_path / "keys.db")
+    elif request.param == "postgres":
+        from audit.postgres import PostgresAuditConfig
+        from audit.postgres_keystore import PostgresCustomerKeyStore
+
+        store = PostgresCustomerKeyStore(PostgresAuditConfig(
+            url=request.getfixturevalue("postgres_db").url))
     else:
         from audit.dynamodb import DynamoDBCustomerKeyStore
 

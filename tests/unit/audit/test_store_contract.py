@@ -1,4 +1,5 @@
-"""The AuditStore contract: every backend (sqlite, dynamodb on moto) passes the same tests."""
+"""The AuditStore contract: every backend (sqlite, dynamodb on moto, postgres) passes the same
+tests."""
 
 from concurrent.futures import ThreadPoolExecutor
 
