@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,7 +79,8 @@ class Orchestrator:
     def __init__(self, *, scorers: ScorerHolder, enricher: Enricher, arms: Arms,
                  audit: AuditStore, committer: GroupCommitter, protector: Protector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
-                 velocity: Velocity | None = None, rollout: Rollout | None = None) -> None:
+                 velocity: Velocity | None = None, rollout: Rollout | None = None,
+                 listeners: Sequence[Callable[[DecisionRecord], None]] = ()) -> None:
         self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
         self.enricher = enricher
         self.arms = arms
@@ -91,6 +92,9 @@ class Orchestrator:
         self.limiter = limiter
         self.velocity = velocity
         self.rollout = rollout  # None: the model decides everything, no shadow arm
+        # Told of each new decision once its record is durable (the review projector); they
+        # must not block, and their failures never touch the decision.
+        self.listeners = listeners
         # OpenTelemetry's no-op tracer unless app/tracing.py configured one (~1 µs a span).
         self._tracer = trace.get_tracer("credit.orchestrator")
         # application_id -> (request hash, outcome) of decisions in progress in this process
@@ -152,6 +156,7 @@ class Orchestrator:
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
             return replayed
+        self._notify(record)
         # The audit stage ends after the record is written: in the metrics, not the record.
         self._observe(record.response, app.country, stage.ms, t0)
         return Outcome(document["response"], True)
@@ -233,6 +238,13 @@ class Orchestrator:
             raise AuditUnavailable("the audit log could not record this decision; "
                                    "no decision was made") from exc
         return None
+
+    def _notify(self, record: DecisionRecord) -> None:
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception as exc:  # noqa: BLE001 - the decision is made and recorded
+                _log.warning("decision_listener_failed", error_type=type(exc).__name__)
 
     async def _velocity(self, app: Application) -> dict[str, int] | None:
         """Count this application and return the applicant's velocity; None if the store

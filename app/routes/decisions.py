@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from app.auth import Principal, require
 from app.deps import ServicesDep
 from app.errors import NotFound
+from app.routes.review_story import story_json
 from app.schemas import Application, DecisionOut, ErrorOut
 from audit.records import parse_record, to_json
 
@@ -36,6 +37,8 @@ async def get_decision(decision_id: str, services: ServicesDep) -> Response:
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
     if entry is None:
         raise NotFound("no decision with that id")
-    record = to_json(parse_record(entry.body))
+    parsed = parse_record(entry.body)
+    record = to_json(parsed)
     record["chain"] = entry.chain_position()
+    record.update(await story_json(services, parsed))
     return Response(orjson.dumps(record), media_type="application/json")
