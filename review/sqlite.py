@@ -125,7 +125,7 @@ class SQLiteReviewStore:
         return Case.from_json(rows[0][0]) if rows else None
 
     def cases_for(self, decision_id: str) -> list[Case]:
-        rows = self._read("SELECT doc FROM cases WHERE decision_id = ? ORDER BY opened_at",
+        rows = self._read("SELECT doc FROM cases WHERE decision_id = ? ORDER BY opened_at, review_id",
                           (decision_id,))
         return [Case.from_json(d) for (d,) in rows]
 
