@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from review.model import Case, rank
+from review.reasons import ReasonCodes
 
-ReasonCode = Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9_]+$",
-                   description="a code of review/reason_codes.toml valid for the outcome")
+# The versioned reason codes are part of the API's contract: the schema enumerates the codes
+# valid for each outcome (a static package file, like the OpenAPI document itself).
+_CODES = ReasonCodes.load()
+ApproveCode = Literal[tuple(c.code for c in _CODES.for_outcome("approve"))]  # type: ignore[valid-type]
+DeclineCode = Literal[tuple(c.code for c in _CODES.for_outcome("decline"))]  # type: ignore[valid-type]
 # A cursor is the last row's sort key, `<rank>_<opened_at in µs since the epoch>_<review id>`:
 # every string of this shape is a position in the queue.
 CURSOR = r"^(0|-1)_[0-9]{1,16}_[A-Za-z0-9-]{1,80}$"
@@ -19,24 +23,45 @@ _US = timedelta(microseconds=1)
 SlaState = Literal["ok", "due_soon", "breached", "met", "missed"]
 
 
-class ReviewDecisionIn(BaseModel):
+class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    outcome: Literal["approve", "decline"]
-    reason_code: str = ReasonCode
+
+
+class ApproveIn(_In):
+    outcome: Literal["approve"]
+    reason_code: ApproveCode = Field(description=f"reason codes {_CODES.version}")
     note: str | None = Field(default=None, max_length=2000)
 
 
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    outcome: Literal["approve", "decline"] = Field(
-        description="the reverse of the automated outcome")
-    reason_code: str = ReasonCode
+class DeclineIn(_In):
+    outcome: Literal["decline"]
+    reason_code: DeclineCode = Field(description=f"reason codes {_CODES.version}")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# The schema itself says which reason codes go with which outcome.
+ReviewDecisionIn = Annotated[ApproveIn | DeclineIn, Field(discriminator="outcome")]
+
+
+class _OverrideNote(_In):
     note: str = Field(min_length=3, max_length=2000, pattern=r"\S",
                       description="why the automated outcome is reversed")
 
 
-class ContestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class OverrideToApprove(_OverrideNote):
+    outcome: Literal["approve"] = Field(description="the reverse of the automated outcome")
+    reason_code: ApproveCode = Field(description=f"reason codes {_CODES.version}")
+
+
+class OverrideToDecline(_OverrideNote):
+    outcome: Literal["decline"] = Field(description="the reverse of the automated outcome")
+    reason_code: DeclineCode = Field(description=f"reason codes {_CODES.version}")
+
+
+OverrideIn = Annotated[OverrideToApprove | OverrideToDecline, Field(discriminator="outcome")]
+
+
+class ContestIn(_In):
     statement: str = Field(min_length=1, max_length=4000, pattern=r"\S",
                            description="the applicant's point of view, in their words")
 

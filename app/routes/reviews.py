@@ -32,7 +32,7 @@ from review.model import CaseQuery
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 decisions_router = APIRouter(prefix="/v1/decisions", tags=["reviews"])
 _ERR = {s: {"model": ErrorOut} for s in (401, 403, 404, 429, 503)}
-_ACT = {**_ERR, 409: {"model": ErrorOut}}
+_ACT = {**_ERR, **{s: {"model": ErrorOut} for s in (400, 409, 413)}}
 ReviewId = Annotated[str, Path(max_length=100)]
 DecisionId = Annotated[str, Path(max_length=100)]
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +15,9 @@ from datetime import datetime, timedelta
 import httpx
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.simulators.server import application_for_row
 from audit.records import DecisionRecord, parse_record
 from audit.sqlite import SQLiteAuditStore
@@ -51,6 +51,11 @@ def desk(trained, simulators_url, tmp_path_factory):
         yield base, data_dir, env, clients, keys
         for c in clients.values():
             c.close()
+
+
+def credit(env, *args):
+    """The `credit` command line, in this process, configured like the server."""
+    return CliRunner().invoke(cli, list(args), env={**env, "COLUMNS": "200"})
 
 
 def decide_rows(client, df, rows, prefix):
@@ -136,9 +141,8 @@ def test_every_referral_opens_one_case_and_resolves_through_the_api(desk, df):
         assert all(a["audit"]["decision_hash"] == story["chain"]["hash"]
                    for a in story["human_actions"])
     assert open_cases(c["r1"]) == []
-    v = subprocess.run([sys.executable, "-m", "app.cli", "audit", "verify"],
-                       env={**os.environ, **env}, capture_output=True, text=True)
-    assert v.returncode == 0, v.stderr
+    v = credit(env, "audit", "verify", "--jobs", "1")
+    assert v.exit_code == 0 and "OK:" in v.output, v.output
     audit = SQLiteAuditStore(data_dir / "audit.db")
     types = [parse_record(e.body).type for e in audit.entries()]
     audit.close()
@@ -258,14 +262,11 @@ def test_explanation_of_a_declined_applicant_in_spanish(desk, df):
     assert html.headers["content-type"].startswith("text/html")
     assert '<html lang="es">' in html.text and "Notificación de denegación" in html.text
 
-    cli = {**os.environ, **env}
-    pending = subprocess.run([sys.executable, "-m", "app.cli", "notices", "pending", "--json"],
-                             env=cli, capture_output=True, text=True)
-    assert d["decision_id"] in pending.stdout, pending.stderr
-    sent = subprocess.run([sys.executable, "-m", "app.cli", "notices", "mark-sent",
-                           d["decision_id"], "--channel", "letter"], env=cli,
-                          capture_output=True, text=True)
-    assert sent.returncode == 0, sent.stderr
+    pending = credit(env, "notices", "pending", "--json")
+    assert d["decision_id"] in pending.output, pending.output
+    sent = credit(env, "notices", "mark-sent", d["decision_id"], "--channel", "letter")
+    assert sent.exit_code == 0, sent.output
+    assert d["decision_id"] not in credit(env, "notices", "pending", "--json").output
     doc = c["app"].get(f"{url}/explanation").json()
     assert doc["language"] == "en" and doc["adverse_action_notice"]["sent_at"]
     assert c["app"].get(url).json()["human_actions"][-1]["type"] == "adverse_action_notice_sent"
