@@ -75,9 +75,12 @@ def _queue(cases: list, at: str) -> Iterator[Metric]:
 def _actions(counts: list[tuple[str, str, str, int]]) -> Iterator[Metric]:
     actions = CounterMetricFamily("credit_review_actions", "Human actions by reviewer (API key "
                                   "id), country and type", labels=["reviewer", "country", "action"])
-    rates = {by: GaugeMetricFamily(f"credit_review_override_rate_by_{by}",
-                                   f"Overrides / (overrides + case decisions) per {by}",
-                                   labels=[by]) for by in ("reviewer", "country")}
+    rates = {"reviewer": GaugeMetricFamily(
+                 "credit_review_override_rate_by_reviewer",
+                 "Overrides / (overrides + case decisions) per reviewer key id", labels=["reviewer"]),
+             "country": GaugeMetricFamily(
+                 "credit_review_override_rate_by_country",
+                 "Overrides / (overrides + case decisions) per country", labels=["country"])}
     tally: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for actor, country, kind, n in counts:
         actions.add_metric([actor, country, kind], n)

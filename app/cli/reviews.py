@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -82,3 +82,30 @@ def notices_mark_sent(decision_id: str,
             raise typer.Exit(2) from None
     typer.echo(orjson.dumps({"decision_id": n.decision_id, "status": n.status,
                              "sent_at": n.sent_at, "channel": n.channel}))
+
+
+def human_story(b: Any, record: Any) -> dict[str, Any]:
+    """What people did with a decision after it was made (for `credit audit replay`): its
+    final outcome and each human action with its place in the audit log."""
+    try:
+        story = b.review_desk.story(record)
+    except Exception as exc:  # noqa: BLE001 - the replay itself does not need the store
+        return {"final_outcome": None, "human_actions": None,
+                "review_unavailable": type(exc).__name__}
+    actions = [(a, a.parsed()) for a in story.actions]
+    return {"final_outcome": story.final_outcome, "human_actions": [
+        {"type": a.type, "at": a.at, "actor": a.actor, "review_id": a.review_id or None,
+         "outcome": getattr(rec, "outcome", None),
+         "reason_code": getattr(rec, "reason_code", None),
+         "chain_id": a.chain_id, "seq": a.seq, "hash": a.entry_hash} for a, rec in actions]}
+
+
+def print_story(story: dict[str, Any]) -> None:
+    if story["human_actions"] is None:
+        console.print("[yellow]human actions unknown: the review store could not be read[/]")
+        return
+    for a in story["human_actions"]:
+        console.print(f"  {a['at'][:19]} {a['type']} by key {a['actor']}: "
+                      f"{a['outcome'] or ''} {a['reason_code'] or ''} (audit {a['chain_id']} "
+                      f"#{a['seq']})")
+    console.print(f"final outcome: {story['final_outcome'] or 'waiting for review'}")

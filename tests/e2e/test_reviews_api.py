@@ -198,8 +198,9 @@ def test_four_eyes_and_twenty_concurrent_reviewers(desk, df):
 def test_override_contest_and_scopes(desk, df):
     """An automated approval is overridden (reason required); the applicant contests the
     decline: a priority case the overriding reviewer may not decide; another reviewer
-    approves; the decision's story shows every action. Scopes are enforced."""
-    _, _, _, c, keys = desk
+    approves; the decision's story (API and `credit audit replay`) shows every action.
+    Scopes are enforced."""
+    _, _, env, c, keys = desk
     small = [r for r in range(2400, 2600) if df.loc[r, "amount"] <= float(FOUR_EYES_ABOVE)]
     d = next(x for x in decide_rows(c["app"], df, small[:40], "OV") if x["outcome"] == "approve")
     url = f"/v1/decisions/{d['decision_id']}"
@@ -234,6 +235,12 @@ def test_override_contest_and_scopes(desk, df):
         "decision_override", "decision_contest", "review_decision"]
     assert "sister" not in orjson.dumps(story).decode()  # sealed outside the review desk
     assert c["app"].get("/v1/reviews").status_code == 403
+    replay = credit(env, "audit", "replay", d["decision_id"], "--json")
+    assert replay.exit_code == 0, replay.output
+    replayed = orjson.loads(replay.stdout[:replay.stdout.rindex("}") + 1])
+    assert replayed["identical"] and replayed["final_outcome"] == "approve"
+    assert [a["hash"] for a in replayed["human_actions"]] == \
+        [a["audit"]["hash"] for a in story["human_actions"]]
 
 
 def test_explanation_of_a_declined_applicant_in_spanish(desk, df):
