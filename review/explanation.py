@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from audit.records import DecisionRecord
 from models.reasons import reasons_for
@@ -68,6 +68,9 @@ class ExplanationDoc(BaseModel):
     reasons_title: str
     reasons_note: str
     principal_reasons: list[PrincipalReason]
+    policy_rules_title: str
+    policy_rules: list[str] = Field(description="knock-out rules of the credit policy that "
+                                    "declined the application, in plain language")
     human_review: HumanReview | None
     human_review_title: str
     data_sources_title: str
@@ -112,6 +115,13 @@ def principal_reasons(record: DecisionRecord, language: str) -> tuple[list[Princ
     return reasons, note if reasons else t["reasons_none"]
 
 
+def _rules(record: DecisionRecord, t: dict[str, str]) -> list[str]:
+    """The policy's knock-outs that declined it (the score's own decline is the reasons)."""
+    fired = record.policy.fired if record.policy is not None else []
+    return [t[f"rule_{f.rule}"] for f in fired
+            if f.effect == "decline" and f"rule_{f.rule}" in t]
+
+
 def _sources(record: DecisionRecord, t: dict[str, str]) -> list[SourceUsed]:
     out = [SourceUsed(source="application", description=t["source_application"],
                       status="used", status_text=t["source_ok"])]
@@ -154,6 +164,7 @@ def explain(record: DecisionRecord, story: Story, notice: Notice | None, codes: 
         decided_by="person" if human else "automated",
         decided_by_text=t["decided_person" if human else "decided_automated"],
         reasons_title=t["reasons_title"], reasons_note=note, principal_reasons=reasons,
+        policy_rules_title=t["rules_title"], policy_rules=_rules(record, t),
         human_review=human, human_review_title=t["human_title"],
         data_sources_title=t["sources_title"], data_sources=_sources(record, t),
         how_to_contest_title=t["contest_title"], how_to_contest=t["contest"],

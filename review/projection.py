@@ -71,12 +71,14 @@ class Projection:
     # -- automated decisions -------------------------------------------------------------
 
     def decision(self, record: DecisionRecord) -> None:
-        outcome = record.response.outcome
-        if outcome == "refer":
-            self.store.open_case(self.referral(record))
-        elif outcome == "decline":
-            self.store.put_notice(self._notice(record.decision_id, record.country,
-                                               utc(record.decided_at)))
+        # Looked up first: a record seen again (every catch-up pass re-reads the last
+        # minute) costs a read, not a write transaction or opening personal inputs.
+        outcome, store = record.response.outcome, self.store
+        if outcome == "refer" and store.get_case(referral_id(record.decision_id)) is None:
+            store.open_case(self.referral(record))
+        elif outcome == "decline" and store.get_notice(record.decision_id) is None:
+            store.put_notice(self._notice(record.decision_id, record.country,
+                                          utc(record.decided_at)))
 
     def referral(self, record: DecisionRecord) -> Case:
         opened = utc(record.decided_at)

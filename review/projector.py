@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,11 +42,10 @@ from review.projection import HumanRecord, Projection
 
 _log = structlog.get_logger("credit.review")
 _HUMAN = (ReviewDecision, DecisionOverride, DecisionContest, NoticeSent)
-# Bytes every record the projection needs contains (canonical JSON, sorted keys): anything
+# Bytes every record the projection needs contains (canonical JSON, no spaces): anything
 # else (an approved decision, a flag change) is skipped without parsing.
-_WANTED = (b'"outcome":"refer"', b'"outcome":"decline"', b'"type":"review_',
-           b'"type":"decision_override"', b'"type":"decision_contest"',
-           b'"type":"adverse_action_notice_sent"')
+_WANTED = re.compile(rb'"outcome":"(?:refer|decline)"|"type":"(?:review_|decision_override"|'
+                     rb'decision_contest"|adverse_action_notice_sent")')
 
 
 @dataclass
@@ -129,7 +129,7 @@ class ReviewProjector:
                 contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
                 if contiguous:
                     safe[head.chain_id] = entry.seq
-                if not any(w in entry.body for w in _WANTED):
+                if _WANTED.search(entry.body) is None:
                     continue
                 record = parse_record(entry.body)
                 if isinstance(record, DecisionRecord):

@@ -40,6 +40,20 @@ def test_declined_applicant_gets_four_reasons_from_the_top_contributions_in_span
         "application": "used", "bureau": "used", "open_banking": "not_used"}
 
 
+def test_a_policy_knock_out_is_stated_in_plain_language(desk):
+    """Declined by the affordability rule: the explanation says so besides the reasons."""
+    rec = desk.decided("D1", outcome="decline", explanation=Explanation(
+        base_value=-1.0, contributions=CONTRIBUTIONS).model_dump(mode="json"))
+    doc = rec.model_dump(mode="json")
+    doc["policy"]["fired"] = [FiredRule(rule="affordability", effect="decline",
+                                        detail="65%").model_dump(),
+                              FiredRule(rule="score_decline", effect="decline",
+                                        detail="x").model_dump()]
+    out = explained(desk, type(rec).model_validate(doc), "es")
+    assert out.policy_rules == ["La cuota mensual sería demasiado alta en relación con sus "
+                                "ingresos verificados."]
+
+
 def test_a_referral_decided_by_a_person_says_so_with_the_reviewer_reason(desk):
     rec = desk.decided("D1", explanation=Explanation(base_value=-1.0, contributions={"age": -1.0})
                        .model_dump(mode="json"))
