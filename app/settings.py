@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -109,12 +109,11 @@ class Settings(BaseSettings):
 
     @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
     @classmethod
-    def _per_country(cls, value: object, info: object) -> object:
+    def _per_country(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, int | float | str) and not isinstance(value, bool):
             return {"default": float(value)}
         if isinstance(value, dict) and "default" not in value:
-            default = cls.model_fields[info.field_name].default["default"]  # type: ignore[attr-defined]
-            return {**value, "default": default}
+            return {**value, "default": cls.model_fields[info.field_name].default["default"]}
         return value
 
     @property

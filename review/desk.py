@@ -70,7 +70,10 @@ class ReviewDesk:
         return case
 
     def decision(self, decision_id: str) -> tuple[Entry, DecisionRecord]:
-        entry = self.audit.get_decision(decision_id)
+        try:
+            entry = self.audit.get_decision(decision_id)
+        except Exception as exc:
+            raise AuditUnavailable("the audit log could not be read") from exc
         if entry is None:
             raise ReviewNotFound("no decision with that id")
         record = parse_record(entry.body)
@@ -114,8 +117,8 @@ class ReviewDesk:
             raise ReviewRefused("a referred decision is decided through its review case, "
                                 "not overridden")
         if outcome == automated:
-            raise ReviewRefused(f"an override reverses the automated outcome: this decision "
-                                f"is already {automated}")
+            raise ReviewRefused(f"an override reverses the automated outcome, and this "
+                                f"decision's outcome is {automated} already")
         if not note.strip():
             raise InvalidReview("an override needs a note saying why")
         if self.store.cases_for(decision_id):

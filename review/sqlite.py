@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from review.errors import CaseConflict
+from review.errors import CaseConflict, ReviewStoreUnavailable
 from review.model import Action, Case, CaseQuery, Notice, rank
 
 _SCHEMA = """
@@ -72,18 +72,19 @@ class SQLiteReviewStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
+        with self._lock, _unavailable():
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
 
     def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, _unavailable():
             return self._conn.execute(sql, params).fetchall()
 
     # -- cases ---------------------------------------------------------------------------
@@ -206,6 +207,15 @@ class SQLiteReviewStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """SQLite's own errors (locked past the timeout, disk full, closed) as the port's."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ReviewStoreUnavailable(f"review store: {type(exc).__name__}") from exc
 
 
 def _insert_action(cur: sqlite3.Cursor, a: Action) -> bool:

@@ -3,7 +3,8 @@ and the projector's checkpoints. Backends, one per file: sqlite (embedded); the 
 backend plugs in the same way. Every backend passes tests/contract/test_review_store.py.
 
 A backend keeps documents and enforces three things, nothing more: a case's version moves by
-compare-and-set, one case per decision and kind, at most one open case per decision.
+compare-and-set, one case per decision and kind, at most one open case per decision. Its own
+errors (unreachable, timed out, full) surface as review.errors.ReviewStoreUnavailable.
 """
 
 from __future__ import annotations

@@ -207,3 +207,15 @@ def test_writes_are_visible_to_another_instance(connect):
     assert b.get_case("ref-1") is not None
     b.save_case(voted(b.get_case("ref-1")), 0, action())
     assert a.get_case("ref-1").outcome == "approve"
+
+
+def test_backend_errors_surface_as_review_store_unavailable(connect):
+    """A store that cannot answer raises the port's error (the API's 503), not its driver's."""
+    from review.errors import ReviewStoreUnavailable
+
+    s = connect()
+    s.close()
+    with pytest.raises(ReviewStoreUnavailable):
+        s.get_case("ref-1")
+    with pytest.raises(ReviewStoreUnavailable):
+        s.open_case(case())

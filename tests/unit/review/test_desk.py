@@ -111,7 +111,7 @@ def test_override_reverses_an_automated_outcome_once(desk):
     missing note or a second override are refused."""
     desk.decided("D1", outcome="approve")
     desk.decided("D2", outcome="refer")
-    with pytest.raises(ReviewRefused, match="already approve"):
+    with pytest.raises(ReviewRefused, match="is approve already"):
         desk.desk.override("D1", "approve", "VERIFIED_INCOME", "why", "k1")
     with pytest.raises(ReviewRefused, match="referred"):
         desk.desk.override("D2", "decline", "INSUFFICIENT_INCOME", "why", "k1")
