@@ -10,6 +10,7 @@ settings into those configs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from app.auth import ApiKeyStore
 from app.metrics import HttpMetrics, new_registry
@@ -62,6 +64,16 @@ from models.errors import ModelUnavailable
 from models.registry import ModelRegistry
 from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
+from review.desk import ReviewDesk
+from review.factory import ReviewConfig, build_review_store
+from review.metrics import ReviewCollector
+from review.model import ReviewRules
+from review.projection import Projection
+from review.projector import ReviewProjector
+from review.reasons import ReasonCodes
+from review.sealing import CustomerSealer
+from review.sqlite import SQLiteReviewConfig
+from review.store import ReviewStore
 from shadow.metrics import RolloutMetrics
 from shadow.scorecard import Scorecard
 from sources.base import Source
@@ -123,6 +135,10 @@ def feature_config(settings: Settings) -> StoreConfig:
             return dynamo_cfg
         case _:
             return TieredConfig(redis=redis_cfg, dynamodb=dynamo_cfg)
+
+
+def review_config(settings: Settings) -> ReviewConfig:
+    return SQLiteReviewConfig(path=settings.review_db_path)
 
 
 # -- the builder ----------------------------------------------------------------------------
@@ -258,9 +274,32 @@ class Builder:
     def policy(self) -> Policy:
         return Policy.load()
 
+    @cached_property
+    def review_store(self) -> ReviewStore:
+        return build_review_store(review_config(self.settings))
+
+    @cached_property
+    def review_projection(self) -> Projection:
+        """The review store as a projection of the audit log (review/projection.py)."""
+        s = self.settings
+        rules = ReviewRules(sla_hours=s.review_sla_hours,
+                            second_approver_above=s.review_second_approver_above,
+                            notice_days=s.review_notice_days)
+        return Projection(self.review_store, rules, self.record_reader.inputs)
+
+    @cached_property
+    def review_desk(self) -> ReviewDesk:
+        """Reviewer decisions, overrides, contests, notices: the audit log, then the store."""
+        return ReviewDesk(self.review_projection, self.audit, ReasonCodes.load(),
+                          CustomerSealer(self.protector.cipher))
+
+    def review_projector(self) -> ReviewProjector:
+        return ReviewProjector(self.review_projection, self.audit,
+                               self.settings.review_sync_interval_s)
+
     def close(self) -> None:
         for name in ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
-                     "feature_store"):
+                     "feature_store", "review_store"):
             if self._opened(name) and getattr(self, name) is not None:
                 getattr(self, name).close()
 
@@ -282,8 +321,11 @@ class Services:
     digests: DigestWriter
     reloader: ModelReloader
     builder: Builder
+    reviews: ReviewDesk
+    projector: ReviewProjector
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     breaker_storages: list[SyncedRedisStorage] = field(default_factory=list)
+    shared_metrics: list[Collector] = field(default_factory=list)  # read at scrape time
 
     @property
     def customer_keys(self) -> CustomerKeyStore:
@@ -292,9 +334,11 @@ class Services:
     async def start(self) -> None:
         self.digests.start()
         self.reloader.start()
+        self.projector.start()
 
     async def aclose(self) -> None:
         self.reloader.stop()
+        await asyncio.to_thread(self.projector.stop)
         for client in self.clients:
             await client.aclose()
         for storage in self.breaker_storages:
@@ -326,6 +370,7 @@ def build_services(settings: Settings) -> Services:
     limiter = RateLimiter(settings.rate_limit_per_client, settings.rate_limit_per_customer,
                           settings.rate_limit_storage,
                           on_error=decision_metrics.rate_limit_errors.inc)
+    projector = b.review_projector()
     orchestrator = Orchestrator(
         scorers=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
         arms=Arms(ModelArm(b.policy), LegacyArm(Scorecard.load())),
@@ -333,12 +378,14 @@ def build_services(settings: Settings) -> Services:
         reason_count=settings.reason_count, metrics=decision_metrics,
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
         rollout=_rollout(b, metrics_registry), audit_timeout_s=settings.audit_timeout_s,
-        feature_timeout_s=settings.feature_store_timeout_s)
+        feature_timeout_s=settings.feature_store_timeout_s, listeners=[projector.on_decision])
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,
                     limiter=limiter, flags=b.flag_admin, digests=digests, reloader=reloader,
-                    builder=b, clients=clients, breaker_storages=storages)
+                    builder=b, clients=clients, breaker_storages=storages,
+                    reviews=b.review_desk, projector=projector,
+                    shared_metrics=[ReviewCollector(b.review_store)])
 
 
 def _rollout(b: Builder, registry: CollectorRegistry) -> Rollout:

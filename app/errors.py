@@ -7,14 +7,20 @@ knows HTTP. One handler (app/main.py) answers them all in the same shape:
     400     bad_request               BadRequest (shell), feature_flags InvalidFlag
     401     unauthorized              Unauthorized (shell)
     403     forbidden                 Forbidden (shell)
-    404     not_found                 NotFound (shell)
+    403     reviewer_excluded         review ReviewerExcluded (a contest's original reviewer)
+    404     not_found                 NotFound (shell), review ReviewNotFound
     409     idempotency_conflict      decision IdempotencyConflict
     409     flag_conflict             feature_flags VersionConflict
     409     promotion_refused         models PromotionRefused
+    409     same_reviewer             review SameReviewer (four eyes: one key decided already)
+    409     case_conflict             review CaseConflict (another action took the case)
+    409     review_refused            review ReviewRefused (not possible in this state)
+    422     invalid_review            review InvalidReview (reason code, note, statement)
     429     rate_limited              decision RateLimited
     503     audit_unavailable         audit AuditUnavailable (no durable record: no decision)
     503     model_unavailable         models ModelUnavailable
     503     flag_store_unavailable    feature_flags FlagStoreUnavailable
+    503     review_store_unavailable  review ReviewStoreUnavailable
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ from feature_flags.admin import FlagStoreUnavailable
 from feature_flags.model import InvalidFlag
 from feature_flags.store import VersionConflict
 from models.errors import ModelUnavailable, PromotionRefused
+from review.errors import (
+    CaseConflict,
+    InvalidReview,
+    ReviewerExcluded,
+    ReviewNotFound,
+    ReviewRefused,
+    ReviewStoreUnavailable,
+    SameReviewer,
+)
 
 
 class BadRequest(Exception):
@@ -52,14 +67,21 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidFlag: (400, "bad_request"),
     Unauthorized: (401, "unauthorized"),
     Forbidden: (403, "forbidden"),
+    ReviewerExcluded: (403, "reviewer_excluded"),
     NotFound: (404, "not_found"),
+    ReviewNotFound: (404, "not_found"),
     IdempotencyConflict: (409, "idempotency_conflict"),
     VersionConflict: (409, "flag_conflict"),
     PromotionRefused: (409, "promotion_refused"),
+    SameReviewer: (409, "same_reviewer"),
+    CaseConflict: (409, "case_conflict"),
+    ReviewRefused: (409, "review_refused"),
+    InvalidReview: (422, "invalid_review"),
     RateLimited: (429, "rate_limited"),
     AuditUnavailable: (503, "audit_unavailable"),
     ModelUnavailable: (503, "model_unavailable"),
     FlagStoreUnavailable: (503, "flag_store_unavailable"),
+    ReviewStoreUnavailable: (503, "review_store_unavailable"),
     Unavailable: (503, "unavailable"),
 }
 

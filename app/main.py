@@ -21,7 +21,7 @@ from app.console import router as console
 from app.errors import STATUS, status_of
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.routes import audit, decisions, flags, health, metrics
+from app.routes import audit, decisions, flags, health, metrics, reviews
 from app.settings import Settings
 from app.tracing import configure_tracing
 
@@ -118,6 +118,8 @@ def create_app(settings: Settings,
     app.include_router(metrics.router)
     app.include_router(flags.router)
     app.include_router(audit.router)
+    app.include_router(reviews.router)
+    app.include_router(reviews.decisions_router)
     console.install(app)
     return app
 

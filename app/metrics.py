@@ -6,8 +6,10 @@ sources.metrics.DependencyMetrics, shadow.metrics.RolloutMetrics)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 
 class HttpMetrics:
@@ -21,12 +23,19 @@ def new_registry() -> CollectorRegistry:
     return CollectorRegistry(auto_describe=True)
 
 
-def exposition(registry: CollectorRegistry) -> bytes:
+def exposition(registry: CollectorRegistry, shared: Sequence[Collector] = ()) -> bytes:
     """The text exposition. With several workers (PROMETHEUS_MULTIPROC_DIR set, as
     `credit serve --workers N` does), every worker's values are aggregated from the shared
-    directory, so one scrape of any worker sees them all."""
+    directory, so one scrape of any worker sees them all. `shared` collectors read a store
+    every worker shares (the review desk's): added as they are, whatever the mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)
-        return generate_latest(merged)
-    return generate_latest(registry)
+        registry = merged
+    out = generate_latest(registry)
+    if shared:
+        side = CollectorRegistry(auto_describe=False)
+        for collector in shared:
+            side.register(collector)
+        out += generate_latest(side)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -154,6 +154,24 @@ class Settings(BaseSettings):
             raise ValueError("CREDIT_POSTGRES_URL must be set with CREDIT_AUDIT_STORE=postgres")
         return self
 
+    # Review desk (review/): referral, override and contest cases. Per-country values are
+    # JSON such as {"default": 24, "ES": 8}, or one number for every country.
+    review_store: Literal["sqlite"] = "sqlite"
+    review_sla_hours: dict[str, float] = {"default": 24.0}
+    review_second_approver_above: dict[str, float] = {"default": 10_000.0}  # four eyes above
+    review_notice_days: int = Field(default=30, ge=1)  # adverse-action notice due in
+    # How often the review store catches up with the audit log (it always does at start).
+    review_sync_interval_s: float = Field(default=60.0, ge=0)
+
+    @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
+    @classmethod
+    def _per_country(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            return {"default": float(value)}
+        if isinstance(value, dict) and "default" not in value:
+            return {**value, "default": cls.model_fields[info.field_name].default["default"]}
+        return value
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -185,6 +203,10 @@ class Settings(BaseSettings):
     @property
     def audit_customer_keys_path(self) -> Path:
         return self.data_dir / "audit-customer-keys.db"
+
+    @property
+    def review_db_path(self) -> Path:
+        return self.data_dir / "reviews.db"
 
     @property
     def keys_dir(self) -> Path:

@@ -86,9 +86,12 @@ def _columns(body: str) -> dict[str, Any]:
                               "probability_of_default", "model_version"),
                              None) | {"type": None, "country": None}
     d = rec if isinstance(rec, DecisionRecord) else None
+    # A human action (review, override, contest, notice) names the decision it concerns and
+    # the outcome it gives, so an auditor filters every override of a period in one column.
     return {"type": rec.type, "country": getattr(rec, "country", None),
-            "decision_id": d and d.decision_id, "application_id": d and d.application_id,
-            "decided_at": d and d.decided_at, "outcome": d and d.response.outcome,
+            "decision_id": getattr(rec, "decision_id", None),
+            "application_id": d and d.application_id, "decided_at": d and d.decided_at,
+            "outcome": d.response.outcome if d else getattr(rec, "outcome", None),
             "probability_of_default": d and d.response.probability_of_default,
             "model_version": d and d.model.version}
 

@@ -130,6 +130,18 @@ class EnvelopeCipher:
         """Encrypt `doc` with the customer's data key; `aad` binds the ciphertext to its
         record (it cannot be moved into another one)."""
         key_ref, key = self.key_for(customer_ref, national_ref)
+        return self._seal(key_ref, key, doc, aad)
+
+    def seal_under(self, key_ref: str, doc: dict[str, Any], aad: str) -> Sealed:
+        """Encrypt with the data key a record names (more about the same customer, e.g. a
+        reviewer's note); raises KeyErased once that key is destroyed."""
+        wrapped = self.keys.wrapped(key_ref)
+        if wrapped is None:
+            raise KeyErased(key_ref)
+        return self._seal(key_ref, self.unwrap(key_ref, wrapped), doc, aad)
+
+    @staticmethod
+    def _seal(key_ref: str, key: bytes, doc: dict[str, Any], aad: str) -> Sealed:
         nonce = secrets.token_bytes(12)
         ct = AESGCM(key).encrypt(nonce, canonical(doc), aad.encode())
         return Sealed(alg=ALG, key_ref=key_ref, nonce=_b64(nonce), ciphertext=_b64(ct))

@@ -213,8 +213,9 @@ class DecisionRecord(Record):
         """The customer's data key (None for a record of no customer)."""
         if self.personal is not None:
             return self.personal.key_ref
-        sealed = (self.application.get("applicant") or {}).get("personal") or {}
-        return sealed.get("key_ref")
+        # Schema 1 named the key after the customer's reference, beside the sealed fields.
+        applicant = self.application.get("applicant") or {}
+        return (applicant.get("personal") or {}).get("key_ref") or applicant.get("customer_ref")
 
 
 class DecisionInputs(Part):
@@ -319,8 +320,104 @@ class ModelAliasChange(Record):
     at: str
 
 
+# -- human actions on a decision (review/) --------------------------------------------------
+# Each is linked to the decision it concerns by the decision's id and the hash of its audit
+# entry, and written before it takes effect (review/desk.py). Free text about the applicant
+# (a reviewer's note, the applicant's statement) is personal data: it is sealed with the
+# customer's data key, like the application's personal fields.
+
+ReviewOutcome = Literal["approve", "decline"]
+
+
+class SealedText(Part):
+    alg: str
+    key_ref: str
+    nonce: str
+    ciphertext: str
+
+
+class HumanAction(Record):
+    action_id: str
+    review_id: str
+    decision_id: str
+    decision_hash: str  # the hash of the decision's audit entry
+    country: str
+    at: str
+    actor: str  # the API key id (never a person's name)
+
+
+class ReviewDecision(HumanAction):
+    """A reviewer's decision on a case at `case_version` (optimistic concurrency: only one
+    action per case version takes effect)."""
+
+    type: Literal["review_decision"] = "review_decision"
+    schema_version: Literal[1] = 1
+    case_version: int
+    outcome: ReviewOutcome
+    reason_code: str
+    reason_codes_version: str
+    four_eyes: bool  # whether the case needs two concurring reviewers
+    note: SealedText | None = None
+
+
+class DecisionOverride(HumanAction):
+    """A reviewer reverses an automated approve or decline; opens an override case holding
+    this first vote (a second reviewer confirms it above the four-eyes amount)."""
+
+    type: Literal["decision_override"] = "decision_override"
+    schema_version: Literal[1] = 1
+    automated_outcome: ReviewOutcome
+    outcome: ReviewOutcome
+    reason_code: str
+    reason_codes_version: str
+    four_eyes: bool
+    note: SealedText | None = None
+
+
+class DecisionContest(HumanAction):
+    """The applicant contests the decision (filed by the lending app): opens a priority case
+    that the reviewers who decided before may not decide."""
+
+    type: Literal["decision_contest"] = "decision_contest"
+    schema_version: Literal[1] = 1
+    contested_outcome: ReviewOutcome
+    excluded_reviewers: list[str]
+    four_eyes: bool
+    statement: SealedText
+
+
+class ReviewActionFailed(Record):
+    """The human action recorded just before did not take effect (another action on the
+    same case won, or the review store failed)."""
+
+    type: Literal["review_action_failed"] = "review_action_failed"
+    schema_version: Literal[1] = 1
+    action_id: str
+    review_id: str
+    country: str
+    at: str
+    actor: str
+    error: str
+
+
+class NoticeSent(Record):
+    """The adverse-action notice of a declined decision was sent to the applicant."""
+
+    type: Literal["adverse_action_notice_sent"] = "adverse_action_notice_sent"
+    schema_version: Literal[1] = 1
+    action_id: str
+    decision_id: str
+    decision_hash: str
+    country: str
+    at: str
+    actor: str
+    channel: str
+
+
 AuditRecord = Annotated[DecisionRecord | FlagChange | FlagChangeFailed | ErasureRequested
-                        | Erasure | ModelAliasChange, Field(discriminator="type")]
+                        | Erasure | ModelAliasChange | ReviewDecision | DecisionOverride
+                        | DecisionContest | ReviewActionFailed | NoticeSent,
+                        Field(discriminator="type")]
 _RECORD: TypeAdapter[AuditRecord] = TypeAdapter(AuditRecord)
 
 

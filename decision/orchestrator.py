@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,7 +82,8 @@ class Orchestrator:
                  audit: AuditStore, committer: GroupCommitter, protector: RecordProtector,
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None,
-                 audit_timeout_s: float = 1.5, feature_timeout_s: float = 0.25) -> None:
+                 audit_timeout_s: float = 1.5, feature_timeout_s: float = 0.25,
+                 listeners: Sequence[Callable[[DecisionRecord], None]] = ()) -> None:
         self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
         self.enricher = enricher
         self.arms = arms
@@ -100,6 +101,9 @@ class Orchestrator:
         self.feature_timeout_s = feature_timeout_s
         # Since when appends have been failing (None: the last one succeeded): /readyz.
         self.audit_failing_since: float | None = None
+        # Told of each new decision once its record is durable (the review projector); they
+        # must not block, and their failures never touch the decision.
+        self.listeners = listeners
         # OpenTelemetry's no-op tracer unless app/tracing.py configured one (~1 µs a span).
         self._tracer = trace.get_tracer("credit.orchestrator")
         # application_id -> (request hash, outcome) of decisions in progress in this process
@@ -161,6 +165,7 @@ class Orchestrator:
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
             return replayed
+        self._notify(record)
         # The audit stage ends after the record is written: in the metrics, not the record.
         self._observe(record.response, app.country, stage.ms, t0)
         return Outcome(document["response"], True)
@@ -248,6 +253,13 @@ class Orchestrator:
         if self.audit_failing_since is None:
             self.audit_failing_since = time.monotonic()
         _log.error("audit_append_failed", error_type=type(exc).__name__)
+
+    def _notify(self, record: DecisionRecord) -> None:
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception as exc:  # noqa: BLE001 - the decision is made and recorded
+                _log.warning("decision_listener_failed", error_type=type(exc).__name__)
 
     async def _velocity(self, app: Application) -> dict[str, int] | None:
         """Count this application and return the applicant's velocity; None if the store

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from app.cli.common import built, console
+from app.cli.reviews import human_story, print_story
 
 audit_cli = typer.Typer(no_args_is_help=True,
                         help="Audit log: verify, digest, replay, export, erase.")
@@ -83,11 +84,14 @@ def audit_replay(decision_id: str,
                           "was erased[/]")
             raise typer.Exit(2)
         result = replay_record(record, inputs, ScorerCache(registry.load), b.policy)
+        story = human_story(b, record)
     if as_json:
         typer.echo(orjson.dumps({"decision_id": decision_id, "identical": result.identical,
                                  "decided_by": result.decided_by, "version": result.version,
                                  "differences": result.differences,
-                                 "replayed": result.replayed}, option=orjson.OPT_INDENT_2))
+                                 "replayed": result.replayed, **story},
+                                option=orjson.OPT_INDENT_2))
+    print_story(story)
     if result.identical:
         console.print(f"IDENTICAL: decision {decision_id} with {result.summary()}")
         return

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from app.auth import Principal, require
 from app.deps import ServicesDep, unique_json_keys
 from app.errors import NotFound
+from app.routes.review_story import story_json
 from app.schemas import Application, DecisionOut, ErrorOut
 from audit.records import parse_record, to_json
 
@@ -39,9 +40,10 @@ async def get_decision(decision_id: str, services: ServicesDep) -> Response:
     entry = await asyncio.to_thread(services.audit.get_decision, decision_id)
     if entry is None:
         raise NotFound("no decision with that id")
-    record = parse_record(entry.body)
-    personal = await asyncio.to_thread(services.builder.record_reader.personal, record)
-    doc = to_json(record)
+    parsed = parse_record(entry.body)
+    personal = await asyncio.to_thread(services.builder.record_reader.personal, parsed)
+    doc = to_json(parsed)
     doc["chain"] = entry.chain_position()
     doc["personal_data"] = to_json(personal) if personal is not None else None
+    doc.update(await story_json(services, parsed))
     return Response(orjson.dumps(doc), media_type="application/json")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -12,4 +14,6 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(require("metrics:read"))])
 async def metrics(services: ServicesDep) -> Response:
-    return Response(exposition(services.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    # In a thread: the review desk's metrics read its store.
+    body = await asyncio.to_thread(exposition, services.metrics_registry, services.shared_metrics)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,12 @@ PROTECTED = {
     ("PUT", "/v1/flags/{country}"): "flags:admin",
     ("GET", "/v1/audit/verify"): "audit:export",
     ("GET", "/v1/audit/digests/latest"): "audit:export",
+    ("GET", "/v1/reviews"): "reviews:read",
+    ("GET", "/v1/reviews/{review_id}"): "reviews:read",
+    ("POST", "/v1/reviews/{review_id}/decision"): "reviews:write",
+    ("POST", "/v1/decisions/{decision_id}/override"): "reviews:write",
+    ("POST", "/v1/decisions/{decision_id}/contest"): "decisions:write",
+    ("GET", "/v1/decisions/{decision_id}/explanation"): "decisions:read",
 }
 PUBLIC = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"),
           ("GET", "/openapi.json"), ("GET", "/docs/oauth2-redirect")}
@@ -38,7 +44,8 @@ def server(trained, simulators_url, tmp_path_factory):
 
 def call(url, method, path, key=None, headers=None, **kw):
     headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
-    path = path.replace("{decision_id}", "0" * 32).replace("{country}", "ES")
+    path = (path.replace("{decision_id}", "0" * 32).replace("{country}", "ES")
+            .replace("{review_id}", "ref-" + "0" * 32))
     return httpx.request(method, url + path, headers=headers, timeout=10, **kw)
 
 

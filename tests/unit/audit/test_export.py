@@ -133,3 +133,28 @@ def test_wrong_public_key_fails(exported, tmp_path):
     shutil.copytree(out, copy)
     with pytest.raises(ExportInvalid, match="signature"):
         verify_export(copy, DigestSigner(Ed25519PrivateKey.generate()).public_key)
+
+
+def test_export_shows_every_override_by_type_decision_and_outcome(tmp_path):
+    """A human action is exported with its country's records; the Parquet columns name its
+    type, the decision it changes and the outcome it gives."""
+    import pyarrow.parquet as pq
+
+    from audit.records import DecisionOverride, to_json
+    from tests import records
+
+    log = SQLiteAuditStore(tmp_path / "audit.db")
+    entry = log.append(records.decision("D1", outcome="approve"), decision_id="D1")
+    log.append(to_json(DecisionOverride(
+        action_id="a1", review_id="ovr-1", decision_id="D1", decision_hash=entry.hash,
+        country="ES", at="2026-11-20T11:00:00+00:00", actor="k1", automated_outcome="approve",
+        outcome="decline", reason_code="HIGH_DEBT_BURDEN", reason_codes_version="v",
+        four_eyes=False)))
+    now = datetime.now(UTC)
+    writer = DigestWriter(log.heads, DigestSigner(Ed25519PrivateKey.generate()),
+                          SQLiteDigestStore(tmp_path / "d.db"), 0)
+    export(log, writer, "ES", now - timedelta(days=1), now + timedelta(days=1),
+           tmp_path / "out", settle_s=0)
+    rows = pq.read_table(tmp_path / "out" / "records.parquet").to_pylist()
+    [override] = [r for r in rows if r["type"] == "decision_override"]
+    assert (override["decision_id"], override["outcome"]) == ("D1", "decline")

@@ -1,0 +1,189 @@
+"""Keeps the review store caught up with the audit log.
+
+Live: the orchestrator calls `on_decision` after a decision's record is durable; a refer or
+decline goes on a queue that one thread applies, so the decision never waits for the review
+store and never fails because of it (a full queue drops the item: the catch-up finds it).
+
+Catch-up (`catch_up`: at start, then every `interval_s`, and `credit reviews sync`): reads
+every audit chain from the store's checkpoint, applies what it finds (idempotently) and moves
+the checkpoint. That is what makes "no referral is ever lost" hold after kill -9: a refer
+record written before the crash opens its case at the next start.
+
+Human actions found in the log without their effect in the store are applied too, unless a
+`review_action_failed` record says they failed. One younger than `grace_s` may still be in
+progress (written, not yet applied by the desk): it is left for a later pass, and the
+checkpoint does not move past it. So does an action whose case is not projected yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from audit.record import Entry
+from audit.records import (
+    DecisionContest,
+    DecisionOverride,
+    DecisionRecord,
+    NoticeSent,
+    ReviewActionFailed,
+    ReviewDecision,
+    parse_record,
+)
+from audit.store import AuditStore
+from review.errors import ReviewError, ReviewNotFound
+from review.projection import HumanRecord, Projection
+
+_log = structlog.get_logger("credit.review")
+_HUMAN = (ReviewDecision, DecisionOverride, DecisionContest, NoticeSent)
+# Bytes every record the projection needs contains (canonical JSON, no spaces): anything
+# else (an approved decision, a flag change) is skipped without parsing.
+_WANTED = re.compile(rb'"outcome":"(?:refer|decline)"|"type":"(?:review_|decision_override"|'
+                     rb'decision_contest"|adverse_action_notice_sent")')
+
+
+@dataclass
+class CatchUp:
+    entries: int = 0  # entries read
+    decisions: int = 0  # refer / decline decisions applied (new or already there)
+    actions: int = 0  # human actions applied
+    skipped: int = 0  # human actions that did not take effect (failed, or lost a race)
+    deferred: int = 0  # left for a later pass (too young, or their case not there yet)
+    checkpoints: dict[str, int] = field(default_factory=dict)
+
+
+class ReviewProjector:
+    def __init__(self, projection: Projection, audit: AuditStore, interval_s: float = 60.0,
+                 grace_s: float = 30.0, queue_size: int = 10_000) -> None:
+        self.projection = projection
+        self.audit = audit
+        self.interval_s = interval_s
+        self.grace_s = grace_s
+        self.dropped = 0  # live items the queue could not take (the catch-up applies them)
+        self.caught_up_at: str | None = None
+        self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(queue_size)
+        self._stop = threading.Event()
+        self._sync_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    # -- live ----------------------------------------------------------------------------
+
+    def on_decision(self, record: DecisionRecord) -> None:
+        """Called after the decision's record is durable: never blocks, never raises."""
+        if record.response.outcome not in ("refer", "decline"):
+            return
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def _apply_queued(self) -> None:
+        while True:
+            record = self._queue.get()
+            try:
+                if record is None:
+                    return
+                self.projection.decision(record)
+            except Exception as exc:  # noqa: BLE001 - the catch-up applies it from the log
+                _log.warning("review_projection_failed", error_type=type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+    def drain(self, timeout_s: float = 5.0) -> bool:
+        """Wait until queued decisions are applied (tests, shutdown); False on timeout."""
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        return done.wait(timeout_s)
+
+    # -- catch-up ------------------------------------------------------------------------
+
+    def catch_up(self) -> CatchUp:
+        """One pass over what the audit log holds beyond the checkpoints."""
+        with self._sync_lock:
+            result = self._catch_up()
+        self.caught_up_at = datetime.now(UTC).isoformat()
+        return result
+
+    def _catch_up(self) -> CatchUp:
+        store = self.projection.store
+        marks = store.checkpoints()
+        result = CatchUp()
+        actions: list[tuple[HumanRecord, Entry]] = []
+        failed: set[str] = set()
+        safe: dict[str, int] = {}  # per chain: every entry up to here is fully applied
+        for head in self.audit.heads():
+            start = marks.get(head.chain_id, 0)
+            if head.seq <= start:
+                continue
+            safe[head.chain_id] = start
+            contiguous = True
+            for entry in self.audit.entries(head.chain_id, start + 1, head.seq):
+                result.entries += 1
+                # A gap (an entry not visible yet) stops the checkpoint until it is filled.
+                contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
+                if contiguous:
+                    safe[head.chain_id] = entry.seq
+                if _WANTED.search(entry.body) is None:
+                    continue
+                record = parse_record(entry.body)
+                if isinstance(record, DecisionRecord):
+                    self.projection.decision(record)
+                    result.decisions += 1
+                elif isinstance(record, ReviewActionFailed):
+                    failed.add(record.action_id)
+                elif isinstance(record, _HUMAN):
+                    actions.append((record, entry))
+        young = (datetime.now(UTC) - timedelta(seconds=self.grace_s)).isoformat()
+        for record, entry in sorted(actions, key=lambda a: a[0].at):  # cause before effect
+            if record.action_id in failed:
+                result.skipped += 1
+                continue
+            try:
+                if record.at > young and not self.projection.store.has_action(record.action_id):
+                    raise ReviewNotFound("in progress")  # perhaps: decided on a later pass
+                self.projection.action(record, entry)
+                result.actions += 1
+            except ReviewNotFound:
+                result.deferred += 1
+                safe[entry.chain_id] = min(safe[entry.chain_id], entry.seq - 1)
+            except ReviewError:  # another action took its case: it never took effect
+                result.skipped += 1
+        store.advance(safe)
+        result.checkpoints = safe
+        return result
+
+    def _sync_loop(self) -> None:
+        while True:
+            try:
+                r = self.catch_up()
+                if r.entries:
+                    _log.info("review_catch_up", entries=r.entries, decisions=r.decisions,
+                              actions=r.actions, skipped=r.skipped, deferred=r.deferred)
+            except Exception as exc:  # noqa: BLE001 - tried again on the next pass
+                _log.warning("review_catch_up_failed", error_type=type(exc).__name__)
+            if self.interval_s <= 0 or self._stop.wait(self.interval_s):
+                return
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The queue's thread, and the catch-up: at once, then every `interval_s`."""
+        self._threads = [threading.Thread(target=self._apply_queued, name="review-projector",
+                                          daemon=True),
+                         threading.Thread(target=self._sync_loop, name="review-catch-up",
+                                          daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Full):  # the thread is stuck: daemon, it dies with us
+            self._queue.put(None, timeout=timeout_s)
+        for t in self._threads:
+            t.join(timeout_s)

@@ -1,0 +1,224 @@
+"""Embedded review store: one SQLite file (WAL) under the data dir, shared by the API's
+workers and the CLI. Documents as JSON, with the columns the queue sorts and filters on."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from review.errors import CaseConflict, ReviewStoreUnavailable
+from review.model import Action, Case, CaseQuery, Notice, rank
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    review_id TEXT PRIMARY KEY,
+    decision_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    country TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    opened_at TEXT NOT NULL,
+    is_open INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc BLOB NOT NULL,
+    UNIQUE (decision_id, kind)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_case ON cases (decision_id) WHERE is_open = 1;
+CREATE INDEX IF NOT EXISTS queue ON cases (is_open, rank, opened_at, review_id);
+CREATE TABLE IF NOT EXISTS actions (
+    action_id TEXT PRIMARY KEY,
+    decision_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    country TEXT NOT NULL,
+    type TEXT NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_of_decision ON actions (decision_id, at);
+CREATE TABLE IF NOT EXISTS notices (
+    decision_id TEXT PRIMARY KEY,
+    country TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notices_by_status ON notices (status, due_at);
+CREATE TABLE IF NOT EXISTS checkpoints (chain_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+
+
+class SQLiteReviewConfig(BaseModel):
+    type: Literal["sqlite"] = "sqlite"
+    path: Path
+    timeout_s: float = 5.0  # waiting for another process's write transaction
+
+
+class SQLiteReviewStore:
+    def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                     timeout=timeout_s)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: in WAL mode a crash of the process loses nothing; a power cut may lose the
+        # last transactions, which the projector replays from the audit log (the truth).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock, _unavailable():
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self._lock, _unavailable():
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- cases ---------------------------------------------------------------------------
+
+    def open_case(self, case: Case, action: Action | None = None) -> bool:
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM cases WHERE review_id = ?",
+                           (case.review_id,)).fetchone():
+                return False
+            try:
+                cur.execute("INSERT INTO cases VALUES (?,?,?,?,?,?,?,?,?)",
+                            (case.review_id, case.decision_id, case.kind, case.country,
+                             rank(case), case.opened_at, int(case.outcome is None),
+                             case.version, case.to_json()))
+            except sqlite3.IntegrityError:
+                raise CaseConflict(f"decision {case.decision_id} already has a {case.kind} "
+                                   "case or an open case") from None
+            if action is not None:
+                _insert_action(cur, action)
+        return True
+
+    def save_case(self, case: Case, expected_version: int, action: Action) -> bool:
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM actions WHERE action_id = ?",
+                           (action.action_id,)).fetchone():
+                return False
+            cur.execute("UPDATE cases SET version = ?, is_open = ?, doc = ? "
+                        "WHERE review_id = ? AND version = ?",
+                        (case.version, int(case.outcome is None), case.to_json(),
+                         case.review_id, expected_version))
+            if cur.rowcount != 1:
+                raise CaseConflict(f"case {case.review_id} changed meanwhile (it is no longer "
+                                   f"at version {expected_version}); reload it")
+            _insert_action(cur, action)
+        return True
+
+    def get_case(self, review_id: str) -> Case | None:
+        rows = self._read("SELECT doc FROM cases WHERE review_id = ?", (review_id,))
+        return Case.from_json(rows[0][0]) if rows else None
+
+    def cases_for(self, decision_id: str) -> list[Case]:
+        rows = self._read("SELECT doc FROM cases WHERE decision_id = ? ORDER BY opened_at, review_id",
+                          (decision_id,))
+        return [Case.from_json(d) for (d,) in rows]
+
+    def list_cases(self, query: CaseQuery) -> list[Case]:
+        where, params = [], []
+        if query.status is not None:
+            where.append("is_open = ?")
+            params.append(int(query.status == "open"))
+        for column, value in (("country", query.country), ("kind", query.kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.after is not None:
+            where.append("(rank, opened_at, review_id) > (?, ?, ?)")
+            params.extend(query.after)
+        sql = (f"SELECT doc FROM cases WHERE {' AND '.join(where) or '1'} "  # noqa: S608  # nosec B608
+               "ORDER BY rank, opened_at, review_id LIMIT ?")
+        return [Case.from_json(d) for (d,) in self._read(sql, [*params, query.limit])]
+
+    # -- actions -------------------------------------------------------------------------
+
+    def add_action(self, action: Action) -> bool:
+        with self._write() as cur:
+            return _insert_action(cur, action)
+
+    def has_action(self, action_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM actions WHERE action_id = ?", (action_id,)))
+
+    def actions_for(self, decision_id: str) -> list[Action]:
+        rows = self._read("SELECT doc FROM actions WHERE decision_id = ? ORDER BY at, action_id",
+                          (decision_id,))
+        return [Action.from_json(d) for (d,) in rows]
+
+    def action_counts(self) -> list[tuple[str, str, str, int]]:
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
+            "SELECT actor, country, type, COUNT(*) FROM actions GROUP BY actor, country, type")]
+
+    # -- notices -------------------------------------------------------------------------
+
+    def put_notice(self, notice: Notice) -> bool:
+        with self._write() as cur:
+            cur.execute("INSERT OR IGNORE INTO notices VALUES (?,?,?,?,?)",
+                        (notice.decision_id, notice.country, notice.status, notice.due_at,
+                         notice.to_json()))
+            return cur.rowcount == 1
+
+    def set_notice(self, notice: Notice) -> None:
+        with self._write() as cur:
+            cur.execute("INSERT OR REPLACE INTO notices VALUES (?,?,?,?,?)",
+                        (notice.decision_id, notice.country, notice.status, notice.due_at,
+                         notice.to_json()))
+
+    def get_notice(self, decision_id: str) -> Notice | None:
+        rows = self._read("SELECT doc FROM notices WHERE decision_id = ?", (decision_id,))
+        return Notice.from_json(rows[0][0]) if rows else None
+
+    def notices(self, status: str, country: str | None = None,
+                limit: int = 1000) -> list[Notice]:
+        # `? IN (country, '')`: the given country, or every country when none is given.
+        rows = self._read("SELECT doc FROM notices WHERE status = ? AND ? IN (country, '') "
+                          "ORDER BY due_at, decision_id LIMIT ?", (status, country or "", limit))
+        return [Notice.from_json(d) for (d,) in rows]
+
+    # -- projector checkpoints -----------------------------------------------------------
+
+    def checkpoints(self) -> dict[str, int]:
+        return dict(self._read("SELECT chain_id, seq FROM checkpoints"))  # type: ignore[arg-type]
+
+    def advance(self, positions: dict[str, int]) -> None:
+        if not positions:
+            return
+        with self._write() as cur:
+            cur.executemany("INSERT INTO checkpoints VALUES (?, ?) ON CONFLICT (chain_id) "
+                            "DO UPDATE SET seq = MAX(seq, excluded.seq)", positions.items())
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """SQLite's own errors (locked past the timeout, disk full, closed) as the port's."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ReviewStoreUnavailable(f"review store: {type(exc).__name__}") from exc
+
+
+def _insert_action(cur: sqlite3.Cursor, a: Action) -> bool:
+    cur.execute("INSERT OR IGNORE INTO actions VALUES (?,?,?,?,?,?,?)",
+                (a.action_id, a.decision_id, a.at, a.actor, a.country, a.type, a.to_json()))
+    return cur.rowcount == 1
