@@ -62,9 +62,15 @@ class HttpSource:
             raise DependencyError(self.name, "server_error", str(resp.status_code))
         if resp.status_code >= 400:
             raise DependencyError(self.name, "rejected", str(resp.status_code))
-        try:
-            values = self._schema.model_validate_json(resp.content).model_dump()
-        except ValidationError as exc:
-            raise DependencyError(self.name, "malformed", f"{exc.error_count()} errors") from exc
-        return SourceResult(values, hashlib.sha256(resp.content).hexdigest(),
-                            (time.perf_counter() - start) * 1000)
+        return answer(self.name, self._schema, resp.content, start)
+
+
+def answer(name: str, schema: type[BaseModel], content: bytes, start: float) -> SourceResult:
+    """A source's raw answer, validated against its schema (any answer that does not fit it,
+    a non-finite number included, is malformed), with the hash of exactly those bytes."""
+    try:
+        values = schema.model_validate_json(content).model_dump()
+    except ValidationError as exc:
+        raise DependencyError(name, "malformed", f"{exc.error_count()} errors") from exc
+    return SourceResult(values, hashlib.sha256(content).hexdigest(),
+                        (time.perf_counter() - start) * 1000)
