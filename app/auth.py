@@ -3,7 +3,8 @@ secret is stored (a 256-bit random secret needs no slow password hash). The key 
 under data_dir/keys; `credit keys create` adds one and prints it once.
 
 Scopes: decisions:write, decisions:read, audit:export, flags:admin, models:admin,
-metrics:read. Insecure development mode (CREDIT_INSECURE_NO_AUTH=true) lets every request
+metrics:read, outcomes:write (report loan outcomes), monitoring:read (performance, drift).
+Insecure development mode (CREDIT_INSECURE_NO_AUTH=true) lets every request
 through as a principal holding every scope, and says so loudly at every start.
 """
 
@@ -27,7 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.errors import Forbidden, Unauthorized
 
 SCOPES = ("decisions:write", "decisions:read", "audit:export", "flags:admin", "models:admin",
-          "metrics:read")
+          "metrics:read", "outcomes:write", "monitoring:read")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ from models.errors import ModelUnavailable
 from models.registry import ModelRegistry
 from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
+from monitoring.drift import Thresholds
+from monitoring.factory import OutcomeConfig, open_outcome_store
+from monitoring.ingest import OutcomeIngestor
+from monitoring.metrics import MonitoringMetrics, Refresher
+from monitoring.projection import Projector, ReferenceCache
+from monitoring.service import Monitor, MonitorConfig
+from monitoring.sqlite import SQLiteOutcomeConfig
+from monitoring.store import OutcomeStore
 from shadow.metrics import RolloutMetrics
 from shadow.scorecard import Scorecard
 from sources.base import Source
@@ -98,6 +106,10 @@ def feature_config(settings: Settings) -> StoreConfig:
             return dynamo_cfg
         case _:
             return TieredConfig(redis=redis_cfg, dynamodb=dynamo_cfg)
+
+
+def outcome_config(settings: Settings) -> OutcomeConfig:
+    return SQLiteOutcomeConfig(path=settings.outcome_db_path)
 
 
 # -- the builder ----------------------------------------------------------------------------
@@ -192,8 +204,28 @@ class Builder:
     def policy(self) -> Policy:
         return Policy.load()
 
+    @cached_property
+    def outcome_store(self) -> OutcomeStore:
+        return open_outcome_store(outcome_config(self.settings))
+
+    @cached_property
+    def outcomes(self) -> OutcomeIngestor:
+        """Outcome ingestion (POST /v1/outcomes, `credit outcomes ingest`)."""
+        return OutcomeIngestor(self.audit, self.outcome_store)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Performance and drift over the read model projected from the audit log."""
+        s = self.settings
+        references = ReferenceCache(self.new_registry().reference)
+        projector = Projector(self.audit, self.outcome_store, self.record_reader, references)
+        thresholds = Thresholds(s.drift_warn_psi, s.drift_alert_psi, s.drift_min_decisions)
+        return Monitor(self.outcome_store, projector, references,
+                       MonitorConfig(thresholds, s.monitoring_catch_up_s), s.model_name)
+
     def close(self) -> None:
-        for name in ("customer_keys", "digest_store", "audit", "flag_store", "feature_store"):
+        for name in ("customer_keys", "digest_store", "audit", "flag_store", "feature_store",
+                     "outcome_store"):
             if self._opened(name):
                 getattr(self, name).close()
 
@@ -216,17 +248,30 @@ class Services:
     reloader: ModelReloader
     builder: Builder
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    monitoring: Refresher | None = None
 
     @property
     def customer_keys(self) -> CustomerKeyStore:
         return self.builder.customer_keys
 
+    @property
+    def outcomes(self) -> OutcomeIngestor:
+        return self.builder.outcomes
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.builder.monitor
+
     async def start(self) -> None:
         self.digests.start()
         self.reloader.start()
+        if self.monitoring is not None:
+            self.monitoring.start()
 
     async def aclose(self) -> None:
         self.reloader.stop()
+        if self.monitoring is not None:
+            self.monitoring.stop()
         for client in self.clients:
             await client.aclose()
         if self.orchestrator.rollout is not None:
@@ -261,11 +306,14 @@ def build_services(settings: Settings) -> Services:
         reason_count=settings.reason_count, metrics=DecisionMetrics(metrics_registry),
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
         rollout=_rollout(b, metrics_registry))
+    monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
+                           settings.monitoring_refresh_s, settings.monitoring_performance_days,
+                           settings.monitoring_drift_days)
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,
                     limiter=limiter, flags=b.flag_admin, digests=digests, reloader=reloader,
-                    builder=b, clients=clients)
+                    builder=b, clients=clients, monitoring=monitoring)
 
 
 def _rollout(b: Builder, registry: CollectorRegistry) -> Rollout:

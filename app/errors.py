@@ -15,6 +15,7 @@ knows HTTP. One handler (app/main.py) answers them all in the same shape:
     503     audit_unavailable         audit AuditUnavailable (no durable record: no decision)
     503     model_unavailable         models ModelUnavailable
     503     flag_store_unavailable    feature_flags FlagStoreUnavailable
+    503     outcome_store_unavailable monitoring OutcomeStoreUnavailable
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from feature_flags.admin import FlagStoreUnavailable
 from feature_flags.model import InvalidFlag
 from feature_flags.store import VersionConflict
 from models.errors import ModelUnavailable, PromotionRefused
+from monitoring.store import OutcomeStoreUnavailable
 
 
 class BadRequest(Exception):
@@ -60,6 +62,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     AuditUnavailable: (503, "audit_unavailable"),
     ModelUnavailable: (503, "model_unavailable"),
     FlagStoreUnavailable: (503, "flag_store_unavailable"),
+    OutcomeStoreUnavailable: (503, "outcome_store_unavailable"),
     Unavailable: (503, "unavailable"),
 }
 

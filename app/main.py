@@ -18,7 +18,7 @@ from app.console import router as console
 from app.errors import STATUS, status_of
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.routes import audit, decisions, flags, health, metrics
+from app.routes import audit, decisions, flags, health, metrics, monitoring, outcomes
 from app.settings import Settings
 from app.tracing import configure_tracing
 
@@ -110,6 +110,8 @@ def create_app(settings: Settings,
     app.include_router(metrics.router)
     app.include_router(flags.router)
     app.include_router(audit.router)
+    app.include_router(outcomes.router)
+    app.include_router(monitoring.router)
     console.install(app)
     return app
 

@@ -78,7 +78,7 @@ def _columns(body: str) -> dict[str, Any]:
                               "probability_of_default", "model_version"),
                              None) | {"type": None, "country": None}
     d = rec if isinstance(rec, DecisionRecord) else None
-    return {"type": rec.type, "country": rec.country,
+    return {"type": rec.type, "country": getattr(rec, "country", None),
             "decision_id": d and d.decision_id, "application_id": d and d.application_id,
             "decided_at": d and d.decided_at, "outcome": d and d.response.outcome,
             "probability_of_default": d and d.response.probability_of_default,
