@@ -16,6 +16,8 @@ from app.cli.audit import audit_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
 from app.cli.keys import ensure_local_key, keys_cli
+from app.cli.monitor import monitor_cli
+from app.cli.outcomes import outcomes_cli
 from app.cli.shadow import shadow_cli
 from app.cli.training import data_cli, model_cli, registry, train
 from app.settings import Settings
@@ -31,6 +33,8 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(features_cli, name="features")
 cli.add_typer(flags_cli, name="flags")
 cli.add_typer(shadow_cli, name="shadow")
+cli.add_typer(outcomes_cli, name="outcomes")
+cli.add_typer(monitor_cli, name="monitor")
 console = Console(stderr=True, soft_wrap=True)
 
 
