@@ -92,18 +92,18 @@ def bad_rate_chart(series: dict[str, Sequence[dict[str, Any]]], width: int = 640
                 "Bad rate of approved loans per cohort, realized and expected")
 
 
-def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 300) -> str:
+def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 310) -> str:
     """Observed default rate (with its interval) against mean predicted PD per band; the
     diagonal is perfect calibration."""
     top = _nice_max(max([b["mean_pd"] for b in bands] + [b["observed_ci"][1] for b in bands],
                         default=0.1))
-    pad = 44
+    pad, span = 44, size - 64
 
     def sx(v: float) -> float:
-        return pad + (size - pad - 10) * v / top
+        return pad + span * v / top
 
     def sy(v: float) -> float:
-        return size - pad + 10 - (size - pad - 10) * v / top
+        return 10 + span * (1 - v / top)
 
     body: list[str] = [f'<line x1="{_f(sx(0))}" y1="{_f(sy(0))}" x2="{_f(sx(top))}" '
                        f'y2="{_f(sy(top))}" stroke="{GRID}" stroke-width="2"/>']
@@ -111,10 +111,12 @@ def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 3
         v = top * i / 4
         body.append(f'<text x="{_f(pad - 6)}" y="{_f(sy(v) + 4)}" font-size="10" '
                     f'text-anchor="end" fill="{INK}">{v:.0%}</text><text x="{_f(sx(v))}" '
-                    f'y="{_f(size - pad + 26)}" font-size="10" text-anchor="middle" '
+                    f'y="{_f(sy(0) + 14)}" font-size="10" text-anchor="middle" '
                     f'fill="{INK}">{v:.0%}</text>')
     body.append(f'<text x="{_f(size / 2)}" y="{size - 4}" font-size="11" text-anchor="middle" '
-                f'fill="{INK}">mean predicted PD</text>')
+                f'fill="{INK}">mean predicted PD</text><text transform="rotate(-90)" '
+                f'x="{_f(-sy(top / 2))}" y="11" font-size="11" text-anchor="middle" '
+                f'fill="{INK}">observed default rate</text>')
     for b in bands:
         lo, hi = b["observed_ci"]
         body.append(f'<g class="band" data-mean-pd="{b["mean_pd"]}" data-observed="{b["observed"]}" '
@@ -146,9 +148,10 @@ def drift_chart(features: Sequence[dict[str, Any]], warn: float, alert: float,
                     f'height="{row_h - 6}" fill="{STATUS_COLORS.get(f["status"], INK)}"/>'
                     f'<text x="{_f(x(f["psi"]) + 4)}" y="{yy + 13}" font-size="10" '
                     f'fill="{INK}">{f["psi"]:.3f}</text></g>')
-    for name, v in (("warn", warn), ("alert", alert)):
+    # Labels on either side of their lines, so close thresholds do not overprint.
+    for name, v, anchor, dx in (("warn", warn, "end", -3), ("alert", alert, "start", 3)):
         body.append(f'<line class="threshold" data-threshold="{name}" x1="{_f(x(v))}" '
                     f'x2="{_f(x(v))}" y1="4" y2="{height - 16}" stroke="{STATUS_COLORS[name]}" '
-                    f'stroke-dasharray="4 3"/><text x="{_f(x(v))}" y="{height - 4}" '
-                    f'font-size="10" text-anchor="middle" fill="{INK}">{name} {v:g}</text>')
+                    f'stroke-dasharray="4 3"/><text x="{_f(x(v) + dx)}" y="{height - 4}" '
+                    f'font-size="10" text-anchor="{anchor}" fill="{INK}">{name} {v:g}</text>')
     return _svg("drift-chart", width, height, body, "PSI per feature against the training reference")

@@ -17,6 +17,9 @@ PROTECTED = {
     ("PUT", "/v1/flags/{country}"): "flags:admin",
     ("GET", "/v1/audit/verify"): "audit:export",
     ("GET", "/v1/audit/digests/latest"): "audit:export",
+    ("POST", "/v1/outcomes"): "outcomes:write",
+    ("GET", "/v1/monitoring/performance"): "monitoring:read",
+    ("GET", "/v1/monitoring/drift"): "monitoring:read",
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"), ("GET", "/openapi.json"),
           ("GET", "/docs/oauth2-redirect")}
