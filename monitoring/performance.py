@@ -14,7 +14,6 @@ PDs of legacy decisions are the model's, run in shadow beside them (when it ran)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,12 +42,13 @@ def _mean(x: np.ndarray) -> float | None:
 class _Group:
     """One group's rows as arrays."""
 
-    def __init__(self, cols: dict[str, np.ndarray], idx: np.ndarray) -> None:
+    def __init__(self, cols: dict[str, np.ndarray], idx: np.ndarray, cohort: str) -> None:
         self.outcome = cols["outcome"][idx]
         self.pd = cols["pd"][idx]
         self.points = cols["legacy_points"][idx]
         self.shadow = cols["shadow_outcome"][idx]
-        self.decided_at = cols["decided_at"][idx]
+        # The cohort of each decision: the first characters of its ISO time.
+        self.cohort = cols["decided_at"][idx].astype(f"U{COHORTS[cohort]}")
         has = cols["has_outcome"][idx]
         taken = cols["loan_taken"][idx]
         self.approved = self.outcome == "approve"
@@ -90,11 +90,10 @@ def _discrimination(g: _Group, decided_by: str) -> dict[str, Any]:
     return {"auc": float(roc_auc_score(y, score[m])), "ks": float(np.max(tpr - fpr))}
 
 
-def _cohorts(g: _Group, cohort: str) -> list[dict[str, Any]]:
-    keys = np.array([d[:COHORTS[cohort]] for d in g.decided_at])
+def _cohorts(g: _Group) -> list[dict[str, Any]]:
     out = []
-    for key in sorted(set(keys.tolist())):
-        m = keys == key
+    for key in np.unique(g.cohort).tolist():
+        m = g.cohort == key
         approved = g.approved & m
         rate, ci = _rate(int((g.bad & approved).sum()), int((g.mature & m).sum()))
         out.append({"cohort": key, "decisions": int(m.sum()), "approved": int(approved.sum()),
@@ -117,7 +116,7 @@ def _shadow(g: _Group, decided_by: str) -> dict[str, Any] | None:
             "only_shadow_approved": int((other_approves & ~g.approved).sum())}
 
 
-def group_summary(g: _Group, decided_by: str, cohort: str) -> dict[str, Any]:
+def group_summary(g: _Group, decided_by: str) -> dict[str, Any]:
     n, approved, mature = len(g.outcome), int(g.approved.sum()), int(g.mature.sum())
     rate, ci = _rate(int(g.bad[g.mature].sum()), mature)
     brier = g.mature & ~np.isnan(g.pd)
@@ -132,36 +131,32 @@ def group_summary(g: _Group, decided_by: str, cohort: str) -> dict[str, Any]:
         "brier": float(np.mean((g.pd[brier] - g.bad[brier]) ** 2)) if brier.any() else None,
         **_discrimination(g, decided_by),
         "outcomes_not_approved": int((g.observed & ~g.approved).sum()),
-        "calibration": _calibration(g), "cohorts": _cohorts(g, cohort),
+        "calibration": _calibration(g), "cohorts": _cohorts(g),
         "shadow": _shadow(g, decided_by)}
+
+
+FLOATS = ("pd", "legacy_points", "defaulted", "loan_taken")  # None -> NaN
 
 
 def _columns(rows: Sequence[tuple]) -> dict[str, np.ndarray]:
     raw = dict(zip(ROW_COLUMNS, zip(*rows, strict=True), strict=True)) if rows else \
         dict.fromkeys(ROW_COLUMNS, ())
-
-    def floats(name: str) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in raw[name]], dtype=np.float64)
-
-    return {**{k: np.array(raw[k], dtype=object) for k in
-               ("country", "decided_by", "model_version", "outcome", "shadow_outcome",
-                "decided_at")},
-            "pd": floats("pd"), "legacy_points": floats("legacy_points"),
-            "has_outcome": np.array(raw["has_outcome"], dtype=bool),
-            "defaulted": floats("defaulted"), "loan_taken": floats("loan_taken")}
+    return {k: np.array(v, dtype=np.float64 if k in FLOATS else bool if k == "has_outcome"
+                        else object) for k, v in raw.items()}
 
 
 def performance(rows: Sequence[tuple], cohort: str = "month") -> list[dict[str, Any]]:
     """One summary per (country, deciding arm, model version), sorted by those."""
     cols = _columns(rows)
-    groups: dict[tuple[str, str, str | None], list[int]] = defaultdict(list)
-    for i, (country, arm, version) in enumerate(zip(cols["country"], cols["decided_by"],
-                                                    cols["model_version"], strict=True)):
-        groups[(country, arm, version if arm == "model" else None)].append(i)
+    version = np.where(cols["decided_by"] == "model", cols["model_version"], "")
+    keys = cols["country"].astype(str)
+    for part in (cols["decided_by"], version):  # "country|arm|version"
+        keys = np.char.add(np.char.add(keys, "|"), part.astype(str))
+    names, inverse = np.unique(keys, return_inverse=True)
     out = []
-    for (country, arm, version), idx in sorted(groups.items(),
-                                               key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
-        g = _Group(cols, np.array(idx))
-        out.append({"country": country, "decided_by": arm, "model_version": version,
-                    **group_summary(g, arm, cohort)})
+    for i, name in enumerate(names.tolist()):
+        country, arm, v = name.split("|")
+        g = _Group(cols, np.flatnonzero(inverse == i), cohort)
+        out.append({"country": country, "decided_by": arm, "model_version": v or None,
+                    **group_summary(g, arm)})
     return out

@@ -6,10 +6,12 @@ with the audit log for at most CREDIT_MONITORING_CATCH_UP_S and says how fresh i
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from app.auth import require
 from app.deps import ServicesDep
@@ -19,7 +21,17 @@ from monitoring.store import Period
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"],
                    dependencies=[Depends(require("monitoring:read"))],
                    responses={s: {"model": ErrorOut} for s in (401, 403, 422, 503)})
-Day = Annotated[date | None, Query(description="YYYY-MM-DD (UTC), inclusive")]
+
+
+def _iso_day(value: Any) -> Any:
+    # A date as the schema says (format: date), not a Unix time pydantic would also take.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date looks like 2026-01-31")
+    return value
+
+
+Day = Annotated[date | None, BeforeValidator(_iso_day),
+                Query(description="YYYY-MM-DD (UTC), inclusive")]
 
 
 def _period(country: str | None, since: date | None, until: date | None) -> Period:

@@ -19,7 +19,9 @@ from app.deps import ServicesDep
 from app.schemas import ErrorOut
 from monitoring.store import OutcomeStoreUnavailable
 
-MAX_ITEMS = 500  # a full request stays under the default body limit (CREDIT_MAX_BODY_BYTES)
+# A full request of outcomes (at most ~170 bytes each) stays under the default body limit
+# (CREDIT_MAX_BODY_BYTES, 64 KiB); files of any size go through `credit outcomes ingest`.
+MAX_ITEMS = 250
 EXAMPLE = {"decision_id": "0b2e6b61d1c84f6e9f3c3c1f5a7d2e10", "defaulted": False,
            "observed_at": "2027-05-31", "loan_taken": True, "months_on_book": 6}
 
