@@ -28,6 +28,7 @@ from audit.pii import RecordReader
 from audit.record import Entry
 from audit.records import DecisionRecord, parse_record
 from audit.store import AuditStore
+from monitoring.performance import pd_band
 from monitoring.reference import SCORE, Reference
 from monitoring.store import BinCount, Fact, OutcomeStore
 
@@ -81,7 +82,8 @@ def fact_of(rec: DecisionRecord) -> Fact:
         else:
             other, pd = cmp.model_outcome, cmp.model_probability
     return Fact(rec.decision_id, rec.decided_at, rec.country, live, rec.model.version,
-                rec.response.outcome, pd, points, other, bool(rec.response.degraded))
+                rec.response.outcome, pd, points, other, bool(rec.response.degraded),
+                pd_band(pd))
 
 
 class _Counts:

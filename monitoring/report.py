@@ -19,6 +19,7 @@ from monitoring.store import Period
 
 TEMPLATES = Path(__file__).parent / "templates"
 OVER_EXPECTED = 1.25  # a realized bad rate whose lower bound is this far above the mean PD
+LISTED_BATCHES = 50
 
 
 def findings(groups: list[dict[str, Any]], drift: dict[str, Any]) -> list[str]:
@@ -65,7 +66,8 @@ def context(monitor: Monitor, period: Period) -> dict[str, Any]:
                 drift["features"] + ([drift["score"]] if drift.get("score") else []),
                 drift["thresholds"]["warn"], drift["thresholds"]["alert"]))})
     return {"model_name": monitor.model_name, "period": period, "performance": perf,
-            "legacy": legacy, "sections": sections, "batches": monitor.store.batches(),
+            "legacy": legacy, "sections": sections, "batches": monitor.store.batches(LISTED_BATCHES),
+            "batch_totals": monitor.store.batch_totals(),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 

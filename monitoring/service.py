@@ -41,13 +41,13 @@ class Monitor:
     def performance(self, period: Period, cohort: str = "month") -> dict[str, Any]:
         fresh = self.refresh(self.config.catch_up_s)
         t = time.perf_counter()
-        groups = performance.performance(self.store.decision_rows(period), cohort)
-        batches = self.store.batches()
+        groups = performance.performance(self.store, period, cohort)
+        totals = self.store.batch_totals()
         return {"filters": _filters(period), "cohort": cohort, "groups": groups,
-                "provenance": {"outcome_batches": len(batches),
-                               "outcomes_accepted": sum(b.accepted for b in batches),
-                               "latest_batch_at": batches[-1].batch.received_at if batches
-                               else None},
+                "provenance": {"outcome_batches": totals.batches,
+                               "outcomes_received": totals.items,
+                               "outcomes_accepted": totals.accepted,
+                               "latest_batch_at": totals.latest_at},
                 "freshness": fresh.to_json(),
                 "query_seconds": round(time.perf_counter() - t, 3)}
 
@@ -56,26 +56,14 @@ class Monitor:
         of the period's decisions."""
         fresh = self.refresh(self.config.catch_up_s)
         t = time.perf_counter()
-        counts: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
-        decisions: dict[str, int] = defaultdict(int)
-        for version, feature, b, n in self.store.bin_counts(period):
-            ref = self._reference(version)
-            if ref is None:
-                continue
-            bins = ref.score if feature == SCORE else ref.features.get(feature)
-            if bins is None:
-                continue
-            size = bins.size
-            arr = counts[version].setdefault(feature, np.zeros(size, dtype=np.int64))
-            arr[b] += n
-        for version, by_feature in counts.items():
-            decisions[version] = max((int(a.sum()) for a in by_feature.values()), default=0)
-        version = model_version or (max(decisions, key=lambda v: (decisions[v], int(v)
-                                                                  if v.isdigit() else 0))
-                                    if decisions else None)
+        counts = self._counts(period)
+        decisions = {v: max(int(a.sum()) for a in by.values()) for v, by in counts.items()}
+        # Ties go to the newer version.
+        version = model_version or max(decisions, default=None, key=lambda v: (
+            decisions[v], int(v) if v.isdigit() else 0))
         t_cfg = self.config.thresholds
         out: dict[str, Any] = {
-            "filters": _filters(period), "model_version": version, "versions": dict(decisions),
+            "filters": _filters(period), "model_version": version, "versions": decisions,
             "thresholds": {"warn": t_cfg.warn, "alert": t_cfg.alert,
                            "min_decisions": t_cfg.min_decisions},
             "freshness": fresh.to_json()}
@@ -89,6 +77,17 @@ class Monitor:
                        **drift.report(ref, counts.get(version, {}), t_cfg))
         out["query_seconds"] = round(time.perf_counter() - t, 3)
         return out
+
+    def _counts(self, period: Period) -> dict[str, dict[str, np.ndarray]]:
+        """version -> feature (or SCORE) -> the period's count per reference bin."""
+        counts: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+        for version, feature, b, n in self.store.bin_counts(period):
+            ref = self._reference(version)
+            bins = None if ref is None else ref.score if feature == SCORE else \
+                ref.features.get(feature)
+            if bins is not None:
+                counts[version].setdefault(feature, np.zeros(bins.size, dtype=np.int64))[b] += n
+        return counts
 
     def _reference(self, version: str) -> Reference | None:
         try:

@@ -77,6 +77,16 @@ class StoredBatch:
 
 
 @dataclass(frozen=True)
+class BatchTotals:
+    batches: int
+    items: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    latest_at: str | None
+
+
+@dataclass(frozen=True)
 class Fact:
     """The non-personal numbers of one decision, for monitoring."""
 
@@ -90,6 +100,7 @@ class Fact:
     legacy_points: float | None
     shadow_outcome: str | None  # the other arm's outcome, when it was compared
     degraded: bool
+    pd_band: int = -1        # its PD band (monitoring.performance.PD_BANDS), -1 without a PD
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,27 @@ class BinCount:
 ROW_COLUMNS = ("decision_id", "decided_at", "country", "decided_by", "model_version",
                "outcome", "pd", "legacy_points", "shadow_outcome", "has_outcome",
                "defaulted", "loan_taken", "months_on_book")
+
+# The counts performance is computed from (monitoring/performance.py), kept by the store as
+# decisions are projected and outcomes change (so reading them costs the same for any number
+# of decisions). A group is (country, decided_by, version), version "" for the legacy arm; a
+# decision's outcome state is one of
+NO_OUTCOME, NOT_TAKEN, REPAID, DEFAULTED = 0, 1, 2, 3
+# and its shadow arm -1 (none compared), 0 (would not approve) or 1 (would approve).
+# performance_cells: (country, decided_by, version, cohort, approved (0/1), state, shadow,
+# pd_band, n, n with a PD, sum of PD, sum of PD squared).
+# scored_loans, one per approved loan taken with an outcome: (country, decided_by, version,
+# pd, legacy_points, defaulted).
+Cell = tuple
+
+
+def outcome_state(defaulted: bool | int | None, loan_taken: bool | int | None,
+                  known: bool = True) -> int:
+    if not known:
+        return NO_OUTCOME
+    if loan_taken is not None and not loan_taken:
+        return NOT_TAKEN
+    return DEFAULTED if defaulted else REPAID
 # What `bin_counts` returns: (model_version, feature, bin, count), summed over the period.
 BinTotal = tuple[str, str, int, int]
 
@@ -129,8 +161,11 @@ class OutcomeStore(Protocol):
     def history(self, decision_id: str) -> list[StoredObservation]:
         """Every observation of a decision, in arrival order; one is `current`."""
 
-    def batches(self) -> list[StoredBatch]:
-        """Every batch, oldest first."""
+    def batches(self, limit: int | None = None) -> list[StoredBatch]:
+        """The batches received, newest first (all, or the latest `limit`)."""
+
+    def batch_totals(self) -> BatchTotals:
+        """How many batches and items were received, and what became of them."""
 
     # -- the read model ---------------------------------------------------------------------
 
@@ -144,7 +179,17 @@ class OutcomeStore(Protocol):
         after_seq (another process projected them)."""
 
     def decision_rows(self, period: Period) -> list[tuple]:
-        """Each projected decision of the period with its current outcome (ROW_COLUMNS)."""
+        """Each projected decision of the period with its current outcome (ROW_COLUMNS), for
+        checks and exports."""
+
+    def performance_cells(self, period: Period, cohort_chars: int) -> list[Cell]:
+        """The period's decisions counted by group, cohort (the first `cohort_chars`
+        characters of the decision day: 7 = month, 10 = day), approval, current outcome
+        state, shadow and PD band (see above); cells that count nothing are left out."""
+
+    def scored_loans(self, period: Period) -> list[Cell]:
+        """One row per approved loan taken with an outcome: its scores and whether it
+        defaulted (AUC and KS need the rows)."""
 
     def bin_counts(self, period: Period) -> list[BinTotal]:
         """Feature and score bin counts of the period's decisions, summed."""
@@ -153,9 +198,3 @@ class OutcomeStore(Protocol):
 
     def close(self) -> None: ...
 
-
-AddCallback = Callable[[AddResult], str | None]
-
-
-def keys_of(observations: Sequence[Observation]) -> list[str]:
-    return [o.key for o in observations]

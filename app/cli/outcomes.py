@@ -78,10 +78,10 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
 
 
 @outcomes_cli.command("batches")
-def batches() -> None:
-    """Every batch of outcomes received, with its content hash and audit record."""
+def batches(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """The latest batches of outcomes received, with their content hash and audit record."""
     with built() as b:
-        rows = b.outcome_store.batches()
+        rows = b.outcome_store.batches(limit)
     table = Table("received", "batch", "source", "items", "accepted", "duplicates", "rejected",
                   "sha-256", "audit record")
     for r in rows:

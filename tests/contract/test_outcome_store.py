@@ -75,7 +75,10 @@ def test_the_same_observation_twice_is_a_duplicate_and_changes_nothing(store):
                         Observation("D2", True, "2026-11-30")], batch_id="B2")
     assert again == AddResult(1, (0, 2))
     assert [h.observation for h in store.history("D1")] == [obs]
-    assert [(b.accepted, b.duplicates) for b in store.batches()] == [(1, 0), (1, 2)]
+    assert [(b.accepted, b.duplicates) for b in store.batches()] == [(1, 2), (1, 0)]
+    assert [b.batch.batch_id for b in store.batches(limit=1)] == ["B2"]
+    totals = store.batch_totals()
+    assert (totals.batches, totals.items, totals.accepted, totals.duplicates) == (2, 4, 2, 2)
 
 
 def test_a_later_observation_supersedes_and_both_stay_on_record(store):
@@ -164,3 +167,66 @@ def test_periods_are_whole_days_both_inclusive_and_by_country(store):
     assert ids(until="2026-11-16", country="PT") == ["D3"]
     assert store.bin_counts(Period(since="2026-11-15", until="2026-11-15")) == [("1", "age", 0, 1)]
     assert store.bin_counts(Period(country="ES")) == [("1", "age", 0, 2)]
+
+
+def cells(store, period=Period(), cohort_chars=7):
+    return sorted(tuple(round(v, 9) if isinstance(v, float) else v for v in c)
+                  for c in store.performance_cells(period, cohort_chars))
+
+
+PERF_FACTS = [  # pd_band as monitoring.performance would give it
+    Fact("D1", "2026-10-01T00:00:00+00:00", "ES", "model", "1", "approve", 0.01, None,
+         "approve", False, 0),
+    Fact("D2", "2026-11-01T00:00:00+00:00", "ES", "model", "1", "approve", 0.03, None,
+         "approve", False, 1),
+    Fact("D3", "2026-11-02T00:00:00+00:00", "ES", "model", "1", "approve", 0.04, None,
+         "decline", False, 1),
+    Fact("D4", "2026-11-03T00:00:00+00:00", "ES", "model", "1", "decline", 0.6, None, None,
+         False, 6),
+    Fact("D5", "2026-11-04T00:00:00+00:00", "ES", "legacy", "1", "approve", None, 120.0, None,
+         False, -1)]
+PERF_OUTCOMES = [Observation("D1", False, "2026-12-01"), Observation("D2", True, "2026-12-01"),
+                 Observation("D3", False, "2026-12-01", False),
+                 Observation("D5", True, "2026-12-01", True)]
+
+
+def test_performance_cells_count_each_decision_in_its_current_state(store):
+    """By group (version "" for legacy), cohort, approval, outcome state, shadow and PD band:
+    decisions, those with a PD, and the PD's sum and sum of squares."""
+    from monitoring.store import DEFAULTED, NO_OUTCOME, NOT_TAKEN, REPAID
+
+    store.project("c1", 0, 5, PERF_FACTS, [])
+    add(store, PERF_OUTCOMES)
+    assert cells(store) == sorted([
+        ("ES", "model", "1", "2026-10", 1, REPAID, 1, 0, 1, 1, 0.01, 0.0001),
+        ("ES", "model", "1", "2026-11", 1, DEFAULTED, 1, 1, 1, 1, 0.03, 0.0009),
+        ("ES", "model", "1", "2026-11", 1, NOT_TAKEN, 0, 1, 1, 1, 0.04, 0.0016),
+        ("ES", "model", "1", "2026-11", 0, NO_OUTCOME, -1, 6, 1, 1, 0.6, 0.36),
+        ("ES", "legacy", "", "2026-11", 1, DEFAULTED, -1, -1, 1, 0, 0.0, 0.0)])
+    assert [c[3] for c in cells(store, cohort_chars=10)][:2] == ["2026-11-04", "2026-10-01"]
+    assert cells(store, Period(since="2026-11-04"))[0][:3] == ("ES", "legacy", "")
+    assert sorted(store.scored_loans(Period())) == sorted([
+        ("ES", "model", "1", 0.01, None, 0), ("ES", "model", "1", 0.03, None, 1),
+        ("ES", "legacy", "", None, 120.0, 1)])
+
+
+def test_performance_cells_do_not_depend_on_arrival_order(store, tmp_path, request):
+    """Outcomes reported before their decisions are projected count the same; a later
+    observation moves its decision to its new state, an earlier one does not."""
+    store.project("c1", 0, 5, PERF_FACTS, [])
+    add(store, PERF_OUTCOMES)
+    expected = cells(store)
+    other = open_outcome_store(outcome_config(request.node.callspec.params["store"],
+                                              tmp_path / "other", request))
+    try:
+        add(other, PERF_OUTCOMES)
+        other.project("c1", 0, 5, PERF_FACTS, [])
+        assert cells(other) == expected
+        add(other, [Observation("D1", True, "2027-01-31")], batch_id="B2")   # now defaulted
+        add(other, [Observation("D2", False, "2026-11-30")], batch_id="B3")  # older: ignored
+        moved = {c[:8]: c[8] for c in cells(other)}
+        assert moved[("ES", "model", "1", "2026-10", 1, 3, 1, 0)] == 1
+        assert ("ES", "model", "1", "2026-10", 1, 2, 1, 0) not in moved
+        assert moved[("ES", "model", "1", "2026-11", 1, 3, 1, 1)] == 1
+    finally:
+        other.close()
