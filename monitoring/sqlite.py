@@ -187,7 +187,7 @@ class SQLiteOutcomeStore:
                                                  o.defaulted, o.loan_taken,
                                                  o.months_on_book)).fetchone():
                     self._move(cur, o.decision_id,
-                               outcome_state(*before, known=True) if before else NO_OUTCOME,
+                               outcome_state(*before) if before else NO_OUTCOME,
                                outcome_state(o.defaulted, o.loan_taken))
             result = AddResult(len(observations) - len(duplicates), tuple(duplicates))
             audit_ref = record(result)

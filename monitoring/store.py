@@ -117,6 +117,8 @@ class BinCount:
 ROW_COLUMNS = ("decision_id", "decided_at", "country", "decided_by", "model_version",
                "outcome", "pd", "legacy_points", "shadow_outcome", "has_outcome",
                "defaulted", "loan_taken", "months_on_book")
+# What `bin_counts` returns: (model_version, feature, bin, count), summed over the period.
+BinTotal = tuple[str, str, int, int]
 
 # The counts performance is computed from (monitoring/performance.py), kept by the store as
 # decisions are projected and outcomes change (so reading them costs the same for any number
@@ -131,15 +133,11 @@ NO_OUTCOME, NOT_TAKEN, REPAID, DEFAULTED = 0, 1, 2, 3
 Cell = tuple
 
 
-def outcome_state(defaulted: bool | int | None, loan_taken: bool | int | None,
-                  known: bool = True) -> int:
-    if not known:
-        return NO_OUTCOME
+def outcome_state(defaulted: bool | int | None, loan_taken: bool | int | None) -> int:
+    """The state of a decision whose current outcome is this (loan not taken: no default)."""
     if loan_taken is not None and not loan_taken:
         return NOT_TAKEN
     return DEFAULTED if defaulted else REPAID
-# What `bin_counts` returns: (model_version, feature, bin, count), summed over the period.
-BinTotal = tuple[str, str, int, int]
 
 
 @dataclass(frozen=True)
