@@ -110,7 +110,11 @@ class OutcomeIngestor:
             raise ValueError("a number is out of range") from None
         if outcome.observed_at > self._today() + timedelta(days=1):
             raise ValueError("observed_at: in the future")
-        entry = self.audit.get_decision(outcome.decision_id)
+        try:
+            entry = self.audit.get_decision(outcome.decision_id)
+        except Exception as exc:
+            raise AuditUnavailable("the audit log could not be read to check the decisions; "
+                                   "nothing of the batch was stored") from exc
         if entry is None:
             raise ValueError("decision_id: no such decision in the audit log")
         decided = entry.appended_at[:10]

@@ -138,17 +138,30 @@ class Projector:
     def catch_up(self, budget_s: float | None = None) -> Freshness:
         """Project what the log holds beyond the checkpoints; with a budget, stop after the
         batch that spends it. A failing part (log, store, registry) stops it too: the read
-        model is then older, never wrong, and the answer says so."""
+        model is then older, never wrong, and the answer says so. While another thread of
+        this process catches up (the background refresh), a budgeted call waits for it at
+        most its budget, then answers with what is projected so far."""
         t0 = time.monotonic()
         projected = [0]
-        with self._lock:
-            try:
-                pending = self._catch_up(t0, budget_s, projected)
-            except Exception as exc:  # noqa: BLE001 - reported, retried on the next call
-                _log.warning("projection_failed", error_type=type(exc).__name__)
-                return Freshness(projected[0], None, time.monotonic() - t0,
-                                 f"projection stopped: {type(exc).__name__}")
-        return Freshness(projected[0], pending, time.monotonic() - t0)
+        if not self._lock.acquire(timeout=-1 if budget_s is None else budget_s):
+            return self._pending(t0, 0, "another catch-up is running")
+        try:
+            pending = self._catch_up(t0, budget_s, projected)
+            return Freshness(projected[0], pending, time.monotonic() - t0)
+        except Exception as exc:  # noqa: BLE001 - reported, retried on the next call
+            _log.warning("projection_failed", error_type=type(exc).__name__)
+            return Freshness(projected[0], None, time.monotonic() - t0,
+                             f"projection stopped: {type(exc).__name__}")
+        finally:
+            self._lock.release()
+
+    def _pending(self, t0: float, projected: int, note: str) -> Freshness:
+        try:
+            pending = self.pending()
+        except Exception as exc:  # noqa: BLE001 - the log or the store is unreachable
+            return Freshness(projected, None, time.monotonic() - t0,
+                             f"{note}; {type(exc).__name__}")
+        return Freshness(projected, pending, time.monotonic() - t0, note if pending else None)
 
     def _catch_up(self, t0: float, budget_s: float | None, projected: list[int]) -> int:
         heads = self.audit.heads()

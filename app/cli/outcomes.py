@@ -34,8 +34,10 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     interruption from its checkpoint. Bad rows are refused on their own."""
     import orjson
 
+    from audit.store import AuditUnavailable
     from models.registry import current_user
     from monitoring.files import BadOutcomeFile, ingest_file, row_count
+    from monitoring.store import OutcomeStoreUnavailable
 
     columns = [TextColumn("ingesting outcomes"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn()]
@@ -51,6 +53,10 @@ def ingest(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
         except BadOutcomeFile as exc:
             console.print(f"[red]{file.name}: {exc}[/]")
             raise typer.Exit(2) from None
+        except (AuditUnavailable, OutcomeStoreUnavailable) as exc:
+            console.print(f"[red]stopped: {exc}. Batches before this one are stored; run "
+                          "the same command again to go on from the checkpoint.[/]")
+            raise typer.Exit(1) from None
     if rejects is not None:
         with rejects.open("w", newline="") as f:
             w = csv.writer(f)

@@ -82,6 +82,18 @@ def test_a_budget_stops_early_and_says_what_is_pending(audit, outcome_store, rea
     assert (fresh.projected, fresh.pending, fresh.caught_up) == (0, 8, False)
 
 
+def test_a_request_does_not_wait_past_its_budget_for_a_running_catch_up(audit, outcome_store,
+                                                                        reader):
+    """While the background refresh holds the projection, a request answers within its
+    budget, saying how much is pending."""
+    log(audit, 5)
+    projector = Projector(audit, outcome_store, reader, refs)
+    with projector._lock:  # the background refresh, busy
+        fresh = projector.catch_up(budget_s=0.05)
+    assert (fresh.projected, fresh.pending) == (0, 8) and "another" in fresh.error
+    assert fresh.seconds < 1
+
+
 def test_a_failing_registry_leaves_the_model_older_not_wrong(audit, outcome_store, reader):
     """No reference (registry down): nothing is projected without its counts; the next
     catch-up does it all."""
