@@ -27,7 +27,7 @@ bench: install
 
 # Security checks. pip-audit needs network access to PyPI's JSON API or OSV (ADR 0062).
 audit: install
-	$(BIN)/bandit -q -r app models training audit shadow feature_flags
+	$(BIN)/bandit -q -r app models training audit shadow feature_flags monitoring
 	$(BIN)/pip-audit
 
 clean:

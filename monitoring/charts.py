@@ -1,7 +1,8 @@
 """Server-side SVG charts for the console's Monitoring page and the HTML report: bad rate
 per arm over time with intervals, calibration, drift per feature. Plain SVG with
 presentation attributes (no scripts, no inline styles: the console's CSP allows neither);
-the plotted numbers are in data attributes so tests can read them back."""
+the plotted numbers are in data attributes so tests can read them back. Each chart is
+`Markup`: it goes into a Jinja page as it is."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import math
 from collections.abc import Sequence
 from html import escape
 from typing import Any
+
+from markupsafe import Markup
 
 COLORS = ("#1f5fbf", "#b3261e", "#1d7a46", "#9a6700", "#6a3fb5", "#00798c", "#5b6475")
 STATUS_COLORS = {"ok": "#1d7a46", "warn": "#9a6700", "alert": "#b3261e",
@@ -28,10 +31,13 @@ def _nice_max(x: float) -> float:
     return next((t for t in AXIS_TOPS if t >= x * 1.05), AXIS_TOPS[-1])
 
 
-def _svg(test_id: str, width: int, height: int, body: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-testid="{test_id}" '
-            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(title)}"><title>{escape(title)}</title>{"".join(body)}</svg>')
+def _svg(test_id: str, width: int, height: int, body: list[str], title: str) -> Markup:
+    # Markup: safe to put in a page as it is. Every text in it went through escape(); the
+    # rest is numbers and our own attribute names.
+    return Markup(  # noqa: S704  # nosec B704
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-testid="{test_id}" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>{"".join(body)}</svg>')
 
 
 def _rate_axis(body: list[str], x0: float, x1: float, y: Any, top: float) -> None:
@@ -44,7 +50,7 @@ def _rate_axis(body: list[str], x0: float, x1: float, y: Any, top: float) -> Non
 
 
 def bad_rate_chart(series: dict[str, Sequence[dict[str, Any]]], width: int = 640,
-                   height: int = 260) -> str:
+                   height: int = 260) -> Markup:
     """Realized bad rate per cohort for each series (an arm), with its 95% interval as an
     error bar, and the expected rate (mean PD of the approved) as an open circle."""
     cohorts = sorted({c["cohort"] for rows in series.values() for c in rows})
@@ -92,7 +98,7 @@ def bad_rate_chart(series: dict[str, Sequence[dict[str, Any]]], width: int = 640
                 "Bad rate of approved loans per cohort, realized and expected")
 
 
-def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 310) -> str:
+def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 310) -> Markup:
     """Observed default rate (with its interval) against mean predicted PD per band; the
     diagonal is perfect calibration."""
     top = _nice_max(max([b["mean_pd"] for b in bands] + [b["observed_ci"][1] for b in bands],
@@ -129,7 +135,7 @@ def calibration_chart(bands: Sequence[dict[str, Any]], title: str, size: int = 3
 
 
 def drift_chart(features: Sequence[dict[str, Any]], warn: float, alert: float,
-                width: int = 640, row_h: int = 20) -> str:
+                width: int = 640, row_h: int = 20) -> Markup:
     """PSI per feature (and the score) as bars coloured by status, with the thresholds."""
     rows = [f for f in features if f["psi"] is not None]
     top = 1.05 * max([f["psi"] for f in rows] + [alert * 1.2])

@@ -86,38 +86,39 @@ def fact_of(rec: DecisionRecord) -> Fact:
                 pd_band(pd))
 
 
+Key = tuple[str, str, str]  # day, country, model version
+
+
 class _Counts:
     """Feature rows and scores of one batch, per (day, country, version), binned at the end."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str], list[list[float]]] = defaultdict(list)
-        self.scores: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+        self.refs: dict[Key, Reference] = {}
+        self.rows: dict[Key, list[list[float]]] = defaultdict(list)
+        self.scores: dict[Key, list[float]] = defaultdict(list)
 
-    def add(self, key: tuple[str, str, str], ref: Reference,
-            features: dict[str, float | None] | None, pd: float | None) -> None:
+    def add(self, key: Key, ref: Reference, features: dict[str, float | None] | None,
+            pd: float | None) -> None:
+        self.refs[key] = ref
         if features is not None:
             self.rows[key].append([np.nan if (v := features.get(n)) is None else v
                                    for n in ref.features])
         if pd is not None:
             self.scores[key].append(pd)
 
-    def binned(self, refs: Callable[[str], Reference | None]) -> list[BinCount]:
+    def binned(self) -> list[BinCount]:
         out: list[BinCount] = []
 
-        def emit(key: tuple[str, str, str], feature: str, counts: np.ndarray) -> None:
+        def emit(key: Key, feature: str, counts: np.ndarray) -> None:
             out.extend(BinCount(*key, feature, int(b), int(c))
                        for b, c in enumerate(counts) if c)
 
         for key, rows in self.rows.items():
-            ref = refs(key[2])
-            assert ref is not None  # noqa: S101 - only versions with a reference are added
             x = np.array(rows, dtype=np.float64)
-            for i, (name, bins) in enumerate(ref.features.items()):
+            for i, (name, bins) in enumerate(self.refs[key].features.items()):
                 emit(key, name, bins.count(x[:, i]))
         for key, scores in self.scores.items():
-            ref = refs(key[2])
-            assert ref is not None  # noqa: S101
-            emit(key, SCORE, ref.score.count(np.array(scores)))
+            emit(key, SCORE, self.refs[key].score.count(np.array(scores)))
         return out
 
 
@@ -196,4 +197,4 @@ class Projector:
             inputs = self.reader.inputs(rec)
             counts.add((rec.decided_at[:10], rec.country, fact.model_version), ref,
                        inputs.features if inputs is not None else None, fact.pd)
-        return facts, counts.binned(self.references)
+        return facts, counts.binned()

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
 from app.console.web import ConsoleUser, need, page
 from app.deps import ServicesDep
@@ -29,16 +28,15 @@ def view(services: Any, period: Period, cohort: str) -> dict[str, Any]:
     series = {f"{g['country']} {g['decided_by']}"
               + (f" v{g['model_version']}" if g["model_version"] else ""): g["cohorts"]
               for g in groups}
-    calibration = [(g, Markup(charts.calibration_chart(  # noqa: S704 - our SVG, labels escaped
-        g["calibration"], f"Calibration, {g['country']} {g['decided_by']}")))
+    calibration = [(g, charts.calibration_chart(
+        g["calibration"], f"Calibration, {g['country']} {g['decided_by']}"))
         for g in groups if g["calibration"]]
     rows = drift["features"] + ([drift["score"]] if drift.get("score") else [])
     return {"perf": perf, "drift": drift, "drift_rows": rows,
             "findings": findings(groups, drift), "calibration": calibration,
-            "bad_rate_chart": Markup(charts.bad_rate_chart(series)) if groups else None,  # noqa: S704
-            "drift_chart": Markup(charts.drift_chart(  # noqa: S704
-                rows, drift["thresholds"]["warn"], drift["thresholds"]["alert"]))
-            if rows else None}
+            "bad_rate_chart": charts.bad_rate_chart(series) if groups else None,
+            "drift_chart": charts.drift_chart(rows, drift["thresholds"]["warn"],
+                                              drift["thresholds"]["alert"]) if rows else None}
 
 
 @router.get("/monitoring", response_class=HTMLResponse)
