@@ -159,16 +159,16 @@ def ingest_file(ingestor: OutcomeIngestor, path: Path, checkpoints: Path, *, act
     result = FileResult(resumed_from=done)
     if on_batch and done:
         on_batch(done)
-    seen = 0
+    seen = 0  # rows read so far
     for rows in read_rows(path, batch_size):
-        first, seen = seen + 1, seen + len(rows)
-        if seen <= done:
+        skip = min(len(rows), max(0, done - seen))  # rows of this batch done before
+        first, seen = seen + skip + 1, seen + len(rows)
+        todo = rows[skip:]
+        if not todo:
             continue
-        todo = rows[max(0, done - first + 1):]
-        start = seen - len(todo) + 1
         out = ingestor.ingest(todo, source="file", actor=actor, strict=False,
-                              source_name=path.name, source_sha256=sha, rows=(start, seen),
-                              first_index=start)
+                              source_name=path.name, source_sha256=sha, rows=(first, seen),
+                              first_index=first)
         result.accepted += out.accepted
         result.duplicates += out.duplicates
         result.rejected += out.rejected

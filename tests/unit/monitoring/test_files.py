@@ -55,8 +55,9 @@ def test_jsonl_lines_that_are_not_json_are_rejected_rows(ingestor, tmp_path):
 
 
 def test_an_interrupted_run_resumes_after_its_checkpoint(ingestor, tmp_path):
-    """A crash after the first batch: the rerun sends only the rest; a finished file has
-    nothing left to do; --restart sends all again, as duplicates."""
+    """A crash after the first batch: the rerun (even with another batch size) sends only
+    the rest; a finished file has nothing left to do; --restart sends all again, as
+    duplicates."""
     path = tmp_path / "o.csv"
     frame(ingestor).to_csv(path, index=False)
 
@@ -66,8 +67,9 @@ def test_an_interrupted_run_resumes_after_its_checkpoint(ingestor, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         ingest_file(ingestor, path, tmp_path / "cp", actor="t", batch_size=2, on_batch=crash)
     assert checkpoint_path(tmp_path / "cp", file_sha256(path)).exists()
-    rest = ingest_file(ingestor, path, tmp_path / "cp", actor="t", batch_size=2)
+    rest = ingest_file(ingestor, path, tmp_path / "cp", actor="t", batch_size=3)
     assert (rest.resumed_from, rest.accepted, len(rest.batches)) == (2, 1, 1)
+    assert ingestor.store.history("D3")[0].batch_id == rest.batches[0]
     done = ingest_file(ingestor, path, tmp_path / "cp", actor="t", batch_size=2)
     assert (done.resumed_from, done.accepted, done.batches) == (3, 0, [])
     again = ingest_file(ingestor, path, tmp_path / "cp", actor="t", batch_size=2, restart=True)
