@@ -195,6 +195,8 @@ def drift(stack: Stack, **params) -> dict:
 
 
 def test_shifted_amounts_raise_the_alert_for_the_amount_features_only(stack, trained):
+    """PT's doubled amounts: alert for SHIFTED (amount and the three features computed
+    from it), every other feature stable."""
     d = drift(stack, country="PT")
     assert (d["model_version"], d["decisions"]) == (trained[1].version, N_PT)
     status = {f["name"]: f["status"] for f in d["features"]}

@@ -29,6 +29,7 @@ def test_reference_is_stored_with_the_version_and_matches_the_data(trained):
 
 
 def test_unknown_versions_have_no_reference(trained):
+    """A version the registry does not know has no reference (None, not an error)."""
     settings, _ = trained
     reg = ModelRegistry(settings.mlflow_uri, settings.model_name, settings.mlflow_artifacts_dir)
     assert reg.reference("999") is None

@@ -17,6 +17,7 @@ def test_psi_is_the_textbook_formula():
 
 
 def test_identical_distributions_have_zero_psi_and_empty_ones_none():
+    """The same shares give 0 whatever the sizes; nothing to compare gives None."""
     assert psi(np.array([5, 5]), np.array([50, 50])) == pytest.approx(0.0)
     assert psi(np.array([5, 5]), np.array([0, 0])) is None
 
@@ -41,6 +42,7 @@ def test_a_shifted_normal_alerts_and_a_resample_does_not():
     (0.05, 500, "ok"), (0.1, 500, "warn"), (0.24, 500, "warn"), (0.25, 500, "alert"),
     (0.9, 99, "insufficient"), (None, 500, "insufficient")])
 def test_status_from_thresholds(value, n, status):
+    """Thresholds are inclusive; too few decisions or no PSI is insufficient."""
     assert Thresholds(0.1, 0.25, 100).status(value, n) == status
 
 

@@ -47,6 +47,7 @@ def test_whole_file_problems_refuse_the_file(ingestor, tmp_path):
 
 
 def test_jsonl_lines_that_are_not_json_are_rejected_rows(ingestor, tmp_path):
+    """A line that is not a JSON object is refused as a row; the good line is kept."""
     path = tmp_path / "o.jsonl"
     good = frame(ingestor).iloc[:1].to_json(orient="records", lines=True)
     path.write_text(good + "{not json\n[1, 2]\n")

@@ -37,6 +37,7 @@ def row(i, *, country="ES", arm="model", version="1", outcome="approve", pd=0.1,
 
 
 def test_groups_by_country_arm_and_version_with_null_version_for_legacy(performance):
+    """One group per country, arm and model version; the legacy arm's version is null."""
     rows = [row(1), row(2, version="2"), row(3, arm="legacy", points=120, pd=None),
             row(4, arm="legacy", version="2", points=90, pd=None), row(5, country="PT")]
     keys = [(g["country"], g["decided_by"], g["model_version"]) for g in performance(rows)]
@@ -61,6 +62,7 @@ def test_bad_rate_counts_approved_loans_taken_with_an_outcome(performance):
 
 
 def test_mean_pd_beside_the_bad_rate_and_the_expected_rate_of_every_approval(performance):
+    """Mean PD of the loans with an outcome; expected rate over every approved loan; Brier."""
     rows = [row(1, pd=0.1, defaulted=True), row(2, pd=0.3), row(3, pd=0.5, outcome_known=False)]
     [g] = performance(rows)
     assert g["mean_pd_approved"] == pytest.approx(0.2)        # loans with an outcome
@@ -69,6 +71,7 @@ def test_mean_pd_beside_the_bad_rate_and_the_expected_rate_of_every_approval(per
 
 
 def test_calibration_per_pd_band(performance):
+    """Per PD band: loans, mean PD, observed rate and whether the PD is inside its interval."""
     rows = [row(i, pd=0.03, defaulted=i < 2) for i in range(40)] + \
            [row(100 + i, pd=0.4, defaulted=i < 10) for i in range(20)]
     [g] = performance(rows)
@@ -80,6 +83,7 @@ def test_calibration_per_pd_band(performance):
 
 
 def test_auc_and_ks_need_enough_of_both_classes(performance, outcome_store):
+    """AUC (as scikit-learn computes it) and KS with enough defaults; none with one too few."""
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(MIN_PER_CLASS), np.zeros(50)]
     pd = np.clip(0.2 + 0.2 * y + rng.normal(0, 0.1, len(y)), 0.001, 0.999)
@@ -127,10 +131,12 @@ def test_cohorts_show_expected_before_realized(performance, outcome_store):
 
 
 def test_no_rows_no_groups(outcome_store):
+    """An empty read model: no groups, no error."""
     assert perf.performance(outcome_store, Period()) == []
 
 
 @pytest.mark.parametrize(("pd", "band"), [(None, -1), (0.0, 0), (0.0199, 0), (0.02, 1),
                                           (0.5, 6), (0.99, 6), (1.0, 6)])
 def test_pd_bands_close_on_the_left_and_the_last_holds_one(pd, band):
+    """A PD on an edge belongs to the band it opens; PD 1 is in the last band."""
     assert perf.pd_band(pd) == band

@@ -77,6 +77,7 @@ def test_incremental_and_never_twice(audit, outcome_store, reader):
 
 
 def test_a_budget_stops_early_and_says_what_is_pending(audit, outcome_store, reader):
+    """A spent budget projects nothing more and counts what is left."""
     log(audit, 5)
     fresh = Projector(audit, outcome_store, reader, refs).catch_up(budget_s=0)
     assert (fresh.projected, fresh.pending, fresh.caught_up) == (0, 8, False)
@@ -110,6 +111,7 @@ def test_a_failing_registry_leaves_the_model_older_not_wrong(audit, outcome_stor
 
 
 def test_versions_without_a_reference_get_facts_but_no_counts(audit, outcome_store, reader):
+    """A version trained before references: its decisions are in performance, not in drift."""
     audit.append(records.decision("V2", model={"name": "m", "version": "2", "run_id": "r"}),
                  application_id="A-V2", decision_id="V2")
     Projector(audit, outcome_store, reader, refs).catch_up()

@@ -50,5 +50,6 @@ def test_an_unknown_format_is_refused():
 
 
 def test_counting_empty_input_gives_zeros():
+    """No values: a zero count in every bin."""
     bins = Bins("numeric", (1.0,), ("< 1", ">= 1", "missing"), (1, 1, 0))
     assert bins.count(np.array([])).tolist() == [0, 0, 0]
