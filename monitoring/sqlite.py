@@ -1,6 +1,6 @@
 """Embedded outcome store: one SQLite file under the data directory (WAL). Outcomes are
-only ever inserted (triggers refuse UPDATE and DELETE); the current one per decision is kept in
-step in the same transaction, so reading the current outcome of 100,000 decisions is one join."""
+only ever inserted (triggers refuse UPDATE and DELETE); the current one per decision and the
+performance cells are kept in step in the same transaction."""
 
 from __future__ import annotations
 
