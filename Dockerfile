@@ -15,6 +15,7 @@ COPY training ./training
 COPY audit ./audit
 COPY shadow ./shadow
 COPY feature_flags ./feature_flags
+COPY monitoring ./monitoring
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 
 # Runtime stage: the virtual environment only, run as an unprivileged user.

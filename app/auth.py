@@ -3,7 +3,8 @@ secret is stored (a 256-bit random secret needs no slow password hash). The key 
 under data_dir/keys; `credit keys create` adds one and prints it once.
 
 Scopes: decisions:write, decisions:read, audit:export, flags:admin, models:admin,
-metrics:read, reviews:read (the review queue), reviews:write (reviewer decisions, overrides).
+metrics:read, reviews:read (the review queue), reviews:write (reviewer decisions, overrides),
+outcomes:write (report loan outcomes), monitoring:read (performance, drift).
 Insecure development mode (CREDIT_INSECURE_NO_AUTH=true) lets every request
 through as a principal holding every scope, and says so loudly at every start.
 """
@@ -29,7 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.errors import Forbidden, Unauthorized
 
 SCOPES = ("decisions:write", "decisions:read", "audit:export", "flags:admin", "models:admin",
-          "metrics:read", "reviews:read", "reviews:write")
+          "metrics:read", "reviews:read", "reviews:write", "outcomes:write", "monitoring:read")
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,14 @@ from models.errors import ModelUnavailable
 from models.registry import ModelRegistry
 from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
+from monitoring.drift import Thresholds
+from monitoring.factory import OutcomeConfig, open_outcome_store
+from monitoring.ingest import OutcomeIngestor
+from monitoring.metrics import MonitoringMetrics, Refresher
+from monitoring.projection import Projector, ReferenceCache
+from monitoring.service import Monitor, MonitorConfig
+from monitoring.sqlite import SQLiteOutcomeConfig
+from monitoring.store import OutcomeStore
 from review.desk import ReviewDesk
 from review.factory import ReviewConfig, build_review_store
 from review.metrics import ReviewCollector
@@ -139,6 +147,10 @@ def feature_config(settings: Settings) -> StoreConfig:
 
 def review_config(settings: Settings) -> ReviewConfig:
     return SQLiteReviewConfig(path=settings.review_db_path)
+
+
+def outcome_config(settings: Settings) -> OutcomeConfig:
+    return SQLiteOutcomeConfig(path=settings.outcome_db_path)
 
 
 # -- the builder ----------------------------------------------------------------------------
@@ -297,9 +309,28 @@ class Builder:
         return ReviewProjector(self.review_projection, self.audit,
                                self.settings.review_sync_interval_s)
 
+    @cached_property
+    def outcome_store(self) -> OutcomeStore:
+        return open_outcome_store(outcome_config(self.settings))
+
+    @cached_property
+    def outcomes(self) -> OutcomeIngestor:
+        """Outcome ingestion (POST /v1/outcomes, `credit outcomes ingest`)."""
+        return OutcomeIngestor(self.audit, self.outcome_store)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Performance and drift over the read model projected from the audit log."""
+        s = self.settings
+        references = ReferenceCache(self.new_registry().reference)
+        projector = Projector(self.audit, self.outcome_store, self.record_reader, references)
+        thresholds = Thresholds(s.drift_warn_psi, s.drift_alert_psi, s.drift_min_decisions)
+        return Monitor(self.outcome_store, projector, references,
+                       MonitorConfig(thresholds, s.monitoring_catch_up_s), s.model_name)
+
     def close(self) -> None:
         for name in ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
-                     "feature_store", "review_store"):
+                     "feature_store", "review_store", "outcome_store"):
             if self._opened(name) and getattr(self, name) is not None:
                 getattr(self, name).close()
 
@@ -326,19 +357,32 @@ class Services:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     breaker_storages: list[SyncedRedisStorage] = field(default_factory=list)
     shared_metrics: list[Collector] = field(default_factory=list)  # read at scrape time
+    monitoring: Refresher | None = None
 
     @property
     def customer_keys(self) -> CustomerKeyStore:
         return self.builder.customer_keys
 
+    @property
+    def outcomes(self) -> OutcomeIngestor:
+        return self.builder.outcomes
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.builder.monitor
+
     async def start(self) -> None:
         self.digests.start()
         self.reloader.start()
         self.projector.start()
+        if self.monitoring is not None:
+            self.monitoring.start()
 
     async def aclose(self) -> None:
         self.reloader.stop()
         await asyncio.to_thread(self.projector.stop)
+        if self.monitoring is not None:
+            self.monitoring.stop()
         for client in self.clients:
             await client.aclose()
         for storage in self.breaker_storages:
@@ -379,13 +423,16 @@ def build_services(settings: Settings) -> Services:
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
         rollout=_rollout(b, metrics_registry), audit_timeout_s=settings.audit_timeout_s,
         feature_timeout_s=settings.feature_store_timeout_s, listeners=[projector.on_decision])
+    monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
+                           settings.monitoring_refresh_s, settings.monitoring_performance_days,
+                           settings.monitoring_drift_days)
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,
                     limiter=limiter, flags=b.flag_admin, digests=digests, reloader=reloader,
                     builder=b, clients=clients, breaker_storages=storages,
                     reviews=b.review_desk, projector=projector,
-                    shared_metrics=[ReviewCollector(b.review_store)])
+                    shared_metrics=[ReviewCollector(b.review_store)], monitoring=monitoring)
 
 
 def _rollout(b: Builder, registry: CollectorRegistry) -> Rollout:

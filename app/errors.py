@@ -21,6 +21,7 @@ knows HTTP. One handler (app/main.py) answers them all in the same shape:
     503     model_unavailable         models ModelUnavailable
     503     flag_store_unavailable    feature_flags FlagStoreUnavailable
     503     review_store_unavailable  review ReviewStoreUnavailable
+    503     outcome_store_unavailable monitoring OutcomeStoreUnavailable
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from feature_flags.admin import FlagStoreUnavailable
 from feature_flags.model import InvalidFlag
 from feature_flags.store import VersionConflict
 from models.errors import ModelUnavailable, PromotionRefused
+from monitoring.store import OutcomeStoreUnavailable
 from review.errors import (
     CaseConflict,
     InvalidReview,
@@ -82,6 +84,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     ModelUnavailable: (503, "model_unavailable"),
     FlagStoreUnavailable: (503, "flag_store_unavailable"),
     ReviewStoreUnavailable: (503, "review_store_unavailable"),
+    OutcomeStoreUnavailable: (503, "outcome_store_unavailable"),
     Unavailable: (503, "unavailable"),
 }
 

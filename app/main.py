@@ -21,7 +21,7 @@ from app.console import router as console
 from app.errors import STATUS, status_of
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.routes import audit, decisions, flags, health, metrics, reviews
+from app.routes import audit, decisions, flags, health, metrics, monitoring, outcomes, reviews
 from app.settings import Settings
 from app.tracing import configure_tracing
 
@@ -120,6 +120,8 @@ def create_app(settings: Settings,
     app.include_router(audit.router)
     app.include_router(reviews.router)
     app.include_router(reviews.decisions_router)
+    app.include_router(outcomes.router)
+    app.include_router(monitoring.router)
     console.install(app)
     return app
 

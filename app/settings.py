@@ -172,6 +172,28 @@ class Settings(BaseSettings):
             return {**value, "default": cls.model_fields[info.field_name].default["default"]}
         return value
 
+    # Post-market monitoring (monitoring/): loan outcomes and the monitoring read model live
+    # in the outcome store (sqlite under data_dir; the PostgreSQL issue adds postgres).
+    outcome_store: Literal["sqlite"] = "sqlite"
+    # PSI thresholds of drift per feature and of the score; below min_decisions a period's
+    # PSI is mostly sampling noise and is reported as "insufficient".
+    drift_warn_psi: float = Field(default=0.1, gt=0)
+    drift_alert_psi: float = Field(default=0.25, gt=0)
+    drift_min_decisions: int = Field(default=100, ge=1)
+    # Background refresh of the read model and the monitoring gauges (0: off; requests
+    # still catch up, spending at most monitoring_catch_up_s on it).
+    monitoring_refresh_s: float = Field(default=60.0, ge=0)
+    monitoring_catch_up_s: float = Field(default=1.0, gt=0)
+    monitoring_performance_days: int = Field(default=365, ge=1)  # the gauges' windows
+    monitoring_drift_days: int = Field(default=30, ge=1)
+    outcomes_timeout_s: float = Field(default=30.0, gt=0)  # one API batch of outcomes
+
+    @model_validator(mode="after")
+    def _drift_thresholds(self) -> Settings:
+        if self.drift_warn_psi >= self.drift_alert_psi:
+            raise ValueError("CREDIT_DRIFT_WARN_PSI must be below CREDIT_DRIFT_ALERT_PSI")
+        return self
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir.resolve() / 'mlflow.db'}"
@@ -207,6 +229,9 @@ class Settings(BaseSettings):
     @property
     def review_db_path(self) -> Path:
         return self.data_dir / "reviews.db"
+
+    def outcome_db_path(self) -> Path:
+        return self.data_dir / "outcomes.db"
 
     @property
     def keys_dir(self) -> Path:

@@ -414,9 +414,32 @@ class NoticeSent(Record):
     channel: str
 
 
+# -- outcome ingestion (monitoring/) ------------------------------------------------------
+
+class OutcomeBatch(Record):
+    """One batch of loan outcomes as it was received (an API request, or a part of a file),
+    so a monitoring figure can be traced back to the data behind it. The outcomes
+    themselves are in the outcome store under the same batch id."""
+
+    type: Literal["outcome_batch"] = "outcome_batch"
+    schema_version: Literal[1] = 1
+    batch_id: str
+    at: str
+    actor: str
+    source: Literal["api", "file"]
+    source_name: str | None = None     # the file's name
+    source_sha256: str | None = None   # SHA-256 of the whole file
+    rows: tuple[int, int] | None = None  # first and last row of the file in this batch
+    count: int                          # items received
+    content_sha256: str                 # SHA-256 of the items (monitoring.ingest)
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
 AuditRecord = Annotated[DecisionRecord | FlagChange | FlagChangeFailed | ErasureRequested
                         | Erasure | ModelAliasChange | ReviewDecision | DecisionOverride
-                        | DecisionContest | ReviewActionFailed | NoticeSent,
+                        | DecisionContest | ReviewActionFailed | NoticeSent | OutcomeBatch,
                         Field(discriminator="type")]
 _RECORD: TypeAdapter[AuditRecord] = TypeAdapter(AuditRecord)
 

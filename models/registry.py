@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from models.errors import ModelUnavailable, PromotionRefused
 
 EXPERIMENT = "credit-training"
 EVENT_PREFIX = "alias_event."
+REFERENCE_TAG = "reference"  # model-version tag: run artifact path of the training reference
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,27 @@ class ModelRegistry:
         # Feature set version and calibration travel in the MLmodel file's metadata.
         meta = Model.load(str(local / "MLmodel")).metadata or {}
         return LoadedModel(self.model_name, str(mv.version), mv.run_id or "", booster, meta)
+
+    def reference(self, version: str) -> dict[str, Any] | None:
+        """The version's training reference distribution (monitoring.reference, written by
+        `credit train`); None for an unknown version or one trained without it."""
+        import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(self.model_name, str(version))
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        path = mv.tags.get(REFERENCE_TAG)
+        if not path or not mv.run_id:
+            return None
+        with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
+            local = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=path,
+                                                        dst_path=tmp,
+                                                        tracking_uri=self.tracking_uri)
+            return json.loads(Path(local).read_text())
 
     def load_alias(self, alias: str) -> LoadedModel:
         version = self.version_for(alias)

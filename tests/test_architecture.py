@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 PACKAGES = ("benchmarks", "app", "training", "decision", "shadow", "feature_flags", "sources",
-            "review", "feature_store", "audit", "models", "core")
+            "review", "monitoring", "feature_store", "audit", "models", "core")
 
 
 def lint(cwd: Path) -> subprocess.CompletedProcess[str]:

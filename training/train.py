@@ -1,5 +1,5 @@
 """`credit train`: load -> validate -> features -> split -> tune -> train -> cross-validate ->
-calibrate -> evaluate -> legacy comparison -> fairness -> gates -> explain -> register -> card.
+calibrate -> evaluate -> reference -> legacy comparison -> fairness -> gates -> explain -> register -> card.
 
 Each step's outputs are logged to one MLflow run; the version is registered with its gate
 results as tags and its model card (Markdown + HTML) as run artifacts under `model_card/`.
@@ -19,8 +19,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from models.features import FEATURE_NAMES, FEATURE_SET_VERSION
-from models.registry import AliasEvent, ModelRegistry
-from training import calibrate, card, evaluate, explain, fairness, gates, legacy
+from models.registry import REFERENCE_TAG, AliasEvent, ModelRegistry
+from training import calibrate, card, evaluate, explain, fairness, gates, legacy, reference
 from training.data import LABEL, features_of, load_dataset
 from training.split import Split, stratified_split
 from training.steps import Steps
@@ -168,7 +168,7 @@ def _prepare(cfg: TrainConfig, steps: Steps, out: Path) -> _Data:
 
 
 def _model(cfg: TrainConfig, data: _Data, steps: Steps, out: Path) -> dict:
-    """tune -> train -> cross-validate -> calibrate -> evaluate"""
+    """tune -> train -> cross-validate -> calibrate -> evaluate -> reference"""
     import mlflow
 
     x_tr, y_tr = data.part("train")
@@ -219,6 +219,12 @@ def _model(cfg: TrainConfig, data: _Data, steps: Steps, out: Path) -> dict:
         mlflow.log_dict({"test": test, "validation": val, "segments": seg}, "evaluation/metrics.json")
         steps.note(f"test ROC AUC {test['roc_auc']:.4f}, Gini {test['gini']:.4f}, KS {test['ks']:.4f}, "
                    f"PR AUC {test['pr_auc']:.4f}, Brier {test['brier']:.4f}")
+
+    with steps("reference"):
+        ref = reference.fit(data.x, cal.apply(booster.predict(np.vstack([x_va, x_te]),
+                                                              raw_score=True)))
+        mlflow.log_dict(ref.to_json(), reference.ARTIFACT)
+        steps.note(reference.summary(ref))
 
     return {
         "booster": booster, "calibration_obj": cal, "p_te": p_te, "x_sample": x_te[:5],
@@ -318,7 +324,7 @@ def _register(registry: ModelRegistry, report: dict, steps: Steps, out: Path,
         )
         version = str(info.registered_model_version)
         tags = {"gates": "passed" if report["gates_passed"] else "failed",
-                "model_card": "model_card/model_card.html",
+                "model_card": "model_card/model_card.html", REFERENCE_TAG: reference.ARTIFACT,
                 **{f"gate.{g['name']}": "pass" if g["passed"] else "fail" for g in report["gates"]}}
         for k, v in tags.items():
             registry.client.set_model_version_tag(registry.model_name, version, k, v)

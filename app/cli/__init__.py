@@ -17,6 +17,8 @@ from app.cli.db import db_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
 from app.cli.keys import ensure_local_key, keys_cli
+from app.cli.monitor import monitor_cli
+from app.cli.outcomes import outcomes_cli
 from app.cli.reviews import notices_cli, reviews_cli
 from app.cli.shadow import shadow_cli
 from app.cli.training import data_cli, model_cli, registry, train
@@ -36,6 +38,8 @@ cli.add_typer(shadow_cli, name="shadow")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(reviews_cli, name="reviews")
 cli.add_typer(notices_cli, name="notices")
+cli.add_typer(outcomes_cli, name="outcomes")
+cli.add_typer(monitor_cli, name="monitor")
 console = Console(stderr=True, soft_wrap=True)
 
 

@@ -24,6 +24,9 @@ PROTECTED = {
     ("POST", "/v1/decisions/{decision_id}/override"): "reviews:write",
     ("POST", "/v1/decisions/{decision_id}/contest"): "decisions:write",
     ("GET", "/v1/decisions/{decision_id}/explanation"): "decisions:read",
+    ("POST", "/v1/outcomes"): "outcomes:write",
+    ("GET", "/v1/monitoring/performance"): "monitoring:read",
+    ("GET", "/v1/monitoring/drift"): "monitoring:read",
 }
 PUBLIC = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"),
           ("GET", "/openapi.json"), ("GET", "/docs/oauth2-redirect")}

@@ -230,3 +230,43 @@ def test_state_change_without_csrf_token_is_refused(console, page):
     assert r.status == 403
     with console.api() as api:
         assert api.get("/v1/flags/ES").json()["mode"] == "canary"
+
+
+def test_monitoring_page_shows_what_the_api_says(console, page):
+    """Outcomes reported through the API show on the Monitoring page: each group's bad rate
+    and loans as GET /v1/monitoring/performance has them, a point per arm and cohort on the
+    bad-rate chart, a calibration chart per group, the drift chart and table as GET
+    /v1/monitoring/drift; a key without monitoring:read gets the refusal page."""
+    from datetime import UTC, datetime
+
+    from training.data import load_credit_data
+
+    df = load_credit_data()
+    day = datetime.now(UTC).date().isoformat()
+    outcomes = [{"decision_id": d["decision_id"], "defaulted": bool(df.loc[20 + i, "bad"]),
+                 "observed_at": day} for i, d in enumerate(console.decisions)]
+    with console.api() as api:
+        r = api.post("/v1/outcomes", json={"outcomes": outcomes})
+        assert r.status_code == 200 and r.json()["accepted"] == len(outcomes), r.text
+        perf = api.get("/v1/monitoring/performance").json()["groups"]
+        drift = api.get("/v1/monitoring/drift").json()
+    login(page, console.base, console.admin_key, "/console/monitoring")
+    shown = page.locator("[data-testid=performance] tr[data-arm]").evaluate_all(
+        "rs => rs.map(r => [r.dataset.country, r.dataset.arm, r.dataset.version, "
+        "r.dataset.badRate, Number(r.dataset.loans)])")
+    assert shown == [[g["country"], g["decided_by"], g["model_version"] or "",
+                      "" if g["bad_rate_approved"] is None else str(g["bad_rate_approved"]),
+                      g["approved_with_outcome"]] for g in perf]
+    points = page.locator("svg[data-testid=bad-rate-chart] g.realized")
+    assert points.count() == sum(1 for g in perf for c in g["cohorts"]
+                                 if c["realized_bad_rate"] is not None)
+    assert page.locator("svg[data-testid=calibration-chart]").count() == sum(
+        1 for g in perf if g["calibration"])
+    bars = page.locator("svg[data-testid=drift-chart] g.feature").evaluate_all(
+        "gs => gs.map(g => [g.dataset.name, Number(g.dataset.psi)])")
+    assert bars == [[f["name"], f["psi"]] for f in drift["features"] + [drift["score"]]]
+    assert page.get_attribute("[data-testid=freshness]", "data-caught-up") == "true"
+    shot(page, "monitoring")
+    page.context.clear_cookies()
+    login(page, console.base, console.reader_key, "/console/monitoring")
+    assert "monitoring:read" in page.inner_text("[data-testid=message]")

@@ -46,3 +46,18 @@ def test_zero_ttl_leaves_a_source_uncached(tmp_path):
     assert isinstance(got["bureau"], CachingSource)
     assert not isinstance(got["open_banking"], CachingSource)
     store.close()
+
+
+def test_outcome_store_is_embedded_under_the_data_dir(tmp_path):
+    """CREDIT_OUTCOME_STORE=sqlite (the default): outcomes.db in data_dir."""
+    from app.builder import outcome_config
+    from monitoring.sqlite import SQLiteOutcomeConfig
+
+    cfg = outcome_config(Settings(data_dir=tmp_path))
+    assert isinstance(cfg, SQLiteOutcomeConfig) and cfg.path == tmp_path / "outcomes.db"
+
+
+def test_drift_thresholds_must_be_ordered(tmp_path):
+    """A warn threshold at or above the alert threshold is refused at start-up."""
+    with pytest.raises(ValueError, match="DRIFT_WARN_PSI"):
+        Settings(data_dir=tmp_path, drift_warn_psi=0.3, drift_alert_psi=0.25)

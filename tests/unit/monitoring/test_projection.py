@@ -1,0 +1,145 @@
+"""The read model, projected from a real audit log: once per record, whoever projects."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from audit.keystore import SQLiteCustomerKeyStore
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
+from audit.records import DecisionRecord, parse_record
+from monitoring.projection import Projector, fact_of
+from monitoring.reference import Reference
+from monitoring.store import Period
+from tests import records
+
+REF = Reference.fit(np.column_stack([np.arange(100.0), np.arange(100.0) * 10]),
+                    ["age", "amount"], np.linspace(0.01, 0.5, 100), "1")
+
+
+@pytest.fixture
+def reader(tmp_path):
+    keys = SQLiteCustomerKeyStore(tmp_path / "keys.db")
+    yield RecordReader(RecordProtector(Pseudonymizer(b"p" * 32), EnvelopeCipher(b"m" * 32, keys)))
+    keys.close()
+
+
+def refs(version):
+    return REF if version == "1" else None
+
+
+def log(audit, n, start=10, **kw):
+    for i in range(start, start + n):
+        audit.append(records.decision(f"D{i}", application_id=f"A{i}", pd=0.02 * (i % 20),
+                                      features={"age": float(i), "amount": 10.0 * i}, **kw),
+                     application_id=f"A{i}", decision_id=f"D{i}")
+
+
+def counts(store, feature):
+    out = np.zeros(REF.features.get(feature, REF.score).size, dtype=int)
+    for _, f, b, n in store.bin_counts(Period()):
+        if f == feature:
+            out[b] += n
+    return out
+
+
+def test_every_decision_once_with_its_binned_features(audit, outcome_store, reader):
+    """Facts for every decision record (flag changes skipped), features and score binned
+    against the version's reference, and the checkpoint at the chain's head."""
+    log(audit, 20)
+    audit.append(records.flag_change())
+    fresh = Projector(audit, outcome_store, reader, refs, batch=7).catch_up()
+    assert (fresh.projected, fresh.pending, fresh.caught_up) == (24, 0, True)
+    rows = outcome_store.decision_rows(Period())
+    assert len(rows) == 23  # the 3 decisions of the fixture and 20 more
+    [head] = audit.heads()
+    assert outcome_store.checkpoints() == {head.chain_id: head.seq}
+    ages = [float(i) for i in range(10, 30)]
+    assert counts(outcome_store, "age")[:-1].sum() == 20
+    assert counts(outcome_store, "age").tolist() == (
+        REF.features["age"].count(np.array(ages + [np.nan] * 3))).tolist()
+    assert counts(outcome_store, "score").sum() == 23
+
+
+def test_incremental_and_never_twice(audit, outcome_store, reader):
+    """A second projector (another process) on the same store finds nothing to do; new
+    records are projected once."""
+    log(audit, 5)
+    a = Projector(audit, outcome_store, reader, refs)
+    b = Projector(audit, outcome_store, reader, refs)
+    assert a.catch_up().projected == 8
+    assert b.catch_up().projected == 0
+    log(audit, 4, start=100)
+    assert b.catch_up().projected == 4 and a.catch_up().projected == 0
+    assert len(outcome_store.decision_rows(Period())) == 12
+    assert counts(outcome_store, "score").sum() == 12
+
+
+def test_a_budget_stops_early_and_says_what_is_pending(audit, outcome_store, reader):
+    """A spent budget projects nothing more and counts what is left."""
+    log(audit, 5)
+    fresh = Projector(audit, outcome_store, reader, refs).catch_up(budget_s=0)
+    assert (fresh.projected, fresh.pending, fresh.caught_up) == (0, 8, False)
+
+
+def test_a_request_does_not_wait_past_its_budget_for_a_running_catch_up(audit, outcome_store,
+                                                                        reader):
+    """While the background refresh holds the projection, a request answers within its
+    budget, saying how much is pending."""
+    log(audit, 5)
+    projector = Projector(audit, outcome_store, reader, refs)
+    with projector._lock:  # the background refresh, busy
+        fresh = projector.catch_up(budget_s=0.05)
+    assert (fresh.projected, fresh.pending) == (0, 8) and "another" in fresh.error
+    assert fresh.seconds < 1
+
+
+def test_a_failing_registry_leaves_the_model_older_not_wrong(audit, outcome_store, reader):
+    """No reference (registry down): nothing is projected without its counts; the next
+    catch-up does it all."""
+    log(audit, 3)
+
+    def down(version):
+        raise ConnectionError("registry unreachable")
+
+    fresh = Projector(audit, outcome_store, reader, down).catch_up()
+    assert fresh.pending is None and "ConnectionError" in fresh.error
+    assert outcome_store.decision_rows(Period()) == []
+    assert Projector(audit, outcome_store, reader, refs).catch_up().projected == 6
+    assert counts(outcome_store, "score").sum() == 6
+
+
+def test_versions_without_a_reference_get_facts_but_no_counts(audit, outcome_store, reader):
+    """A version trained before references: its decisions are in performance, not in drift."""
+    audit.append(records.decision("V2", model={"name": "m", "version": "2", "run_id": "r"}),
+                 application_id="A-V2", decision_id="V2")
+    Projector(audit, outcome_store, reader, refs).catch_up()
+    rows = {r[0]: r for r in outcome_store.decision_rows(Period())}
+    assert rows["V2"][4] == "2"
+    assert {v for v, *_ in outcome_store.bin_counts(Period())} == {"1"}
+
+
+def test_an_erased_customer_is_counted_by_score_only(audit, outcome_store, reader):
+    """Without readable inputs only the (non-personal) score is counted."""
+    class Erased(RecordReader):
+        def inputs(self, record):
+            return None
+
+    log(audit, 2)
+    Projector(audit, outcome_store, Erased(reader.protector), refs).catch_up()
+    assert counts(outcome_store, "age").sum() == 0
+    assert counts(outcome_store, "score").sum() == 5
+
+
+def test_legacy_decisions_carry_the_shadow_models_pd():
+    """The model's PD of a legacy decision is its shadow run's; the other arm's outcome is
+    kept for the counterfactual."""
+    doc = records.decision("L1", decided_by="legacy", outcome="approve",
+                           shadow=records.shadow("approve", "decline", pd=0.37))
+    doc["shadow"]["arm"] = "model"
+    rec = parse_record(orjson.dumps(doc))
+    assert isinstance(rec, DecisionRecord)
+    f = fact_of(rec)
+    assert (f.decided_by, f.pd, f.shadow_outcome, f.legacy_points) == ("legacy", 0.37, "decline",
+                                                                       100.0)
