@@ -230,6 +230,7 @@ class Settings(BaseSettings):
     def review_db_path(self) -> Path:
         return self.data_dir / "reviews.db"
 
+    @property
     def outcome_db_path(self) -> Path:
         return self.data_dir / "outcomes.db"
 

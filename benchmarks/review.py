@@ -132,7 +132,7 @@ def bench(records: int, decisions: int, workdir: Path) -> dict[str, Any]:
     live.stop()
 
     desk = ReviewDesk(projection, audit, ReasonCodes.load(), CustomerSealer(
-        EnvelopeCipher(b"k" * 32, SQLiteCustomerKeyStore(workdir / "keys.db"))))
+        EnvelopeCipher([b"k" * 32], SQLiteCustomerKeyStore(workdir / "keys.db"))))
     open_cases = store.list_cases(CaseQuery(limit=decisions))
     latencies = []
     for i, case in enumerate(open_cases):

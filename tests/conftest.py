@@ -46,10 +46,21 @@ def data_dir(trained: tuple[Settings, TrainResult], tmp_path: Path) -> Path:
     return fresh_data_dir(trained, tmp_path)
 
 
+# Functional tests share a busy 2-core machine: the stores' deadlines are raised so that a
+# slow fsync does not turn a functional test into a degradation test. The deadlines
+# themselves are tested at their production defaults (tests/e2e/test_stalled_stores.py).
+GENEROUS_DEADLINES = {"audit_timeout_s": 5.0, "feature_store_timeout_s": 2.0}
+
+
+def deadline_env(deadlines: dict[str, float]) -> dict[str, str]:
+    return {f"CREDIT_{k.upper()}": str(v) for k, v in deadlines.items()}
+
+
 def api_env(data_dir: Path, simulators_url: str, **extra: str) -> dict[str, str]:
     return {"CREDIT_DATA_DIR": str(data_dir),
             "CREDIT_BUREAU_URL": f"{simulators_url}/bureau",
-            "CREDIT_OPEN_BANKING_URL": f"{simulators_url}/open-banking", **extra}
+            "CREDIT_OPEN_BANKING_URL": f"{simulators_url}/open-banking",
+            **deadline_env(GENEROUS_DEADLINES), **extra}
 
 
 @pytest.fixture(scope="module")

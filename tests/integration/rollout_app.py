@@ -13,6 +13,7 @@ from app.auth import SCOPES, ApiKeyStore
 from app.builder import Services, build_services
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import GENEROUS_DEADLINES
 
 BUCKET_KEY = "rollout-test-bucket-key-0123456789"
 
@@ -20,7 +21,7 @@ BUCKET_KEY = "rollout-test-bucket-key-0123456789"
 def settings_for(data_dir: Path, simulators_url: str, **overrides) -> Settings:
     return Settings(data_dir=data_dir, bureau_url=f"{simulators_url}/bureau",
                     open_banking_url=f"{simulators_url}/open-banking", bucket_key=BUCKET_KEY,
-                    flag_poll_interval_s=0.05, **overrides)
+                    flag_poll_interval_s=0.05, **{**GENEROUS_DEADLINES, **overrides})
 
 
 def auth_header(settings: Settings, name: str) -> dict[str, str]:

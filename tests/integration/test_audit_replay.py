@@ -30,12 +30,12 @@ N = 200  # 1,000 and more: benchmarks/audit.py --replay
 def decided(trained, simulators_url, tmp_path_factory):
     """N decisions through the orchestrator (in-process, real simulators over HTTP), then a
     second model version is trained and made champion."""
-    from tests.conftest import fresh_data_dir
+    from tests.conftest import GENEROUS_DEADLINES, fresh_data_dir
 
     data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("replay"))
     settings = Settings(data_dir=data_dir, bureau_url=f"{simulators_url}/bureau",
                         open_banking_url=f"{simulators_url}/open-banking",
-                        audit_digest_interval_s=0)
+                        audit_digest_interval_s=0, **GENEROUS_DEADLINES)
     FileFlagStore(settings.flags_path).put(default_flag("PT", "legacy"), 0)
     df = load_credit_data()
     rows = [1 + (i * 7) % (len(df) - 1) for i in range(N)]

@@ -66,12 +66,12 @@ class BytesSource:
 
 @pytest.fixture(scope="module")
 def world(trained, tmp_path_factory):
-    from tests.conftest import fresh_data_dir
+    from tests.conftest import GENEROUS_DEADLINES, fresh_data_dir
 
     data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("props"))
     s = Settings(data_dir=data_dir, bureau_url="http://unused", open_banking_url="http://unused",
                  rate_limit_per_customer="1000000/day", bureau_cache_ttl_s=0,
-                 open_banking_cache_ttl_s=0, audit_digest_interval_s=0)
+                 open_banking_cache_ttl_s=0, audit_digest_interval_s=0, **GENEROUS_DEADLINES)
     services = build_services(s)
     bureau, banking = BytesSource("bureau", BureauReport), BytesSource("open_banking",
                                                                        BankingSummary)

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from audit.keystore import SQLiteCustomerKeyStore
-from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
+from audit.pii import EnvelopeCipher, RecordReader
 from audit.records import DecisionRecord, parse_record
 from monitoring.projection import Projector, fact_of
 from monitoring.reference import Reference
@@ -21,7 +21,7 @@ REF = Reference.fit(np.column_stack([np.arange(100.0), np.arange(100.0) * 10]),
 @pytest.fixture
 def reader(tmp_path):
     keys = SQLiteCustomerKeyStore(tmp_path / "keys.db")
-    yield RecordReader(RecordProtector(Pseudonymizer(b"p" * 32), EnvelopeCipher(b"m" * 32, keys)))
+    yield RecordReader(EnvelopeCipher([b"m" * 32], keys))
     keys.close()
 
 
@@ -127,7 +127,7 @@ def test_an_erased_customer_is_counted_by_score_only(audit, outcome_store, reade
             return None
 
     log(audit, 2)
-    Projector(audit, outcome_store, Erased(reader.protector), refs).catch_up()
+    Projector(audit, outcome_store, Erased(reader.cipher), refs).catch_up()
     assert counts(outcome_store, "age").sum() == 0
     assert counts(outcome_store, "score").sum() == 5
 

@@ -180,5 +180,7 @@ def test_backoff_is_capped_by_the_deadline():
             return reason, time.monotonic() - t
 
     reason, elapsed = run(go())
-    assert reason == "server_error" and 0.15 < elapsed < 0.2 + 0.03
+    # The last attempt starts with min_attempt_s (20 ms) left: on a busy machine the deadline
+    # may cut it, so its reason may be the deadline's.
+    assert reason in ("server_error", "timeout") and 0.15 < elapsed < 0.2 + 0.03
     assert 2 <= src.calls <= 5  # one at once, the rest in the last min_attempt_s
