@@ -68,6 +68,8 @@ from monitoring.drift import Thresholds
 from monitoring.factory import OutcomeConfig, open_outcome_store
 from monitoring.ingest import OutcomeIngestor
 from monitoring.metrics import MonitoringMetrics, Refresher
+from monitoring.postgres import MIGRATIONS as MONITORING_SCHEMA
+from monitoring.postgres import PostgresOutcomeConfig
 from monitoring.projection import Projector, ReferenceCache
 from monitoring.service import Monitor, MonitorConfig
 from monitoring.sqlite import SQLiteOutcomeConfig
@@ -76,6 +78,8 @@ from review.desk import ReviewDesk
 from review.factory import ReviewConfig, build_review_store
 from review.metrics import ReviewCollector
 from review.model import ReviewRules
+from review.postgres import MIGRATIONS as REVIEW_SCHEMA
+from review.postgres import PostgresReviewConfig
 from review.projection import Projection
 from review.projector import ReviewProjector
 from review.reasons import ReasonCodes
@@ -96,7 +100,7 @@ from sources.resilience import ResilientSource, RetryPolicy, new_breaker
 
 
 # Every PostgreSQL schema this build has, one Alembic branch per package (`credit db upgrade`).
-POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA]
+POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA, REVIEW_SCHEMA, MONITORING_SCHEMA]
 
 
 def postgres_fields(settings: Settings) -> dict[str, Any]:
@@ -146,10 +150,18 @@ def feature_config(settings: Settings) -> StoreConfig:
 
 
 def review_config(settings: Settings) -> ReviewConfig:
+    if settings.review_store == "postgres":
+        return PostgresReviewConfig(**postgres_fields(settings))
     return SQLiteReviewConfig(path=settings.review_db_path)
 
 
 def outcome_config(settings: Settings) -> OutcomeConfig:
+    if settings.outcome_store == "postgres":
+        # Not the decision path's statement timeout: a batch of outcomes or a projection
+        # step is one long transaction (PostgresOutcomeConfig's own default).
+        fields = postgres_fields(settings)
+        del fields["statement_timeout_s"]
+        return PostgresOutcomeConfig(**fields)
     return SQLiteOutcomeConfig(path=settings.outcome_db_path)
 
 

@@ -156,7 +156,7 @@ class Settings(BaseSettings):
 
     # Review desk (review/): referral, override and contest cases. Per-country values are
     # JSON such as {"default": 24, "ES": 8}, or one number for every country.
-    review_store: Literal["sqlite"] = "sqlite"
+    review_store: Literal["sqlite", "postgres"] = "sqlite"  # postgres: CREDIT_POSTGRES_URL
     review_sla_hours: dict[str, float] = {"default": 24.0}
     review_second_approver_above: dict[str, float] = {"default": 10_000.0}  # four eyes above
     review_notice_days: int = Field(default=30, ge=1)  # adverse-action notice due in
@@ -173,8 +173,8 @@ class Settings(BaseSettings):
         return value
 
     # Post-market monitoring (monitoring/): loan outcomes and the monitoring read model live
-    # in the outcome store (sqlite under data_dir; the PostgreSQL issue adds postgres).
-    outcome_store: Literal["sqlite"] = "sqlite"
+    # in the outcome store (sqlite under data_dir, or postgres at CREDIT_POSTGRES_URL).
+    outcome_store: Literal["sqlite", "postgres"] = "sqlite"
     # PSI thresholds of drift per feature and of the score; below min_decisions a period's
     # PSI is mostly sampling noise and is reported as "insufficient".
     drift_warn_psi: float = Field(default=0.1, gt=0)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
+from monitoring.postgres import PostgresOutcomeConfig, PostgresOutcomeStore
 from monitoring.sqlite import SQLiteOutcomeConfig, SQLiteOutcomeStore
 from monitoring.store import OutcomeStore
 
-# One backend so far; with the PostgreSQL one this becomes
-# Annotated[SQLiteOutcomeConfig | PostgresOutcomeConfig, Field(discriminator="type")].
-OutcomeConfig = SQLiteOutcomeConfig
+OutcomeConfig = Annotated[SQLiteOutcomeConfig | PostgresOutcomeConfig,
+                          Field(discriminator="type")]
 
 
 def open_outcome_store(config: OutcomeConfig) -> OutcomeStore:
     match config:
         case SQLiteOutcomeConfig():
             return SQLiteOutcomeStore(config)
+        case PostgresOutcomeConfig():
+            return PostgresOutcomeStore(config)
     raise ValueError(f"unknown outcome store type {config!r}")

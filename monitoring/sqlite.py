@@ -8,9 +8,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -28,6 +27,7 @@ from monitoring.store import (
     StoredBatch,
     StoredObservation,
     outcome_state,
+    period_clause,
 )
 
 _SCHEMA = """
@@ -104,24 +104,6 @@ def _bump(cur: sqlite3.Cursor, cell: tuple, state: int, sign: int) -> None:
 
 def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
-
-
-def _period_sql(p: Period, column: str, day: bool, country: str = "f.country"
-                ) -> tuple[str, list[Any]]:
-    """WHERE clause of a period on an ISO time (or YYYY-MM-DD day) column."""
-    conds: list[str] = []
-    params: list[Any] = []
-    if p.since:
-        conds.append(f"{column} >= ?")
-        params.append(p.since)
-    if p.until:  # inclusive: up to the start of the next day
-        conds.append(f"{column} <= ?" if day else f"{column} < ?")
-        params.append(p.until if day else (date.fromisoformat(p.until)
-                                           + timedelta(days=1)).isoformat())
-    if p.country:
-        conds.append(f"{country} = ?")
-        params.append(p.country)
-    return " AND ".join(conds) or "1", params
 
 
 class SQLiteOutcomeConfig(BaseModel):
@@ -263,7 +245,7 @@ class SQLiteOutcomeStore:
         return True
 
     def decision_rows(self, period: Period) -> list[tuple]:
-        where, params = _period_sql(period, "f.decided_at", day=False)
+        where, params = period_clause(period, "f.decided_at", day=False)
         sql = ("SELECT f.decision_id, f.decided_at, f.country, f.decided_by, "  # noqa: S608  # nosec B608
                "f.model_version, f.outcome, f.pd, f.legacy_points, f.shadow_outcome, "
                "c.seq IS NOT NULL, c.defaulted, c.loan_taken, c.months_on_book FROM facts f "
@@ -271,7 +253,7 @@ class SQLiteOutcomeStore:
         return self._reader().execute(sql, params).fetchall()
 
     def performance_cells(self, period: Period, cohort_chars: int) -> list[tuple]:
-        where, params = _period_sql(period, "day", day=True, country="country")
+        where, params = period_clause(period, "day", day=True, country="country")
         sql = ("SELECT country, decided_by, version, substr(day, 1, ?), approved, state, "  # noqa: S608  # nosec B608
                "shadow, pd_band, SUM(n), SUM(n_pd), TOTAL(sum_pd), TOTAL(sum_pd2) "
                f"FROM perf_cells WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
@@ -279,7 +261,7 @@ class SQLiteOutcomeStore:
         return self._reader().execute(sql, [cohort_chars, *params]).fetchall()
 
     def scored_loans(self, period: Period) -> list[tuple]:
-        where, params = _period_sql(period, "f.decided_at", day=False)
+        where, params = period_clause(period, "f.decided_at", day=False)
         sql = ("SELECT f.country, f.decided_by, "  # noqa: S608  # nosec B608
                "CASE WHEN f.decided_by = 'model' THEN f.model_version ELSE '' END, "
                "f.pd, f.legacy_points, c.defaulted "
@@ -289,7 +271,7 @@ class SQLiteOutcomeStore:
         return self._reader().execute(sql, params).fetchall()
 
     def bin_counts(self, period: Period) -> list[BinTotal]:
-        where, params = _period_sql(period, "day", day=True, country="country")
+        where, params = period_clause(period, "day", day=True, country="country")
         sql = ("SELECT model_version, feature, bin, SUM(count) FROM bin_counts "  # noqa: S608  # nosec B608
                f"WHERE {where} GROUP BY model_version, feature, bin")
         return self._reader().execute(sql, params).fetchall()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date, timedelta
+from typing import Any, Protocol
 
 import orjson
 
@@ -145,6 +146,25 @@ class Period:
     since: str | None = None    # YYYY-MM-DD, inclusive
     until: str | None = None    # YYYY-MM-DD, inclusive
     country: str | None = None
+
+
+def period_clause(p: Period, column: str, day: bool, country: str = "f.country",
+                  mark: str = "?") -> tuple[str, list[Any]]:
+    """WHERE clause of a period on an ISO time (or YYYY-MM-DD day) column, for either
+    backend (`mark`: its parameter placeholder)."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if p.since:
+        conds.append(f"{column} >= {mark}")
+        params.append(p.since)
+    if p.until:  # inclusive: up to the start of the next day
+        conds.append(f"{column} <= {mark}" if day else f"{column} < {mark}")
+        params.append(p.until if day else (date.fromisoformat(p.until)
+                                           + timedelta(days=1)).isoformat())
+    if p.country:
+        conds.append(f"{country} = {mark}")
+        params.append(p.country)
+    return " AND ".join(conds) or "1 = 1", params
 
 
 class OutcomeStore(Protocol):

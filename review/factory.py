@@ -1,17 +1,22 @@
-"""Build the configured review store (a config model per backend, a union, a factory). The
-PostgreSQL backend adds its config to the union and a case below."""
+"""Build the configured review store (a config model per backend, a union, a factory)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
+from review.postgres import PostgresReviewConfig, PostgresReviewStore
 from review.sqlite import SQLiteReviewConfig, SQLiteReviewStore
 from review.store import ReviewStore
 
-# One member for now; with PostgreSQL: Annotated[SQLite... | Postgres..., Field(discriminator="type")]
-ReviewConfig = SQLiteReviewConfig
+ReviewConfig = Annotated[SQLiteReviewConfig | PostgresReviewConfig, Field(discriminator="type")]
 
 
 def build_review_store(config: ReviewConfig) -> ReviewStore:
     match config:
         case SQLiteReviewConfig():
             return SQLiteReviewStore(config.path, config.timeout_s)
+        case PostgresReviewConfig():
+            return PostgresReviewStore(config)
     raise ValueError(f"unknown review store type {config!r}")

@@ -1,5 +1,5 @@
 """The OutcomeStore contract: the same behaviour from every backend. A backend joins by one
-line in BACKENDS and one branch in `outcome_config`."""
+line in BACKENDS and one branch in `outcome_config` (each call: a store of its own)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitoring.factory import open_outcome_store
+from monitoring.postgres import PostgresOutcomeConfig
 from monitoring.sqlite import SQLiteOutcomeConfig
 from monitoring.store import (
     AddResult,
@@ -19,13 +20,19 @@ from monitoring.store import (
     OutcomeStore,
     Period,
 )
+from tests.conftest import drop_postgres_db, new_postgres_db
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 def outcome_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
     if kind == "sqlite":
         return SQLiteOutcomeConfig(path=tmp_path / "outcomes.db")
+    if kind == "postgres":  # a fresh database at every schema head, as the service's role
+        server = request.getfixturevalue("postgres")
+        db = new_postgres_db(server)
+        request.addfinalizer(lambda: drop_postgres_db(server, db))
+        return PostgresOutcomeConfig(url=db.url)
     raise AssertionError(kind)
 
 

@@ -1,5 +1,5 @@
 """The ReviewStore contract: the same behaviour from every backend. A backend joins by one
-line in BACKENDS and one case in `review_config` (PostgreSQL: a server from tests/servers.py)."""
+line in BACKENDS and one case in `review_config`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ import pytest
 from review.errors import CaseConflict
 from review.factory import build_review_store
 from review.model import Action, Case, CaseQuery, Notice, Vote
+from review.postgres import PostgresReviewConfig
 from review.sqlite import SQLiteReviewConfig
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 def review_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
     if kind == "sqlite":
         return SQLiteReviewConfig(path=tmp_path / "reviews.db")
+    if kind == "postgres":  # a fresh database at every schema head, as the service's role
+        return PostgresReviewConfig(url=request.getfixturevalue("postgres_db").url)
     raise ValueError(kind)
 
 

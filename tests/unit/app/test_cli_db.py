@@ -5,7 +5,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from app.builder import Builder
+from app.builder import Builder, outcome_config
 from app.cli import cli
 from app.settings import Settings
 from core.schema import SchemaMismatch
@@ -49,15 +49,20 @@ def test_without_a_url_it_says_which_setting(tmp_path):
 
 
 def test_postgres_settings_build_the_postgres_stores(postgres_db, tmp_path):
-    """CREDIT_AUDIT_STORE=postgres: log, digests and keys on PostgreSQL, timeouts from
-    settings; a URL is required."""
+    """CREDIT_AUDIT_STORE=postgres (and the review and outcome stores): log, digests, keys,
+    cases and outcomes on PostgreSQL, timeouts from settings; a URL is required."""
     s = Settings(data_dir=tmp_path, audit_store="postgres", postgres_url=postgres_db.url,
-                 postgres_statement_timeout_s=0.7)
+                 postgres_statement_timeout_s=0.7, review_store="postgres",
+                 outcome_store="postgres")
     b = Builder(s)
     try:
         assert type(b.audit).__name__ == "PostgresAuditStore"
         assert type(b.digest_store).__name__ == "PostgresDigestStore"
         assert type(b.customer_keys).__name__ == "PostgresCustomerKeyStore"
+        assert type(b.review_store).__name__ == "PostgresReviewStore"
+        assert type(b.outcome_store).__name__ == "PostgresOutcomeStore"
+        # A batch of outcomes is one long transaction: not the decision path's timeout.
+        assert outcome_config(s).statement_timeout_s == 10.0
         b.audit.ping()
     finally:
         b.close()
@@ -69,7 +74,8 @@ def test_the_service_refuses_a_schema_it_does_not_know(postgres_db, tmp_path):
     """A database migrated by a newer build: opening the log fails with a message that says
     so (the API's start-up and every command stop there)."""
     with psycopg.connect(postgres_db.admin_url) as admin:
-        admin.execute("UPDATE credit_schema_version SET version_num = 'audit_0002'")
+        admin.execute("UPDATE credit_schema_version SET version_num = 'audit_0002' "
+                      "WHERE version_num = 'audit_0001'")
     b = Builder(Settings(data_dir=tmp_path, audit_store="postgres",
                          postgres_url=postgres_db.url))
     with pytest.raises(SchemaMismatch, match="audit_0002, which this build does not know"):

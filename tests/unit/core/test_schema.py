@@ -51,14 +51,15 @@ def test_upgrade_brings_an_empty_database_to_every_head(empty_db):
     upgrade(empty_db.admin_url, POSTGRES_SCHEMAS, SERVICE_ROLE)
     for branch in POSTGRES_SCHEMAS:
         check(revisions(empty_db), branch)
-    assert revisions(empty_db) == [b.revisions()[-1] for b in POSTGRES_SCHEMAS]
+    assert sorted(revisions(empty_db)) == sorted(b.revisions()[-1] for b in POSTGRES_SCHEMAS)
 
 
 def test_branches_of_several_packages_upgrade_together(empty_db, tmp_path):
     """Another package's branch beside the audit one: one version row each, both current."""
     demo = demo_branch(tmp_path, 2)
     upgrade(empty_db.admin_url, [*POSTGRES_SCHEMAS, demo], SERVICE_ROLE)
-    assert sorted(revisions(empty_db)) == sorted(["audit_0001", "demo_0002"])
+    heads = [b.revisions()[-1] for b in POSTGRES_SCHEMAS]
+    assert sorted(revisions(empty_db)) == sorted([*heads, "demo_0002"])
     check(revisions(empty_db), demo)
 
 
