@@ -100,7 +100,12 @@ class SyncedRedisStorage(pybreaker.CircuitBreakerStorage):
             pipe.mget(*self._keys)
             shared_state, counter, opened_at = pipe.execute()[-1]
         except redis.RedisError:
-            self.shared = False  # the local copy goes on alone; what was pushed is dropped
+            # The local copy goes on alone. A state change is pushed again at the next sync
+            # (SET is idempotent), or other processes would never learn that this one opened;
+            # failure counts are dropped, since a timed-out INCRBY may well have been applied.
+            self.shared = False
+            with self._lock:
+                self._changed = self._changed or changed
             return
         self.shared = True
         with self._lock:

@@ -7,6 +7,7 @@ command is covered the day it is written."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shlex
@@ -112,6 +113,7 @@ def fill(command: str, site, tmp: Path) -> list[str]:
         "<old key id>": lambda: old_key_id(site),
         "YYYY-MM-DD": lambda: time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400)),
         "FILE": lambda: str(tmp / "concordance.prom") if "--prom" in command
+        else outcome_file(tmp / "outcomes.jsonl", site) if "outcomes ingest" in command
         else export_sample(feature_file, site),
     }
     text = re.sub(r"\[(--[^\]]+)\]", r"\1", command)  # optional parts: given
@@ -132,6 +134,18 @@ def export_sample(path: Path, site) -> str:
     return str(path)
 
 
+def outcome_file(path: Path, site) -> str:
+    """One observed outcome per decision of the site, and one line the store must refuse."""
+    observed = time.strftime("%Y-%m-%d", time.gmtime())
+    lines = [json.dumps({"decision_id": d["decision_id"], "defaulted": i % 5 == 0,
+                         "observed_at": observed})
+             for i, d in enumerate(site["decisions"])]
+    lines.append(json.dumps({"decision_id": "no-such-decision", "defaulted": False,
+                             "observed_at": observed}))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def run_simulators(args: list[str], env: dict[str, str]) -> None:
     """`credit simulators` serves until stopped: on a free port, it must answer /healthz."""
     port = str(servers.free_port())
@@ -143,7 +157,9 @@ def run_simulators(args: list[str], env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("runbook", "command"), COMMANDS,
                          ids=[f"{r}:{c}" for r, c in COMMANDS])
-def test_runbook_command_runs_as_written(runbook, command, site, postgres, tmp_path):
+def test_runbook_command_runs_as_written(runbook, command, site, postgres, tmp_path,
+                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files a command names relatively (rejected.csv) land here
     args = fill(command, site, tmp_path)
     env = dict(site["env"])
     if args[0] == "simulators":
@@ -163,6 +179,8 @@ def test_runbook_command_runs_as_written(runbook, command, site, postgres, tmp_p
         result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, f"{runbook}: `{command}` -> {args}\n{result.output}"
     assert "Traceback" not in result.output
+    if args[:2] == ["outcomes", "ingest"]:  # the refused line is named in the rejects file
+        assert "no such decision" in (tmp_path / "rejected.csv").read_text()
 
 
 def test_runbooks_have_commands():

@@ -1,14 +1,16 @@
 """Breaker state shared through a real redis-server, and what happens when Redis dies."""
 
 import asyncio
+import subprocess
 import time
+from datetime import UTC, datetime
 
 import pybreaker
 import redis
 
 from sources.breaker_storage import SyncedRedisStorage
 from tests.integration.test_enrichment_faults import Harness
-from tests.servers import redis_server
+from tests.servers import free_port, redis_server
 
 
 def storage(url):
@@ -65,14 +67,43 @@ def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
 
 def test_redis_down_at_start_uses_local_state(fault_simulators_url, faults):
     """A storage built while Redis is unreachable still serves calls."""
-    from tests.servers import free_port
-
     async def go():
         async with Harness(fault_simulators_url, storage=storage(
                 f"redis://127.0.0.1:{free_port()}/0")) as h:
             return [await h.reason() for _ in range(3)]
 
     assert run(go()) == ["ok"] * 3
+
+
+def test_a_state_change_made_while_redis_is_down_reaches_it_later(tmp_path):
+    """Open the breaker while Redis is away: once Redis is back, the others learn of it."""
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no"]
+    url = f"redis://127.0.0.1:{port}/0"
+    shared = storage(url)
+    try:
+        shared.state, shared.opened_at = pybreaker.STATE_OPEN, datetime.now(UTC)
+        shared.sync()  # Redis is not there: nothing reaches it
+        assert not shared.shared
+        with subprocess.Popen(args, stdout=subprocess.DEVNULL) as back:
+            try:
+                client = redis.Redis.from_url(url)
+                deadline = time.monotonic() + 10
+                while not reached(client, b"open"):
+                    assert time.monotonic() < deadline, "the change made offline was lost"
+                    time.sleep(0.05)
+            finally:
+                back.kill()
+    finally:
+        shared.close()
+
+
+def reached(client, state):
+    try:
+        return client.get("credit:breaker:bureau:state") == state
+    except redis.ConnectionError:  # still starting
+        return False
 
 
 def run(coro):
