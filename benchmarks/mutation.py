@@ -36,7 +36,7 @@ TARGETS = {
     "audit/record.py": ["tests/unit/audit/test_record.py", "tests/unit/audit/test_records.py"],
     "audit/verify.py": ["tests/unit/audit/test_tamper.py", "tests/unit/audit/test_digest.py"],
 }
-PACKAGES = ["app", "audit", "benchmarks", "core", "decision", "feature_flags",
+PACKAGES = ["app", "audit", "benchmarks", "core", "decision", "feature_flags", "monitoring",
             "feature_store", "models", "review", "shadow", "sources", "training", "tests"]
 STATUS = re.compile(r"^\s*(\S+): (\w[\w ]*)$")
 
