@@ -112,7 +112,8 @@ def test_connections_cut_under_it_give_audit_unavailable(postgres_db, stores):
 
 def test_a_schema_this_build_does_not_know_is_refused(postgres_db, config):
     with psycopg.connect(postgres_db.admin_url) as admin:
-        admin.execute("UPDATE credit_schema_version SET version_num = 'audit_0099'")
+        admin.execute("UPDATE credit_schema_version SET version_num = 'audit_0099' "
+                      "WHERE version_num = 'audit_0001'")
     with pytest.raises(SchemaMismatch, match="audit_0099, which this build does not know"):
         PostgresAuditStore(config)
 
