@@ -97,6 +97,13 @@ class Policy:
     def load(cls, path: Path | None = None) -> Policy:
         return cls.from_text(path.read_text() if path else bundled_text())
 
+    def config(self) -> dict[str, Any]:
+        """A deep copy of the document's content (to derive a new version from)."""
+        import copy
+
+        return copy.deepcopy({"version": self.version, "defaults": self._defaults,
+                              "countries": self._countries})
+
     def params(self, country: str) -> dict[str, Any]:
         country_params = self._countries.get(country, {})
         merged = {**self._defaults, **country_params}
@@ -209,6 +216,34 @@ class Policy:
                                   _SEVERITY["refer"])).astype(np.int8)
         score = np.where(unscored, np.int8(_SEVERITY["refer"]), score)
         return np.maximum(sev, score)
+
+
+def dump_policy(config: dict[str, Any], header: str = "") -> str:
+    """A policy's content as a TOML document (the shape Policy reads: scalars, lists of
+    lists, nested tables), for drafts derived from another version."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(i) for i in v) + "]"
+        return repr(v)
+
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines.append(f"version = {value(config['version'])}")
+
+    def table(name: str, t: dict[str, Any]) -> None:
+        lines.extend(["", f"[{name}]"])
+        lines.extend(f"{k} = {value(v)}" for k, v in t.items() if not isinstance(v, dict))
+        for k, v in t.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}", v)
+
+    table("defaults", config["defaults"])
+    for country, t in config.get("countries", {}).items():
+        table(f"countries.{country}", t)
+    return "\n".join(lines) + "\n"
 
 
 def bundled_text() -> str:
