@@ -178,12 +178,13 @@ class Policy:
 
 
     def decide_batch(self, country: str, probability: np.ndarray, raw: dict[str, np.ndarray],
-                     payment_to_income: np.ndarray, degraded: list[list[str]],
+                     payment_to_income: np.ndarray, degraded: dict[str, np.ndarray],
                      velocity: dict[str, np.ndarray]) -> np.ndarray:
         """`decide` over many applications of one country at once: the outcome's severity
         index into OUTCOMES per row (no grade, no fired-rule texts). The same rules as
         `decide`, vectorised for backtests; tests pin that both agree row by row.
-        Missing values are NaN (probability NaN: not scored)."""
+        Missing values are NaN (probability NaN: not scored); `degraded` maps a source to a
+        boolean mask of the rows where it was degraded (a source left out: never)."""
         p = self.params(country)
         n = len(probability)
         sev = np.zeros(n, dtype=np.int8)
@@ -196,12 +197,11 @@ class Policy:
         at_least(~np.isnan(pti) & (pti > p["max_payment_to_income"]), "decline")
         at_least(raw["age"] + raw["time"] / 12 > p["max_age_at_maturity"], "decline")
         withhold = np.zeros(n, dtype=bool)
-        ob_degraded = np.zeros(n, dtype=bool)
-        for i, sources in enumerate(degraded):
-            if sources:
-                sev[i] = max(sev[i], _SEVERITY["refer"])
-                withhold[i] = any(self.degraded_mode(country, s) == "refer" for s in sources)
-                ob_degraded[i] = "open_banking" in sources
+        for source, mask in degraded.items():
+            at_least(mask, "refer")
+            if self.degraded_mode(country, source) == "refer":
+                withhold |= mask
+        ob_degraded = degraded.get("open_banking", np.zeros(n, dtype=bool))
         limit = p.get("max_applications_per_day")
         if limit is not None:
             for subject in ("customer", "national_id"):

@@ -58,9 +58,8 @@ def rules_pass(x: np.ndarray, policy: Policy, country: str) -> np.ndarray:
     """Rows no rule of `policy` refers or declines (the score aside): `decide_batch` with a
     probability of 0, which approves on the score."""
     raw = {k: x[:, _COL[k]] for k in ("amount", "price", "age", "time", "income")}
-    n = len(x)
-    severity = policy.decide_batch(country, np.zeros(n), raw, x[:, _COL["payment_to_income"]],
-                                   [[] for _ in range(n)], {})
+    severity = policy.decide_batch(country, np.zeros(len(x)), raw, x[:, _COL["payment_to_income"]],
+                                   {}, {})
     return severity == 0
 
 

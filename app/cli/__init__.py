@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from app.cli.audit import audit_cli
+from app.cli.backtest import backtest
 from app.cli.db import db_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
@@ -42,6 +43,7 @@ cli.add_typer(notices_cli, name="notices")
 cli.add_typer(outcomes_cli, name="outcomes")
 cli.add_typer(monitor_cli, name="monitor")
 cli.add_typer(policy_cli, name="policy")
+cli.command("backtest")(backtest)
 console = Console(stderr=True, soft_wrap=True)
 
 

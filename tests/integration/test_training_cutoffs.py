@@ -32,7 +32,7 @@ def test_default_policy_dominates_legacy_on_its_test_split(trained):
     p = Scorer(model).probabilities(x)
     raw = {k: x[:, COL[k]] for k in ("amount", "price", "age", "time", "income")}
     outcome = draft.decide_batch("ES", p, raw, x[:, COL["payment_to_income"]],
-                                 [[] for _ in range(len(x))], {})
+                                 {}, {})
     approved = outcome == OUTCOMES.index("approve")
     legacy = Scorecard.load().outcomes(x)[0] == "approve"
     assert approved.mean() >= legacy.mean()

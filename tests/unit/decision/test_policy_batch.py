@@ -34,7 +34,8 @@ def test_decide_batch_equals_decide(country):
         expected.append(policy.decide(country, p, raw, features, degraded[i], v).outcome)
     raw_cols = {c: df[c].to_numpy(dtype=float) for c in ("amount", "price", "age", "time",
                                                           "income")}
-    got = policy.decide_batch(country, prob, raw_cols, pti, degraded, velocity)
+    masks = {s: np.array([s in d for d in degraded]) for s in ("bureau", "open_banking")}
+    got = policy.decide_batch(country, prob, raw_cols, pti, masks, velocity)
     assert [OUTCOMES[s] for s in got] == expected
     assert len(set(expected)) == 3  # every outcome exercised
 
