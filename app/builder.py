@@ -98,6 +98,7 @@ from sources.open_banking import open_banking_source
 from sources.resilience import ResilientSource, RetryPolicy, new_breaker
 from strategy.admin import PolicyAdmin
 from strategy.factory import PolicyConfig, build_policy_store
+from strategy.jobs import Backtester
 from strategy.live import PolicyReloader
 from strategy.postgres import MIGRATIONS as POLICY_SCHEMA
 from strategy.postgres import PostgresPolicyConfig
@@ -321,6 +322,13 @@ class Builder:
     def policy(self) -> Policy:
         """The live policy version now (the history's, or the bundled one)."""
         return self.policy_admin.live()
+
+    @cached_property
+    def backtester(self) -> Backtester:
+        """Backtests of a candidate policy/model on the recorded history (Dask)."""
+        return Backtester(self.audit, self.record_reader, self.outcome_store,
+                          self.monitor.refresh, self.new_registry().load,
+                          self.settings.data_dir / "backtests")
 
     @cached_property
     def review_store(self) -> ReviewStore:

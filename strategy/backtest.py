@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from decision.policy import OUTCOMES, Policy
-from models.features import FEATURE_NAMES, feature_matrix
+from models.features import CATEGORIES, FEATURE_NAMES, NUMERIC_FIELDS, feature_matrix
 from models.registry import LoadedModel
 from monitoring.stats import wilson
 from strategy.history import SOURCES, VELOCITY
@@ -87,9 +87,7 @@ def decide_partition(df: pd.DataFrame, candidate: Candidate) -> pd.DataFrame:
     """One partition: re-decided, then counted by (country, arm, recorded, candidate)."""
     if df.empty:
         return _empty()
-    raw = {f: df[f].to_numpy() for f in df.columns}
-    x = feature_matrix({f: [None if v is None or v != v else v for v in raw[f]]
-                        for f in _raw_fields()})
+    x = feature_matrix(_raw(df))
     versions = (np.full(len(df), candidate.model_version, dtype=object)
                 if candidate.model_version else df["model_version"].to_numpy())
     p = np.full(len(df), np.nan)
@@ -118,11 +116,16 @@ def decide_partition(df: pd.DataFrame, candidate: Candidate) -> pd.DataFrame:
         pd_diff=("pd_diff", "max"))
 
 
-@functools.cache
-def _raw_fields() -> tuple[str, ...]:
-    from models.features import RAW_FIELDS
-
-    return RAW_FIELDS
+def _raw(df: pd.DataFrame) -> dict[str, Any]:
+    """The partition's raw columns as the feature function takes them: numbers as float
+    arrays (NaN: missing), categories as strings or None (whatever missing marker the
+    Parquet reader gave)."""
+    cols: dict[str, Any] = {f: df[f].to_numpy(dtype=np.float64, na_value=np.nan)
+                            for f in NUMERIC_FIELDS}
+    for f in CATEGORIES:
+        values = df[f].astype(object)
+        cols[f] = values.where(values.notna(), None).tolist()
+    return cols
 
 
 def _empty() -> pd.DataFrame:

@@ -5,7 +5,6 @@ a candidate policy (and model) on Dask and compare with what was decided."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,28 +43,6 @@ def candidate_policy(b: Builder, policy: str) -> str:
     return b.policy_admin.get(policy).text
 
 
-def backtest_report(b: Builder, policy_text: str, model: str | None, parts: list[str],
-                    client: Any) -> dict[str, Any]:
-    import pandas as pd
-
-    from strategy.backtest import Candidate, ShippedModel, report, run
-
-    versions = {model} if model else set()
-    if not model and parts:
-        versions = set(pd.read_parquet(parts, columns=["model_version"])["model_version"]
-                       .dropna().unique())
-    models = {v: ShippedModel.of(b.registry.load(v)) for v in versions}
-    candidate = Candidate(policy_text, models, model)
-    return report(run(parts, candidate, client), candidate).to_json()
-
-
-def extract_history(b: Builder, window: Any, out: Path) -> int:
-    from strategy.history import extract, outcomes_of
-
-    b.monitor.refresh()  # the read model's outcomes up to the log's end
-    return extract(b.audit, b.record_reader, outcomes_of(b.outcome_store, window), window, out)
-
-
 def backtest(
     policy: Annotated[str, typer.Option(help="candidate policy: a TOML file or a version "
                                              "of the policy history")],
@@ -90,26 +67,17 @@ def backtest(
     if country and country.upper() not in COUNTRIES:
         raise typer.BadParameter(f"country must be one of {', '.join(COUNTRIES)}")
     window = Window(since, until, country.upper() if country else None)
-    timings: dict[str, float] = {}
-    with built() as b, tempfile.TemporaryDirectory(dir=b.settings.data_dir) as tmp:
+    with built() as b:
         try:
             text = candidate_policy(b, policy)
         except PolicyNotFound as exc:
             console.print(f"[red]{exc}[/] (and no such file)")
             raise typer.Exit(2) from None
         t = time.perf_counter()
-        if history is None:
-            history = Path(tmp) / "history"
-            extract_history(b, window, history)
-        timings["extract_s"] = round(time.perf_counter() - t, 3)
-        parts = sorted(str(p) for p in history.glob("*.parquet"))
-        t = time.perf_counter()
         with dask_client(scheduler, workers) as client:
-            timings["cluster_s"] = round(time.perf_counter() - t, 3)
-            t = time.perf_counter()
-            out = backtest_report(b, text, model, parts, client)
-            timings["backtest_s"] = round(time.perf_counter() - t, 3)
-    out["seconds"] = timings
+            cluster_s = round(time.perf_counter() - t, 3)
+            out = b.backtester.run(text, model, window, client, history)
+    out["seconds"]["cluster_s"] = cluster_s
     if as_json:
         typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2))
         return

@@ -5,15 +5,17 @@ chooses."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import Principal, require
 from app.deps import ServicesDep, unique_json_keys
-from app.schemas import ErrorOut
+from app.schemas import Country, ErrorOut
 from core.blocking import call
+from strategy.history import Window
 from strategy.model import PolicyVersion
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -110,6 +112,35 @@ async def diff(a: Version, b: Version, services: ServicesDep) -> DiffOut:
     d = await call(services.policy_admin.diff, a, b, timeout_s=STORE_TIMEOUT_S)
     return DiffOut(a=d.a, b=d.b, diff=d.text,
                    params=[ParamChangeOut(**vars(c)) for c in d.params])
+
+
+@router.get("/{version}/backtest", response_model=dict[str, Any], responses=_ERR,
+            dependencies=[ADMIN])
+async def backtest(version: Version, services: ServicesDep,
+                   country: Annotated[Country | None, Query()] = None,
+                   since: Annotated[date | None, Query()] = None,
+                   until: Annotated[date | None, Query()] = None,
+                   model: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None
+                   ) -> dict[str, Any]:
+    """That version re-deciding the recorded history (each decision's recorded model version,
+    or `model`): recorded vs candidate rates, bad rates among approved with intervals, swap
+    sets, per country; what `credit backtest --policy VERSION --json` prints."""
+    window = Window(since.isoformat() if since else None,
+                    until.isoformat() if until else None, country)
+    return await call(run_backtest, services, version, model, window,
+                      timeout_s=services.settings.backtest_timeout_s)
+
+
+def run_backtest(services: Any, version: str, model: str | None, window: Window) -> dict:
+    """In a worker thread: on the configured scheduler, else in this process's threads."""
+    text = services.policy_admin.get(version).text
+    scheduler = services.settings.backtest_scheduler
+    if not scheduler:
+        return services.builder.backtester.cached(text, model, window)
+    from distributed import Client
+
+    with Client(scheduler, timeout="10s") as client:
+        return services.builder.backtester.cached(text, model, window, client)
 
 
 @router.post("", response_model=PolicyOut, status_code=status.HTTP_201_CREATED,

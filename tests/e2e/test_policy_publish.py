@@ -92,6 +92,28 @@ def test_propose_four_eyes_hot_reload_on_two_workers_and_replay(data_dir, simula
         diff = b.get(f"/v1/policies/2026.11.3/diff/{NEW}").json()
         assert {(p["scope"], p["key"]) for p in diff["params"]} >= {("defaults", "approve_below")}
 
+        # The console shows a proposal's backtest before the approve form; not to its proposer.
+        back = (Policy.load().text or "").replace('version = "2026.11.3"', 'version = "back"')
+        assert a.post("/v1/policies", json={"document": back, "reason": "undo incident 7"}
+                      ).status_code == 201
+        api_bt = b.get("/v1/policies/back/backtest").json()
+        s = api_bt["scopes"]["all"]
+        assert api_bt["decisions"] == s["decisions"] >= 2
+        # Recorded under the strict version (no approvals after it), re-decided under "back".
+        assert s["candidate"]["rates"]["approve"] >= s["recorded"]["rates"]["approve"]
+        with httpx.Client(base_url=url_b, timeout=60, follow_redirects=False) as web:
+            assert web.post("/console/login", data={"api_key": checker}).status_code == 303
+            html = web.get("/console/policies/back").text
+            assert html.index('data-testid="backtest"') < html.index('data-testid="approve-form"')
+            assert 'data-scope="all"' in html
+            csrf = html.split('name="csrf" value="')[1].split('"')[0]
+            r = web.post("/console/policies/back/approve",
+                         data={"csrf": csrf, "reason": "backtest shown", "expected_live": NEW})
+            assert r.status_code == 303, r.text
+        with httpx.Client(base_url=url_a, timeout=60) as web:
+            web.post("/console/login", data={"api_key": maker})
+            assert 'data-state="live"' in web.get("/console/policies").text
+
     runner = CliRunner()
     cli_env = {**env, "COLUMNS": "200"}
     replay = runner.invoke(cli, ["audit", "replay", before["decision_id"], "--json"], env=cli_env)
@@ -99,4 +121,4 @@ def test_propose_four_eyes_hot_reload_on_two_workers_and_replay(data_dir, simula
     replayed = orjson.loads(replay.stdout[:replay.stdout.rindex("}") + 1])
     assert replayed["identical"] and replayed["replayed"]["outcome"] == "approve"
     history = runner.invoke(cli, ["policy", "history", "--json"], env=cli_env)
-    assert [v["state"] for v in orjson.loads(history.stdout)] == ["retired", "live"]
+    assert [v["state"] for v in orjson.loads(history.stdout)] == ["retired", "retired", "live"]

@@ -33,6 +33,7 @@ PROTECTED = {
     ("GET", "/v1/policies/{version}"): "policy:admin",
     ("GET", "/v1/policies/{a}/diff/{b}"): "policy:admin",
     ("POST", "/v1/policies/{version}/approve"): "policy:admin",
+    ("GET", "/v1/policies/{version}/backtest"): "policy:admin",
 }
 PUBLIC = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"),
           ("GET", "/openapi.json"), ("GET", "/docs/oauth2-redirect")}
