@@ -4,7 +4,8 @@ under data_dir/keys; `credit keys create` adds one and prints it once.
 
 Scopes: decisions:write, decisions:read, audit:export, flags:admin, models:admin,
 metrics:read, reviews:read (the review queue), reviews:write (reviewer decisions, overrides),
-outcomes:write (report loan outcomes), monitoring:read (performance, drift).
+outcomes:write (report loan outcomes), monitoring:read (performance, drift), policy:admin
+(propose, approve and read policy versions; backtests).
 Insecure development mode (CREDIT_INSECURE_NO_AUTH=true) lets every request
 through as a principal holding every scope, and says so loudly at every start.
 """
@@ -30,7 +31,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.errors import Forbidden, Unauthorized
 
 SCOPES = ("decisions:write", "decisions:read", "audit:export", "flags:admin", "models:admin",
-          "metrics:read", "reviews:read", "reviews:write", "outcomes:write", "monitoring:read")
+          "metrics:read", "reviews:read", "reviews:write", "outcomes:write", "monitoring:read",
+          "policy:admin")
 
 
 @dataclass(frozen=True)

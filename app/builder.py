@@ -37,12 +37,13 @@ from audit.sqlite import SQLiteAuditConfig
 from audit.store import AuditStore
 from audit.verify import LogReport, VerifyResult, verify_log
 from core.schema import Branch
+from decision.application import COUNTRIES
 from decision.arms import LegacyArm, ModelArm, ShadowRunner
 from decision.enrichment import Enricher
 from decision.erasure import Eraser
 from decision.metrics import DecisionMetrics
 from decision.orchestrator import Arms, Orchestrator
-from decision.policy import Policy
+from decision.policy import Policy, PolicyHolder
 from decision.ratelimit import RateLimiter
 from decision.rollout import Rollout
 from feature_flags.admin import FlagAdmin
@@ -95,12 +96,20 @@ from sources.cached import CachingSource
 from sources.metrics import BreakerStateListener, DependencyMetrics
 from sources.open_banking import open_banking_source
 from sources.resilience import ResilientSource, RetryPolicy, new_breaker
+from strategy.admin import PolicyAdmin
+from strategy.factory import PolicyConfig, build_policy_store
+from strategy.jobs import Backtester
+from strategy.live import PolicyReloader
+from strategy.postgres import MIGRATIONS as POLICY_SCHEMA
+from strategy.postgres import PostgresPolicyConfig
+from strategy.sqlite import SQLitePolicyConfig
+from strategy.store import PolicyStore
 
 # -- settings -> configs --------------------------------------------------------------------
 
 
 # Every PostgreSQL schema this build has, one Alembic branch per package (`credit db upgrade`).
-POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA, REVIEW_SCHEMA, MONITORING_SCHEMA]
+POSTGRES_SCHEMAS: list[Branch] = [AUDIT_SCHEMA, REVIEW_SCHEMA, MONITORING_SCHEMA, POLICY_SCHEMA]
 
 
 def postgres_fields(settings: Settings) -> dict[str, Any]:
@@ -153,6 +162,12 @@ def review_config(settings: Settings) -> ReviewConfig:
     if settings.review_store == "postgres":
         return PostgresReviewConfig(**postgres_fields(settings))
     return SQLiteReviewConfig(path=settings.review_db_path)
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    if settings.policy_store == "postgres":
+        return PostgresPolicyConfig(**postgres_fields(settings))
+    return SQLitePolicyConfig(path=settings.policy_db_path)
 
 
 def outcome_config(settings: Settings) -> OutcomeConfig:
@@ -295,8 +310,25 @@ class Builder:
         return ApiKeyStore(self.settings.api_keys_path)
 
     @cached_property
+    def policy_store(self) -> PolicyStore:
+        return build_policy_store(policy_config(self.settings))
+
+    @cached_property
+    def policy_admin(self) -> PolicyAdmin:
+        """Policy versions: propose, approve (four eyes), history; audited."""
+        return PolicyAdmin(self.policy_store, self.audit, Policy.load(), COUNTRIES)
+
+    @property
     def policy(self) -> Policy:
-        return Policy.load()
+        """The live policy version now (the history's, or the bundled one)."""
+        return self.policy_admin.live()
+
+    @cached_property
+    def backtester(self) -> Backtester:
+        """Backtests of a candidate policy/model on the recorded history (Dask)."""
+        return Backtester(self.audit, self.record_reader, self.outcome_store,
+                          self.monitor.refresh, self.new_registry().load,
+                          self.settings.data_dir / "backtests")
 
     @cached_property
     def review_store(self) -> ReviewStore:
@@ -342,7 +374,7 @@ class Builder:
 
     def close(self) -> None:
         for name in ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
-                     "feature_store", "review_store", "outcome_store"):
+                     "feature_store", "review_store", "outcome_store", "policy_store"):
             if self._opened(name) and getattr(self, name) is not None:
                 getattr(self, name).close()
 
@@ -370,6 +402,11 @@ class Services:
     breaker_storages: list[SyncedRedisStorage] = field(default_factory=list)
     shared_metrics: list[Collector] = field(default_factory=list)  # read at scrape time
     monitoring: Refresher | None = None
+    policies: PolicyReloader | None = None
+
+    @property
+    def policy_admin(self) -> PolicyAdmin:
+        return self.builder.policy_admin
 
     @property
     def customer_keys(self) -> CustomerKeyStore:
@@ -386,12 +423,16 @@ class Services:
     async def start(self) -> None:
         self.digests.start()
         self.reloader.start()
+        if self.policies is not None:
+            self.policies.start()
         self.projector.start()
         if self.monitoring is not None:
             self.monitoring.start()
 
     async def aclose(self) -> None:
         self.reloader.stop()
+        if self.policies is not None:
+            self.policies.stop()
         await asyncio.to_thread(self.projector.stop)
         if self.monitoring is not None:
             self.monitoring.stop()
@@ -427,9 +468,11 @@ def build_services(settings: Settings) -> Services:
                           settings.rate_limit_storage,
                           on_error=decision_metrics.rate_limit_errors.inc)
     projector = b.review_projector()
+    policy_holder = PolicyHolder(b.policy)
+    policies = PolicyReloader(b.policy_admin, policy_holder, settings.policy_poll_s)
     orchestrator = Orchestrator(
         scorers=scorers, enricher=Enricher(sources, settings.enrichment_deadline_s),
-        arms=Arms(ModelArm(b.policy), LegacyArm(Scorecard.load())),
+        arms=Arms(ModelArm(policy_holder), LegacyArm(Scorecard.load())),
         audit=b.audit, committer=GroupCommitter(b.audit), protector=b.protector,
         reason_count=settings.reason_count, metrics=decision_metrics,
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
@@ -444,7 +487,8 @@ def build_services(settings: Settings) -> Services:
                     limiter=limiter, flags=b.flag_admin, digests=digests, reloader=reloader,
                     builder=b, clients=clients, breaker_storages=storages,
                     reviews=b.review_desk, projector=projector,
-                    shared_metrics=[ReviewCollector(b.review_store)], monitoring=monitoring)
+                    shared_metrics=[ReviewCollector(b.review_store)], monitoring=monitoring,
+                    policies=policies)
 
 
 def _rollout(b: Builder, registry: CollectorRegistry) -> Rollout:

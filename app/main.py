@@ -21,7 +21,17 @@ from app.console import router as console
 from app.errors import STATUS, status_of
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
-from app.routes import audit, decisions, flags, health, metrics, monitoring, outcomes, reviews
+from app.routes import (
+    audit,
+    decisions,
+    flags,
+    health,
+    metrics,
+    monitoring,
+    outcomes,
+    policies,
+    reviews,
+)
 from app.settings import Settings
 from app.tracing import configure_tracing
 
@@ -122,6 +132,7 @@ def create_app(settings: Settings,
     app.include_router(reviews.decisions_router)
     app.include_router(outcomes.router)
     app.include_router(monitoring.router)
+    app.include_router(policies.router)
     console.install(app)
     return app
 

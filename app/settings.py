@@ -172,6 +172,17 @@ class Settings(BaseSettings):
             return {**value, "default": cls.model_fields[info.field_name].default["default"]}
         return value
 
+    # Policy versions (strategy/): proposed and approved by two people, kept in the policy
+    # history (sqlite under data_dir, or postgres at CREDIT_POSTGRES_URL); every worker polls
+    # the live version this often (0: never, the version at start stays).
+    policy_store: Literal["sqlite", "postgres"] = "sqlite"
+    policy_poll_s: float = Field(default=2.0, ge=0)
+    # Backtests from the API and console (GET /v1/policies/{version}/backtest): on this Dask
+    # scheduler (tcp://HOST:PORT) if set, else in the API process's threads; the request
+    # gives up (503) after backtest_timeout_s. `credit backtest` starts a local cluster.
+    backtest_scheduler: str | None = None
+    backtest_timeout_s: float = Field(default=120.0, gt=0)
+
     # Post-market monitoring (monitoring/): loan outcomes and the monitoring read model live
     # in the outcome store (sqlite under data_dir, or postgres at CREDIT_POSTGRES_URL).
     outcome_store: Literal["sqlite", "postgres"] = "sqlite"
@@ -229,6 +240,10 @@ class Settings(BaseSettings):
     @property
     def review_db_path(self) -> Path:
         return self.data_dir / "reviews.db"
+
+    @property
+    def policy_db_path(self) -> Path:
+        return self.data_dir / "policies.db"
 
     @property
     def outcome_db_path(self) -> Path:

@@ -437,9 +437,44 @@ class OutcomeBatch(Record):
     rejected: int
 
 
+# -- policy versions (strategy/) ------------------------------------------------------------
+
+class PolicyChange(Record):
+    """A policy version proposed (its whole text) or approved (it goes live) by `actor`,
+    written before the policy history changes; `diff` against `previous`, the version live
+    at that moment. Proposer and approver are two different keys (four eyes)."""
+
+    type: Literal["policy_change"] = "policy_change"
+    schema_version: Literal[1] = 1
+    change_id: str
+    action: Literal["propose", "approve"]
+    version: str
+    sha256: str                 # of the policy document
+    previous: str | None        # the live version when this happened
+    actor: str
+    actor_id: str               # the API key id (or CLI principal) four eyes compares
+    reason: str
+    at: str
+    diff: str                   # unified diff of the documents, previous -> version
+    text: str | None = None     # propose: the document itself
+
+
+class PolicyChangeFailed(Record):
+    """The change recorded just before did not take effect (a conflict, the store down)."""
+
+    type: Literal["policy_change_failed"] = "policy_change_failed"
+    schema_version: Literal[1] = 1
+    change_id: str
+    version: str
+    at: str
+    actor: str
+    error: str
+
+
 AuditRecord = Annotated[DecisionRecord | FlagChange | FlagChangeFailed | ErasureRequested
                         | Erasure | ModelAliasChange | ReviewDecision | DecisionOverride
-                        | DecisionContest | ReviewActionFailed | NoticeSent | OutcomeBatch,
+                        | DecisionContest | ReviewActionFailed | NoticeSent | OutcomeBatch
+                        | PolicyChange | PolicyChangeFailed,
                         Field(discriminator="type")]
 _RECORD: TypeAdapter[AuditRecord] = TypeAdapter(AuditRecord)
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from audit.records import ArmResult
-from decision.policy import Policy, PolicyResult
+from decision.policy import Policy, PolicyHolder, PolicyResult
 from models.scorer import Score, Scorer
 from shadow.scorecard import Scorecard
 
@@ -92,19 +92,25 @@ class LegacyArm:
 
 
 class ModelArm:
-    """The model version pinned in the case, then the policy on its probability."""
+    """The model version pinned in the case, then the policy on its probability: a fixed
+    policy (replay, backtests) or the holder's live one, read once per decision."""
 
     name = "model"
     inline = True  # one single-threaded LightGBM prediction when not explaining
 
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+    def __init__(self, policy: Policy | PolicyHolder) -> None:
+        self.holder = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+
+    @property
+    def policy(self) -> Policy:
+        return self.holder.current
 
     def evaluate(self, case: Case, explain: bool = False) -> ArmOutcome:
         if case.scorer is None:
             raise RuntimeError("no model pinned for this case")
+        policy = self.holder.current  # once: a hot reload cannot split this decision
         score = case.scorer.score(case.x, explain)
-        result = self.policy.decide(case.country, score.probability, case.raw, case.features,
+        result = policy.decide(case.country, score.probability, case.raw, case.features,
                                     case.degraded, velocity=case.velocity)
         return ArmOutcome("model", result.outcome, case.scorer.version,
                           probability_of_default=score.probability, grade=result.grade,

@@ -1,7 +1,10 @@
 """Policy rules: knock-outs and per-country thresholds -> approve | decline | refer, and a grade.
 
-The rules live in a versioned TOML file (decision/policy_rules.toml by default); every decision
-records the version and the rules that fired.
+The rules live in a versioned TOML document: decision/policy_rules.toml is the bundled
+first version; later versions are proposed and approved by two people and kept in the policy
+history (strategy/, ADR 0130), from which every worker hot-reloads the live one into its
+`PolicyHolder`. Every decision records the version and the rules that fired; replay loads that
+version from the history.
 
 A missing source (degraded enrichment) is handled per country and source by `[degraded]`:
 "score_and_refer" scores with that source's values missing and refers; "refer" refers
@@ -10,14 +13,24 @@ outright and withholds the score from the response (ADR 0012).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 _SEVERITY = {"approve": 0, "refer": 1, "decline": 2}
+OUTCOMES = ("approve", "refer", "decline")  # index = severity (the vectorised path's codes)
 DEGRADED_MODES = ("score_and_refer", "refer")
+_REQUIRED = ("approve_below", "decline_at", "max_payment_to_income", "max_age_at_maturity",
+             "grades")
+
+
+class InvalidPolicy(ValueError):
+    """A policy document that cannot be parsed or breaks a rule of its own shape."""
 
 
 @dataclass(frozen=True)
@@ -39,21 +52,57 @@ class PolicyResult:
 
 
 class Policy:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.version: str = config["version"]
+    def __init__(self, config: dict[str, Any], text: str | None = None) -> None:
+        version = config.get("version")
+        if not isinstance(version, str) or not version.strip() or len(version) > 64:
+            raise InvalidPolicy("policy: `version` must be a non-empty string (at most 64 "
+                                "characters)")
+        self.version: str = version
+        self.text = text  # the document it was parsed from, when it came from one
+        if not isinstance(config.get("defaults"), dict):
+            raise InvalidPolicy("policy: a [defaults] table is required")
         self._defaults: dict[str, Any] = config["defaults"]
         self._countries: dict[str, dict[str, Any]] = config.get("countries", {})
         for where, table in [("defaults", self._defaults), *self._countries.items()]:
             for source, mode in table.get("degraded", {}).items():
                 if mode not in DEGRADED_MODES:
-                    raise ValueError(f"policy {where}.degraded.{source}: unknown mode {mode!r} "
-                                     f"(one of {', '.join(DEGRADED_MODES)})")
+                    raise InvalidPolicy(f"policy {where}.degraded.{source}: unknown mode "
+                                        f"{mode!r} (one of {', '.join(DEGRADED_MODES)})")
+        for country in ["defaults", *self._countries]:
+            self._check(country)
+
+    def _check(self, country: str) -> None:
+        p = self.params(country)
+        missing = [k for k in _REQUIRED if k not in p]
+        if missing:
+            raise InvalidPolicy(f"policy {country}: missing {', '.join(missing)}")
+        for key in ("approve_below", "decline_at", "max_payment_to_income"):
+            value = p[key]
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not math.isfinite(value) or value < 0:
+                raise InvalidPolicy(f"policy {country}.{key}: a number >= 0 is required")
+        if not 0 <= p["approve_below"] <= p["decline_at"] <= 1:
+            raise InvalidPolicy(f"policy {country}: 0 <= approve_below <= decline_at <= 1 "
+                                f"does not hold ({p['approve_below']}, {p['decline_at']})")
+
+    @classmethod
+    def from_text(cls, text: str) -> Policy:
+        try:
+            config = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidPolicy(f"policy: not valid TOML ({exc})") from None
+        return cls(config, text)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
-        text = (path.read_text() if path else
-                resources.files("decision").joinpath("policy_rules.toml").read_text())
-        return cls(tomllib.loads(text))
+        return cls.from_text(path.read_text() if path else bundled_text())
+
+    def config(self) -> dict[str, Any]:
+        """A deep copy of the document's content (to derive a new version from)."""
+        import copy
+
+        return copy.deepcopy({"version": self.version, "defaults": self._defaults,
+                              "countries": self._countries})
 
     def params(self, country: str) -> dict[str, Any]:
         country_params = self._countries.get(country, {})
@@ -126,3 +175,90 @@ class Policy:
         outcome = max([score_outcome, *(f.effect for f in fired)], key=_SEVERITY.__getitem__)
         grade = None if probability is None or withhold else self.grade(probability, country)
         return PolicyResult(self.version, outcome, grade, fired, withhold)
+
+
+    def decide_batch(self, country: str, probability: np.ndarray, raw: dict[str, np.ndarray],
+                     payment_to_income: np.ndarray, degraded: dict[str, np.ndarray],
+                     velocity: dict[str, np.ndarray]) -> np.ndarray:
+        """`decide` over many applications of one country at once: the outcome's severity
+        index into OUTCOMES per row (no grade, no fired-rule texts). The same rules as
+        `decide`, vectorised for backtests; tests pin that both agree row by row.
+        Missing values are NaN (probability NaN: not scored); `degraded` maps a source to a
+        boolean mask of the rows where it was degraded (a source left out: never)."""
+        p = self.params(country)
+        n = len(probability)
+        sev = np.zeros(n, dtype=np.int8)
+
+        def at_least(mask: np.ndarray, outcome: str) -> None:
+            np.maximum(sev, np.where(mask, np.int8(_SEVERITY[outcome]), np.int8(0)), out=sev)
+
+        at_least(raw["amount"] > raw["price"], "decline")
+        pti = payment_to_income
+        at_least(~np.isnan(pti) & (pti > p["max_payment_to_income"]), "decline")
+        at_least(raw["age"] + raw["time"] / 12 > p["max_age_at_maturity"], "decline")
+        withhold = np.zeros(n, dtype=bool)
+        for source, mask in degraded.items():
+            at_least(mask, "refer")
+            if self.degraded_mode(country, source) == "refer":
+                withhold |= mask
+        ob_degraded = degraded.get("open_banking", np.zeros(n, dtype=bool))
+        limit = p.get("max_applications_per_day")
+        if limit is not None:
+            for subject in ("customer", "national_id"):
+                counts = velocity.get(f"{subject}_applications_24h")
+                if counts is not None:
+                    at_least(counts > limit, "refer")
+        at_least(np.isnan(raw["income"]) & ~ob_degraded, "refer")
+        prob = probability
+        unscored = withhold | np.isnan(prob)
+        score = np.where(prob < p["approve_below"], _SEVERITY["approve"],
+                         np.where(prob >= p["decline_at"], _SEVERITY["decline"],
+                                  _SEVERITY["refer"])).astype(np.int8)
+        score = np.where(unscored, np.int8(_SEVERITY["refer"]), score)
+        return np.maximum(sev, score)
+
+
+def dump_policy(config: dict[str, Any], header: str = "") -> str:
+    """A policy's content as a TOML document (the shape Policy reads: scalars, lists of
+    lists, nested tables), for drafts derived from another version."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(i) for i in v) + "]"
+        return repr(v)
+
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines.append(f"version = {value(config['version'])}")
+
+    def table(name: str, t: dict[str, Any]) -> None:
+        lines.extend(["", f"[{name}]"])
+        lines.extend(f"{k} = {value(v)}" for k, v in t.items() if not isinstance(v, dict))
+        for k, v in t.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}", v)
+
+    table("defaults", config["defaults"])
+    for country, t in config.get("countries", {}).items():
+        table(f"countries.{country}", t)
+    return "\n".join(lines) + "\n"
+
+
+def bundled_text() -> str:
+    """The policy shipped with the code: the first version of every history."""
+    return resources.files("decision").joinpath("policy_rules.toml").read_text()
+
+
+class PolicyHolder:
+    """The policy new decisions use. A decision reads `current` once (ModelArm.evaluate), so
+    a swap by the reloader's thread (one attribute assignment, atomic in Python) cannot mix
+    two versions in one decision."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.current = policy
+
+    @property
+    def version(self) -> str:
+        return self.current.version

@@ -1,5 +1,6 @@
 """Replay: re-decide an audited decision from its record with the arm that decided it, the
-model version it recorded (not today's champion) and the velocity it saw, and compare
+model version it recorded (not today's champion), the policy version it recorded (loaded from
+the policy history, not today's live rules) and the velocity it saw, and compare
 probability, outcome and contributions exactly. A decision the legacy scorecard made is
 re-run through the scorecard: outcome, points, knock-outs and the points each attribute
 cost."""
@@ -54,16 +55,22 @@ def case_of(record: DecisionRecord, inputs: DecisionInputs,
 
 
 def replay_record(record: DecisionRecord, inputs: DecisionInputs,
-                  scorer_for: Callable[[str], Scorer], policy: Policy,
+                  scorer_for: Callable[[str], Scorer],
+                  policies: Policy | Callable[[str], Policy],
                   scorecard: Scorecard | None = None) -> ReplayResult:
     """`inputs` from RecordReader.inputs(record); `scorer_for(version)` loads that registry
-    version. Exact comparison: the same booster on the same raw inputs is deterministic, so
-    any difference is a real one."""
+    version; `policies(version)` that policy version from the history (given one fixed
+    Policy instead, a record of another version is a difference). Exact comparison: the same
+    booster and rules on the same raw inputs are deterministic, so any difference is a real
+    one."""
     if record.legacy is not None:
-        return _replay_legacy(record, inputs, scorecard or Scorecard.load(), policy.version)
+        current = policies if isinstance(policies, Policy) else None
+        return _replay_legacy(record, inputs, scorecard or Scorecard.load(),
+                              current.version if current else "-")
     if record.policy is None or record.score is None or record.explanation is None:
         raise ValueError(f"decision {record.decision_id}: a model decision without its score, "
                          "explanation or policy")
+    policy = policies if isinstance(policies, Policy) else policies(record.policy.version)
     version = record.model.version
     result = ReplayResult(record.decision_id, "model", version, policy.version)
     diffs = result.differences

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 STEPS = ("load", "validate", "features", "split", "tune", "train", "cross_validate",
-         "calibrate", "evaluate", "reference", "legacy", "fairness", "gates", "explain", "register", "card")
+         "calibrate", "evaluate", "reference", "legacy", "cutoffs", "fairness", "gates", "explain",
+         "register", "card")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """`credit train`: load -> validate -> features -> split -> tune -> train -> cross-validate ->
-calibrate -> evaluate -> reference -> legacy comparison -> fairness -> gates -> explain -> register -> card.
+calibrate -> evaluate -> reference -> legacy comparison -> cut-offs -> fairness -> gates ->
+explain -> register -> card.
 
 Each step's outputs are logged to one MLflow run; the version is registered with its gate
 results as tags and its model card (Markdown + HTML) as run artifacts under `model_card/`.
@@ -18,9 +19,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from decision.policy import Policy
 from models.features import FEATURE_NAMES, FEATURE_SET_VERSION
 from models.registry import REFERENCE_TAG, AliasEvent, ModelRegistry
-from training import calibrate, card, evaluate, explain, fairness, gates, legacy, reference
+from training import calibrate, card, cutoffs, evaluate, explain, fairness, gates, legacy, reference
 from training.data import LABEL, features_of, load_dataset
 from training.split import Split, stratified_split
 from training.steps import Steps
@@ -39,6 +41,11 @@ class TrainConfig:
     explain_rows: int = 1000
     seed: int = 7
     gates_path: Path | None = None
+    # Cut-offs (training/cutoffs.py): the policy the draft derives from (None: the bundled
+    # one; `credit train` passes the live one), the objective and its bad-rate ceiling.
+    policy: Policy | None = None
+    objective: cutoffs.Objective = "legacy-dominance"
+    bad_rate_ceiling: float | None = None
 
 
 @dataclass
@@ -54,6 +61,7 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
     card_html: Path | None = None
     report: dict = field(default_factory=dict)
+    policy_draft: str | None = None  # the proposed policy (TOML), not live until approved
 
     @property
     def alias_event(self) -> AliasEvent | None:
@@ -101,7 +109,7 @@ def train(registry: ModelRegistry, *, alias: str | None = "challenger",
         result = TrainResult(
             version, run.info.run_id, report["cv_auc"], report["cv_folds"], report["data"]["rows"],
             report["test"], report["legacy"], report["gates_passed"], dict(steps.seconds),
-            report=report)
+            report=report, policy_draft=report["cutoffs"]["draft"])
         mlflow.log_metrics({f"step_seconds_{k}": v for k, v in steps.seconds.items()})
     return result
 
@@ -115,6 +123,7 @@ class _Data:
     x: np.ndarray
     y: np.ndarray
     split: Split
+    countries: np.ndarray | None = None  # when the data has a `country` column
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         idx = getattr(self.split, name)
@@ -156,6 +165,7 @@ def _prepare(cfg: TrainConfig, steps: Steps, out: Path) -> _Data:
     with steps("features"):
         x = features_of(good)
         y = good[LABEL].to_numpy().astype(np.int8)
+        countries = good["country"].astype(str).to_numpy() if "country" in good else None
         del good
         steps.note(f"{x.shape[0]:,} x {x.shape[1]} features, bad rate {y.mean():.3f}")
 
@@ -164,7 +174,7 @@ def _prepare(cfg: TrainConfig, steps: Steps, out: Path) -> _Data:
         sizes = {"train": len(sp.train), "validation": len(sp.validation), "test": len(sp.test)}
         mlflow.log_params({f"split_{k}": v for k, v in sizes.items()})
         steps.note(", ".join(f"{k} {v:,}" for k, v in sizes.items()))
-    return _Data(source, checked, x, y, sp)
+    return _Data(source, checked, x, y, sp, countries)
 
 
 def _model(cfg: TrainConfig, data: _Data, steps: Steps, out: Path) -> dict:
@@ -253,6 +263,28 @@ def _assess(cfg: TrainConfig, thresholds: gates.Thresholds, data: _Data, model: 
                    f"{cmp['legacy_bad_rate_approved']:.2%} legacy vs {cmp['model_bad_rate_approved']:.2%} "
                    f"model ({cmp['relative_reduction']:.1%} reduction)")
 
+    with steps("cutoffs"):
+        base = cfg.policy or Policy.load()
+        version = f"{datetime.now(UTC):%Y.%m.%d}-train-{datetime.now(UTC):%H%M%S}"
+        found, draft = cutoffs.propose(
+            x_te, y_te, p_te, base, objective=cfg.objective, ceiling=cfg.bad_rate_ceiling,
+            countries=data.countries[data.split.test] if data.countries is not None else None,
+            version=version)
+        cutoffs.plot(found, out / "card" / "tradeoff.png")
+        (out / "policy").mkdir()
+        (out / "policy" / "policy_draft.toml").write_text(draft)
+        mlflow.log_artifact(str(out / "policy" / "policy_draft.toml"), "policy")
+        mlflow.log_artifact(str(out / "card" / "tradeoff.png"), "policy")
+        cut = {"objective": cfg.objective, "ceiling": cfg.bad_rate_ceiling,
+               "base_version": base.version, "draft_version": version, "draft": draft,
+               "scopes": [c.to_json() for c in found]}
+        mlflow.log_dict({k: v for k, v in cut.items() if k != "draft"}, "policy/cutoffs.json")
+        steps.note("; ".join(
+            f"{c.scope}: legacy {c.legacy.approval_rate:.1%} approved, {c.legacy.bad_rate:.2%} bad"
+            + (f" -> cut-off {c.chosen.threshold:g}: {c.chosen.approval_rate:.1%} approved, "
+               f"{c.chosen.bad_rate:.2%} bad" if c.chosen else " -> no cut-off meets the objective")
+            for c in found))
+
     with steps("fairness"):
         approved, _ = legacy.model_approvals(p_te, cmp["approval_rate"])
         fair = {name: fairness.assess(1 - y_te, approved, groups, n_boot=cfg.n_boot, seed=cfg.seed)
@@ -294,7 +326,7 @@ def _assess(cfg: TrainConfig, thresholds: gates.Thresholds, data: _Data, model: 
         "data": {"source": data.source, "rows": checked.rows, "bad_rows": checked.bad,
                  "rule_counts": checked.counts},
         "split": {name: len(getattr(data.split, name)) for name in ("train", "validation", "test")},
-        "legacy": cmp, "fairness": fair, "n_boot": cfg.n_boot,
+        "legacy": cmp, "cutoffs": cut, "fairness": fair, "n_boot": cfg.n_boot,
         "gates": [{**g.__dict__, "passed": g.passed} for g in checked_gates],
         "gates_passed": passed, "explain": shap_report,
     }

@@ -13,12 +13,14 @@ import typer
 from rich.console import Console
 
 from app.cli.audit import audit_cli
+from app.cli.backtest import backtest
 from app.cli.db import db_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
 from app.cli.keys import ensure_local_key, keys_cli
 from app.cli.monitor import monitor_cli
 from app.cli.outcomes import outcomes_cli
+from app.cli.policy import policy_cli
 from app.cli.reviews import notices_cli, reviews_cli
 from app.cli.shadow import shadow_cli
 from app.cli.training import data_cli, model_cli, registry, train
@@ -40,6 +42,8 @@ cli.add_typer(reviews_cli, name="reviews")
 cli.add_typer(notices_cli, name="notices")
 cli.add_typer(outcomes_cli, name="outcomes")
 cli.add_typer(monitor_cli, name="monitor")
+cli.add_typer(policy_cli, name="policy")
+cli.command("backtest")(backtest)
 console = Console(stderr=True, soft_wrap=True)
 
 

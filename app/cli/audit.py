@@ -83,7 +83,8 @@ def audit_replay(decision_id: str,
             console.print(f"[red]decision {decision_id} cannot be replayed: its customer's data "
                           "was erased[/]")
             raise typer.Exit(2)
-        result = replay_record(record, inputs, ScorerCache(registry.load), b.policy)
+        result = replay_record(record, inputs, ScorerCache(registry.load),
+                               b.policy_admin.policy)
         story = human_story(b, record)
     if as_json:
         typer.echo(orjson.dumps({"decision_id": decision_id, "identical": result.identical,

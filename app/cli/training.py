@@ -33,6 +33,12 @@ def train(
     n_boot: Annotated[int, typer.Option(min=10, help="bootstrap resamples (fairness)")] = 200,
     gates: Annotated[Path | None, typer.Option(help="TOML file overriding gate thresholds")] = None,
     seed: Annotated[int, typer.Option()] = 7,
+    objective: Annotated[str, typer.Option(
+        help="cut-off objective: legacy-dominance (approval no lower than legacy, lowest bad "
+             "rate) | bad-rate-ceiling (highest approval with bad rate <= --bad-rate-ceiling)")
+    ] = "legacy-dominance",
+    bad_rate_ceiling: Annotated[float | None, typer.Option(
+        min=0, max=1, help="with --objective bad-rate-ceiling, e.g. 0.08")] = None,
 ) -> None:
     """The offline pipeline: validate, tune, train, calibrate, evaluate, compare with the
     legacy scorecard, check fairness and gates, explain, register a version with its card."""
@@ -43,8 +49,10 @@ def train(
     from training.train import TrainConfig
     from training.train import train as run
 
-    config = TrainConfig(data_path=data, trials=trials, tune_budget_s=tune_budget,
-                         cv_folds=cv_folds, n_boot=n_boot, gates_path=gates, seed=seed)
+    if objective not in ("legacy-dominance", "bad-rate-ceiling"):
+        raise typer.BadParameter("--objective: legacy-dominance or bad-rate-ceiling")
+    if objective == "bad-rate-ceiling" and bad_rate_ceiling is None:
+        raise typer.BadParameter("--objective bad-rate-ceiling needs --bad-rate-ceiling")
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console) as progress:
@@ -57,7 +65,12 @@ def train(
         steps = Steps(on_start=lambda name: progress.update(task, description=name), on_end=ended)
         try:
             with built() as b:
+                config = TrainConfig(data_path=data, trials=trials, tune_budget_s=tune_budget,
+                                     cv_folds=cv_folds, n_boot=n_boot, gates_path=gates,
+                                     seed=seed, policy=b.policy, objective=objective,  # type: ignore[arg-type]
+                                     bad_rate_ceiling=bad_rate_ceiling)
                 result = run(b.registry, alias=alias, config=config, steps=steps)
+                draft_path = _write_draft(b.settings.data_dir, result.policy_draft)
                 if result.alias_event is not None:
                     b.model_admin.recorded(result.alias_event)
         except DataError as exc:
@@ -74,6 +87,26 @@ def train(
     verdict = "[green]passed[/]" if result.gates_passed else "[red]FAILED[/]"
     console.print(f"gates {verdict}; registered version {result.version} "
                   f"(run {result.run_id}) as @{alias}; model card: run artifact model_card/")
+    for c in result.report["cutoffs"]["scopes"]:
+        ch = c["chosen"]
+        console.print(f"cut-offs {c['scope']}: legacy approves {c['legacy']['approval_rate']:.1%} "
+                      f"with {c['legacy']['bad_rate']:.2%} bad; "
+                      + (f"proposed approve_below {ch['threshold']:g}: {ch['approval_rate']:.1%} "
+                         f"with {ch['bad_rate']:.2%} bad" if ch else "no cut-off meets the objective"))
+    console.print(f"policy draft (not live): {draft_path}; publish it with "
+                  f"`credit policy propose {draft_path} --reason ...`")
+
+
+def _write_draft(data_dir: Path, draft: str | None) -> Path | None:
+    if draft is None:
+        return None
+    import tomllib
+
+    version = tomllib.loads(draft)["version"]
+    path = data_dir / "policy-drafts" / f"{version}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(draft)
+    return path
 
 
 @model_cli.command("list")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.console import admin_pages, monitoring_page, review_pages, waterfall
+from app.console import admin_pages, monitoring_page, policy_pages, review_pages, waterfall
 from app.console.session import COOKIE
 from app.console.web import (
     HERE,
@@ -162,6 +162,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin_pages.router)
     app.include_router(review_pages.router)
     app.include_router(monitoring_page.router)
+    app.include_router(policy_pages.router)
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
 
     async def on_login_required(request: Request, exc: LoginRequired) -> Response:

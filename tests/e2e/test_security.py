@@ -27,6 +27,13 @@ PROTECTED = {
     ("POST", "/v1/outcomes"): "outcomes:write",
     ("GET", "/v1/monitoring/performance"): "monitoring:read",
     ("GET", "/v1/monitoring/drift"): "monitoring:read",
+    ("GET", "/v1/policies"): "policy:admin",
+    ("POST", "/v1/policies"): "policy:admin",
+    ("GET", "/v1/policies/served"): "policy:admin",
+    ("GET", "/v1/policies/{version}"): "policy:admin",
+    ("GET", "/v1/policies/{a}/diff/{b}"): "policy:admin",
+    ("POST", "/v1/policies/{version}/approve"): "policy:admin",
+    ("GET", "/v1/policies/{version}/backtest"): "policy:admin",
 }
 PUBLIC = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("GET", "/docs"),
           ("GET", "/openapi.json"), ("GET", "/docs/oauth2-redirect")}

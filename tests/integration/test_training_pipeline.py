@@ -67,7 +67,8 @@ def test_model_card_has_metrics_fairness_intervals_and_plots(trained):
     assert f"{result.test['roc_auc']:.4f}" in md
     assert "Demographic parity ratio" in md and "By marital" in md and "By age_band" in md
     assert "relative reduction" in md
-    assert html.count("data:image/png;base64,") == 6  # calibration, beeswarm, 4 dependence
+    # calibration, beeswarm, 4 dependence, the cut-off trade-off curve
+    assert html.count("data:image/png;base64,") == 7
     assert "<table>" in html
 
 
