@@ -4,7 +4,7 @@ unaltered. mutmut changes one operator or constant at a time; a mutant no test n
 ("survived") is a behaviour nothing checks. Writes JSON: per file killed / survived /
 timeout / untested counts, the score, and each survivor's diff.
 
-    .venv/bin/python -m benchmarks.mutation [--only decision/policy.py] [--out FILE]
+    .venv/bin/python -m benchmarks.mutation [--only decision/policy.py] [--max-minutes M] [--out FILE]
 
 Runs in a temporary copy of the committed tree (mutmut rewrites the sources it mutates), with
 only the unit and integration tests named per target, so a run takes minutes, not hours.
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -59,11 +60,20 @@ def configure(tree: Path, files: list[str]) -> None:
         f.write(config)
 
 
-def mutmut(tree: Path, *args: str) -> str:
+def mutmut(tree: Path, *args: str, timeout_s: float | None = None) -> str:
+    """Run mutmut in `tree`; past `timeout_s` stop it and its children (what was checked
+    by then keeps its status, the rest stays "not checked")."""
     exe = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([str(exe), *args], cwd=tree, env=env, capture_output=True,
-                          text=True, check=False).stdout
+    with subprocess.Popen([str(exe), *args], cwd=tree, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True,
+                          start_new_session=True) as proc:
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+    return out
 
 
 def summarise(tree: Path, files: list[str]) -> dict:
@@ -76,9 +86,9 @@ def summarise(tree: Path, files: list[str]) -> dict:
     for f in files:
         module = f.removesuffix(".py").replace("/", ".")
         mine = {k: v for k, v in statuses.items() if k.startswith(module + ".")}
-        counts = {s: sum(v == s for v in mine.values())
-                  for s in ("killed", "survived", "timeout", "no tests", "suspicious")}
-        tested = len(mine) - counts["no tests"]
+        counts = {s: sum(v == s for v in mine.values()) for s in
+                  ("killed", "survived", "timeout", "no tests", "suspicious", "not checked")}
+        tested = len(mine) - counts["no tests"] - counts["not checked"]
         out[f] = {"mutants": len(mine), **counts,
                   "score": round((counts["killed"] + counts["timeout"]) / tested, 3)
                   if tested else None,
@@ -98,6 +108,8 @@ def main() -> None:
                     help="mutate only this file (repeatable)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--max-minutes", type=float,
+                    help="stop mutating after this long and report what was checked")
     args = ap.parse_args()
     files = args.only or list(TARGETS)
     load_before = os.getloadavg()
@@ -106,11 +118,12 @@ def main() -> None:
         committed_tree(tree)
         configure(tree, files)
         t0 = time.perf_counter()
-        mutmut(tree, "run", "--max-children", str(args.jobs))
+        mutmut(tree, "run", "--max-children", str(args.jobs),
+               timeout_s=args.max_minutes * 60 if args.max_minutes else None)
         elapsed = time.perf_counter() - t0
         result = summarise(tree, files)
     killed = sum(r["killed"] + r["timeout"] for r in result.values())
-    tested = sum(r["mutants"] - r["no tests"] for r in result.values())
+    tested = sum(r["mutants"] - r["no tests"] - r["not checked"] for r in result.values())
     report = {"benchmark": "mutation", "tool": "mutmut " + _version(),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_before": load_before, "load_after": os.getloadavg()},
