@@ -16,6 +16,8 @@ COPY audit ./audit
 COPY shadow ./shadow
 COPY feature_flags ./feature_flags
 COPY monitoring ./monitoring
+COPY review ./review
+COPY strategy ./strategy
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 
 # Runtime stage: the virtual environment only, run as an unprivileged user.

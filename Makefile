@@ -27,7 +27,7 @@ bench: install
 
 # Security checks. pip-audit needs network access to PyPI's JSON API or OSV (ADR 0062).
 audit: install
-	$(BIN)/bandit -q -r app core decision sources feature_store models training audit shadow feature_flags review monitoring
+	$(BIN)/bandit -q -r app core decision sources feature_store models training audit shadow feature_flags review monitoring strategy
 	$(BIN)/pip-audit
 
 clean:

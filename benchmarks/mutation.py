@@ -38,7 +38,7 @@ TARGETS = {
     "audit/verify.py": ["tests/unit/audit/test_tamper.py", "tests/unit/audit/test_digest.py"],
 }
 PACKAGES = ["app", "audit", "benchmarks", "core", "decision", "feature_flags", "monitoring",
-            "feature_store", "models", "review", "shadow", "sources", "training", "tests"]
+            "feature_store", "models", "review", "shadow", "sources", "strategy", "training", "tests"]
 STATUS = re.compile(r"^\s*(\S+): (\w[\w ]*)$")
 
 

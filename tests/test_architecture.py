@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
-PACKAGES = ("benchmarks", "app", "training", "decision", "shadow", "feature_flags", "sources",
-            "review", "monitoring", "feature_store", "audit", "models", "core")
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "root_packages"]
 
 
 def lint(cwd: Path) -> subprocess.CompletedProcess[str]:

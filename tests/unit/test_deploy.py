@@ -1,13 +1,16 @@
-"""The shipped Prometheus config, alert rules and dashboard are valid."""
+"""The shipped image, Prometheus config, alert rules and dashboard are valid."""
 
 import json
+import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
 promtool = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool not installed "
                                     "(.ci/run installs Debian's prometheus package)")
@@ -64,3 +67,15 @@ def test_compose_sets_only_settings_that_exist():
     api = {k.removeprefix("CREDIT_").lower(): v for k, v in services["api-1"]["environment"].items()
            if k.startswith("CREDIT_")}
     assert Settings(**api).audit_store == "postgres"
+
+
+def test_every_package_is_in_the_image_and_the_security_check():
+    """A package the project installs but the Dockerfile does not copy breaks the image at
+    its first import; one that bandit does not scan is never checked."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert packages == copied
+    for script in (ROOT / ".ci" / "run", ROOT / "Makefile"):
+        scanned = re.search(r"bandit -q -r ([\w \\\n]+)", script.read_text()).group(1)
+        assert packages <= set(scanned.replace("\\", " ").split()), script.name
