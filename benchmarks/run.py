@@ -255,6 +255,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scenarios", default="cache_hit",
                    help="of " + ",".join(s.name for s in SCENARIOS))
     p.add_argument("--no-peer", action="store_true", help="skip the peer (no ratios)")
+    p.add_argument("--code-ref", action="append", default=[], metavar="GITREF",
+                   help="also run the embedded API at this commit (A/B of a change, in the "
+                        "same alternating rounds); repeatable")
     p.add_argument("--profile-dir", type=Path,
                    help="also record a py-spy flame graph of each configuration under load")
     p.add_argument("--data-dir", type=Path, help="reuse this data dir's model (trained if absent)")
@@ -270,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()
     configs = [c for c in CONFIGURATIONS if c.name in args.configs.split(",")]
+    configs += [code_at(ref) for ref in args.code_ref]
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="credit-bench-"))
     log(f"run directory (logs): {run_dir}")
@@ -352,6 +356,20 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(doc, indent=1))
     log(f"report: {args.out}")
     print(json.dumps({"medians": summary, "targets": doc["targets"]}, indent=1))
+
+
+def code_at(ref: str) -> Configuration:
+    """The embedded configuration running the code of commit `ref`: its tree exported (git
+    archive) to a directory put first on the API's PYTHONPATH, ahead of the installed tree."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest = Path(tempfile.gettempdir()) / f"credit-bench-code-{sha}"
+    if not dest.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"credit-bench-code-{sha}-"))
+        archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(dest)
+    return Configuration(f"embedded@{sha}", {"PYTHONPATH": str(dest)})
 
 
 def _guarded(measure, name: str) -> dict[str, Any]:
