@@ -369,7 +369,7 @@ def code_at(ref: str) -> Configuration:
         archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(dest)
-    return Configuration(f"embedded@{sha}", {"PYTHONPATH": str(dest)})
+    return Configuration(f"embedded-at-{sha}", {"PYTHONPATH": str(dest)})
 
 
 def _guarded(measure, name: str) -> dict[str, Any]:

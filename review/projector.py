@@ -89,7 +89,7 @@ class ReviewProjector:
             try:
                 if record is None:
                     return
-                self.projection.decision(record)
+                self.projection.decision(record, fresh=True)
             except Exception as exc:  # noqa: BLE001 - the catch-up applies it from the log
                 _log.warning("review_projection_failed", error_type=type(exc).__name__)
             finally:
