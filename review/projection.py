@@ -83,6 +83,11 @@ class Projection:
             store.put_notice(self._notice(record.decision_id, record.country,
                                           utc(record.decided_at)))
 
+    def projected(self, decision_id: str) -> bool:
+        """Its referral case or its decline notice is in the store already."""
+        return (self.store.get_case(referral_id(decision_id)) is not None
+                or self.store.get_notice(decision_id) is not None)
+
     def referral(self, record: DecisionRecord) -> Case:
         opened = utc(record.decided_at)
         return Case(review_id=referral_id(record.decision_id), decision_id=record.decision_id,
