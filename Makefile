@@ -21,9 +21,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Load benchmark against `mlflow models serve` (needs wrk: apt-get install wrk); docs/benchmarks.md
+# Load benchmark against `mlflow models serve` (needs wrk: apt-get install wrk); docs/benchmarks.md.
+# ~13 minutes; shorter: make bench BENCH_ARGS="--steady-duration 60 --rounds 3"
 bench: install
-	$(BIN)/python -m benchmarks.run --workers 2 --duration 20 --out benchmarks/results/decision.json
+	$(BIN)/python -m benchmarks.run --rounds 3 --out benchmarks/results/decision.json $(BENCH_ARGS)
 
 # Security checks. pip-audit needs network access to PyPI's JSON API or OSV (ADR 0062).
 audit: install

@@ -1,11 +1,18 @@
-"""One command: start everything, load the API and the peer, write one JSON report.
+"""One command: start everything, load the API and the peer in alternating rounds, write one
+JSON report.
 
-    .venv/bin/python -m benchmarks.run --workers 2 --duration 20 --out benchmarks/results/decision.json
+    .venv/bin/python -m benchmarks.run --rounds 3 --out benchmarks/results/decision.json
 
-Order: prepare a data dir (train once, or reuse --data-dir), write the bodies, start the
-simulators; the peer alone, then each (configuration, scenario) of the API alone, each loaded
-by a warm-up, closed-loop wrk at every --connections, then the open-loop generator at --rate
-(default: half the peer's best closed-loop throughput, the same rate for everyone).
+The machine is shared and noisy, so nothing is compared across runs, and within a run the
+targets alternate: round 1 peer, API configurations; round 2 the same; ... Each target is
+started afresh in each round and stopped after it; only the medians over rounds count.
+
+Per round: the peer (`mlflow models serve`, OMP_NUM_THREADS=1, same workers) after a warm-up
+at each --peer-connections; then each API (configuration, scenario): prime (one decision per
+customer), closed loop at 1 connection right after that (the tail after start), a warm-up,
+the other --connections. Every closed-loop point carries the CPU the server's process tree
+spent (µs per request). After the rounds, once, on the embedded API: the open loop at
+--rate, then --steady-duration seconds at --steady-connections (the tail under steady load).
 docs/benchmarks.md explains every number.
 """
 
@@ -15,6 +22,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +33,7 @@ from typing import Any
 
 from benchmarks import report, stack
 from benchmarks.bodies import decision_body, read_lines, write_bodies
+from benchmarks.cpu import CpuMeter
 from benchmarks.scenarios import (
     CONFIGURATIONS,
     SCENARIOS,
@@ -45,45 +54,58 @@ def log(msg: str) -> None:
 
 
 class Loader:
-    """Drives one target: warm-up, closed loop at each connection count, one open-loop run."""
+    """Drives one running target: warm-ups, closed-loop points, open loop; each measured
+    point gets the server's CPU per request and the load average around it."""
 
     def __init__(self, args: argparse.Namespace, authorization: str, run_token: str) -> None:
         self.args = args
         self.authorization = authorization
         self.run_token = run_token
 
-    def measure(self, url: str, bodies: Path, *, label: str, rate: float | None,
-                api_base: str | None = None, sims: str | None = None) -> dict[str, Any]:
-        decisions = api_base is not None  # decision bodies need unique ids; peer bodies don't
-        prefix = (lambda part: f"{self.run_token}-{label}-{part}") if decisions else (lambda _p: None)
+    def _prefix(self, label: str, part: str, decisions: bool) -> str | None:
+        # Decision bodies need unique ids (a repeated id is a cheaper idempotent replay).
+        return f"{self.run_token}-{label}-{part}" if decisions else None
+
+    def warm(self, url: str, bodies: Path, label: str, decisions: bool) -> None:
         if self.args.warmup > 0:
             run_wrk(url, bodies, connections=8, duration_s=self.args.warmup,
-                    authorization=self.authorization, id_prefix=prefix("warm"))
-        out: dict[str, Any] = {"url": url, "closed_loop": []}
-        for c in self.args.connections:
-            log(f"{label}: closed loop, {c} connections, {self.args.duration:g}s")
-            out["closed_loop"].append(self._observed(
-                lambda c=c: run_wrk(url, bodies, connections=c, duration_s=self.args.duration,
-                                    authorization=self.authorization, id_prefix=prefix(f"c{c}")),
-                api_base, sims))
-        if rate:
-            out["open_loop"] = self.open_loop(url, bodies, rate, label=label, api_base=api_base,
-                                              sims=sims)
-        return out
+                    authorization=self.authorization,
+                    id_prefix=self._prefix(label, "warm", decisions))
 
-    def open_loop(self, url: str, bodies: Path, rate: float, *, label: str,
+    def closed(self, url: str, bodies: Path, c: int, *, label: str, roots: list[int],
+               api_base: str | None = None, sims: str | None = None,
+               duration_s: float | None = None) -> dict[str, Any]:
+        duration_s = duration_s or self.args.duration
+        log(f"{label}: closed loop, {c} connections, {duration_s:g}s")
+        decisions = api_base is not None
+        return self._observed(
+            lambda: run_wrk(url, bodies, connections=c, duration_s=duration_s,
+                            authorization=self.authorization,
+                            id_prefix=self._prefix(label, f"c{c}", decisions)),
+            roots, api_base, sims)
+
+    def open_loop(self, url: str, bodies: Path, rate: float, *, label: str, roots: list[int],
                   api_base: str | None = None, sims: str | None = None) -> dict[str, Any]:
         log(f"{label}: open loop, {rate:g}/s, {self.args.open_duration:g}s")
         prefix = f"{self.run_token}-{label}-open" if api_base else None
-        return self._observed(lambda: self._open_loop(url, bodies, rate, prefix), api_base, sims)
+        return self._observed(lambda: self._open_loop(url, bodies, rate, prefix), roots,
+                              api_base, sims)
 
-    def _observed(self, load, api_base: str | None, sims: str | None) -> dict[str, Any]:
-        """Run `load`; for the API add its stage breakdown and the simulator calls it caused."""
+    def _observed(self, load, roots: list[int], api_base: str | None,
+                  sims: str | None) -> dict[str, Any]:
+        """Run `load` with the CPU meter; for the API add its stage breakdown and the
+        simulator calls it caused."""
+        meter = CpuMeter(roots)
         if api_base is None:
-            return load()
+            meter.start()
+            result = load()
+            result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+            return result
         calls0 = simulator_calls(sims) if sims else None
         with StageProbe(api_base, self.authorization) as probe:
+            meter.start()
             result = load()
+            result["cpu"] = meter.stop(result.get("completed", result["requests"]))
         result["stages"] = probe.result(result["requests"])
         calls1 = simulator_calls(sims) if sims else None
         if calls0 is not None and calls1 is not None:
@@ -104,53 +126,146 @@ class Loader:
         return json.loads(p.stdout)
 
 
-def run_api(args, loader: Loader, prepared: stack.Prepared, sims: str, bodies: Path,
-            config: Configuration, scenario: Scenario, servers: dict[str, str],
-            rate: float | None, run_dir: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"configuration": config.name, "scenario": scenario.name,
-                              "description": scenario.description}
-    reason = scenario.precheck(sims)
-    if reason:
-        log(f"skip {config.name}/{scenario.name}: {reason}")
-        return {**result, "skipped": reason}
-    env = {k: v.format(**servers) for k, v in config.env.items()} | scenario.env
-    result["env"] = env
-    label = f"{config.name}-{scenario.name}"
-    log(f"starting API ({config.name}, {args.workers} workers) for {scenario.name}")
-    with stack.api(prepared, sims, args.workers, env, run_dir, label) as url:
-        tails = read_lines(bodies)
-        ctx = Context(sims, url, prepared.authorization,
-                      [decision_body(t, f"{loader.run_token}-{label}-prime-{i}")
-                       for i, t in enumerate(tails)])
-        try:
-            result["setup"] = scenario.setup(ctx)
-            result.update(loader.measure(f"{url}/v1/decisions", bodies, label=label, rate=rate,
-                                         api_base=url, sims=sims))
-        except Skip as exc:
-            result["skipped"] = str(exc)
-        finally:
-            heal(sims)
-    return result
+class Run:
+    """What every target of the run shares: data dir, bodies, simulators, backing servers."""
+
+    def __init__(self, args: argparse.Namespace, loader: Loader, prepared: stack.Prepared,
+                 sims: str, bodies: Path, peer_bodies: Path, run_dir: Path,
+                 servers: dict[str, str], server_pids: dict[str, int]) -> None:
+        self.args, self.loader, self.prepared, self.sims = args, loader, prepared, sims
+        self.bodies, self.peer_bodies, self.run_dir = bodies, peer_bodies, run_dir
+        self.servers, self.server_pids = servers, server_pids
+
+    def peer(self, round_no: int) -> dict[str, Any]:
+        label = f"peer-r{round_no}"
+        log(f"starting the peer (mlflow models serve, {self.args.workers} workers, "
+            f"OMP_NUM_THREADS={self.args.peer_omp_threads or 'default'})")
+        with stack.peer(self.prepared, self.args.workers, self.run_dir,
+                        self.args.peer_omp_threads) as (url, pid):
+            target = f"{url}/invocations"
+            self.loader.warm(target, self.peer_bodies, label, decisions=False)
+            return {"closed_loop": [
+                self.loader.closed(target, self.peer_bodies, c, label=label, roots=[pid])
+                for c in self.args.peer_connections]}
+
+    def api(self, config: Configuration, scenario: Scenario, round_no: int,
+            phases: str = "rounds") -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        reason = scenario.precheck(self.sims)
+        if reason:
+            log(f"skip {config.name}/{scenario.name}: {reason}")
+            return {"skipped": reason}
+        env = {k: v.format(**self.servers) for k, v in config.env.items()} | scenario.env
+        result["env"] = env
+        label = f"{config.name}-{scenario.name}-r{round_no}" if phases == "rounds" \
+            else f"{config.name}-{scenario.name}-{phases}"
+        log(f"starting API ({config.name}, {self.args.workers} workers) for {scenario.name}")
+        with stack.api_process(self.prepared, self.sims, self.args.workers, env, self.run_dir,
+                               label) as (url, pid):
+            roots = [pid] + [self.server_pids[n] for n in config.needs if n in self.server_pids]
+            tails = read_lines(self.bodies)
+            ctx = Context(self.sims, url, self.prepared.authorization,
+                          [decision_body(t, f"{self.loader.run_token}-{label}-prime-{i}")
+                           for i, t in enumerate(tails)])
+            target = f"{url}/v1/decisions"
+            try:
+                result["setup"] = scenario.setup(ctx)
+                if phases == "rounds":
+                    result["closed_loop"] = self._api_rounds(target, url, label, roots)
+                else:
+                    result.update(self._api_once(target, url, label, roots, phases))
+            except Skip as exc:
+                result["skipped"] = str(exc)
+            finally:
+                heal(self.sims)
+        return result
+
+    def _api_rounds(self, target: str, url: str, label: str, roots: list[int]) -> list[dict]:
+        points = []
+        conns = self.args.connections
+        # One connection first: right after start (and priming), before any warm-up, so a
+        # tail of the first minute (cold caches, pollers starting, first fsyncs) shows here.
+        if 1 in conns:
+            points.append(self.loader.closed(target, self.bodies, 1, label=label, roots=roots,
+                                             api_base=url, sims=self.sims))
+        self.loader.warm(target, self.bodies, label, decisions=True)
+        points += [self.loader.closed(target, self.bodies, c, label=label, roots=roots,
+                                      api_base=url, sims=self.sims) for c in conns if c != 1]
+        return points
+
+    def _api_once(self, target: str, url: str, label: str, roots: list[int],
+                  phases: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        self.loader.warm(target, self.bodies, label, decisions=True)
+        if phases == "profile":
+            out["profile"] = self._profile(target, url, label, roots)
+            return out
+        if self.args.rate:
+            out["open_loop"] = self.loader.open_loop(target, self.bodies, self.args.rate,
+                                                     label=label, roots=roots, api_base=url,
+                                                     sims=self.sims)
+        if self.args.steady_duration > 0:
+            point = self.loader.closed(target, self.bodies, self.args.steady_connections,
+                                       label=label, roots=roots, api_base=url, sims=self.sims,
+                                       duration_s=self.args.steady_duration)
+            out["steady"] = point
+        return out
+
+    def _profile(self, target: str, url: str, label: str, roots: list[int]) -> dict[str, Any]:
+        """py-spy over every worker during a closed-loop load at the highest connection count;
+        one flame graph (SVG) in --profile-dir. Not a measured point: sampling costs CPU."""
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        out_dir = self.args.profile_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        svg = out_dir / f"flame-{label}.svg"
+        c = max(self.args.connections)
+        seconds = max(5, round(self.args.duration))
+        spy = subprocess.Popen([py_spy, "record", "--pid", str(roots[0]), "--subprocesses",
+                                "--duration", str(seconds), "--rate", "200", "--nonblocking",
+                                "--format", "flamegraph", "--output", str(svg)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        point = self.loader.closed(target, self.bodies, c, label=f"{label}-profiled",
+                                   roots=roots, api_base=url, sims=self.sims,
+                                   duration_s=seconds)
+        _, err = spy.communicate(timeout=seconds + 60)
+        return {"flame_graph": str(svg), "py_spy_exit": spy.returncode,
+                "py_spy_stderr": err.decode(errors="replace")[-500:],
+                "load_while_profiling": point}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark the decision API against mlflow models serve.")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians count)")
     p.add_argument("--workers", type=int, default=2, help="uvicorn workers, API and peer")
-    p.add_argument("--duration", type=float, default=20, help="seconds per closed-loop point")
-    p.add_argument("--open-duration", type=float, help="seconds of open loop (default: --duration)")
+    p.add_argument("--duration", type=float, default=10, help="seconds per closed-loop point")
     p.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per target")
-    p.add_argument("--connections", default="1,8,32", help="closed-loop connection counts")
-    p.add_argument("--rate", type=float, help="open-loop requests/s (default: half the peer's best)")
+    p.add_argument("--connections", default="1,8,32", help="API closed-loop connection counts")
+    p.add_argument("--peer-connections", default="8,32", help="peer closed-loop connections")
+    p.add_argument("--peer-omp-threads", type=int, default=1,
+                   help="OMP_NUM_THREADS of the peer; 0: LightGBM's default (a thread per core)")
+    p.add_argument("--rate", type=float, default=300, help="open-loop decisions/s (0: none)")
+    p.add_argument("--open-duration", type=float, default=30, help="seconds of open loop")
     p.add_argument("--open-connections", type=int, default=64, help="open loop: most in flight")
+    p.add_argument("--steady-duration", type=float, default=300,
+                   help="seconds of the steady closed-loop run after the rounds (0: none)")
+    p.add_argument("--steady-connections", type=int, default=4)
     p.add_argument("--rows", type=int, default=500, help="distinct applicants in the bodies")
-    p.add_argument("--configs", default=",".join(c.name for c in CONFIGURATIONS))
-    p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
+    p.add_argument("--configs", default="embedded,redis", help="API configurations per round; "
+                   "of " + ",".join(c.name for c in CONFIGURATIONS))
+    p.add_argument("--scenarios", default="cache_hit",
+                   help="of " + ",".join(s.name for s in SCENARIOS))
     p.add_argument("--no-peer", action="store_true", help="skip the peer (no ratios)")
+    p.add_argument("--code-ref", action="append", default=[], metavar="GITREF",
+                   help="also run the embedded API at this commit (A/B of a change, in the "
+                        "same alternating rounds); repeatable")
+    p.add_argument("--profile-dir", type=Path,
+                   help="also record a py-spy flame graph of each configuration under load")
     p.add_argument("--data-dir", type=Path, help="reuse this data dir's model (trained if absent)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/decision.json"))
     args = p.parse_args(argv)
     args.connections = [int(c) for c in args.connections.split(",") if c]
-    args.open_duration = args.open_duration or args.duration
+    args.peer_connections = [int(c) for c in args.peer_connections.split(",") if c]
+    args.peer_omp_threads = args.peer_omp_threads or None
     return args
 
 
@@ -158,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()
     configs = [c for c in CONFIGURATIONS if c.name in args.configs.split(",")]
+    configs += [code_at(ref) for ref in args.code_ref]
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="credit-bench-"))
     log(f"run directory (logs): {run_dir}")
@@ -166,69 +282,102 @@ def main(argv: list[str] | None = None) -> None:
     prepared = stack.prepare_data_dir(args.data_dir or run_dir / "data", log)
     bodies, peer_bodies = write_bodies(run_dir, args.rows)
     loader = Loader(args, prepared.authorization, secrets.token_hex(3))
-    results: list[dict[str, Any]] = []
-    peer: dict[str, Any] = {}
-    with stack.simulators(run_dir) as sims:
-        if not args.no_peer:
-            log(f"starting the peer (mlflow models serve, {args.workers} workers)")
-            with stack.peer(prepared, args.workers, run_dir) as url:
-                peer = {"command": "mlflow models serve --env-manager local",
-                        "model_uri": f"models:/{prepared.model_name}/{prepared.version}",
-                        **loader.measure(f"{url}/invocations", peer_bodies, label="peer",
-                                         rate=None)}
-                best_peer = max(p["requests_per_s"] for p in peer["closed_loop"]) \
-                    if peer["closed_loop"] else 0
-                rate = args.rate or (round(best_peer / 2) or None)
-                if rate:
-                    peer["open_loop"] = loader.open_loop(f"{url}/invocations", peer_bodies, rate,
-                                                         label="peer")
-        else:
-            rate = args.rate
+    rounds: list[dict[str, Any]] = []
+    once: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    with stack.simulators(run_dir) as sims, ExitStack() as backing:
+        servers: dict[str, str] = {}
+        pids: dict[str, int] = {}
+        runnable = []
         for config in configs:
             missing = missing_settings(config.requires_settings)
             if missing:
-                reason = f"this build has no setting(s) {', '.join(missing)}"
-                log(f"skip configuration {config.name}: {reason}")
-                results.append({"configuration": config.name, "skipped": reason})
+                skipped[config.name] = f"this build has no setting(s) {', '.join(missing)}"
+                log(f"skip configuration {config.name}: {skipped[config.name]}")
                 continue
-            with ExitStack() as servers_stack:
-                servers = {}
-                if "redis" in config.needs:
-                    servers["redis_url"] = servers_stack.enter_context(stack.redis_server(run_dir))
-                if "postgres" in config.needs:
-                    servers["postgres_url"] = servers_stack.enter_context(stack.postgres_server())
+            runnable.append(config)
+            if "redis" in config.needs and "redis" not in pids:
+                servers["redis_url"], pids["redis"] = backing.enter_context(
+                    stack.redis_server(run_dir))
+            if "postgres" in config.needs and "postgres" not in pids:
+                servers["postgres_url"], pids["postgres"] = backing.enter_context(
+                    stack.postgres_server())
+        run = Run(args, loader, prepared, sims, bodies, peer_bodies, run_dir, servers, pids)
+        for n in range(1, args.rounds + 1):
+            log(f"round {n} of {args.rounds}")
+            entry: dict[str, Any] = {"round": n, "load_average_before": os.getloadavg(),
+                                     "targets": {}}
+            if not args.no_peer:
+                entry["targets"]["peer"] = _guarded(lambda n=n: run.peer(n), "peer")
+            for config in runnable:
                 for scenario in scenarios:
-                    try:
-                        results.append(run_api(args, loader, prepared, sims, bodies, config,
-                                               scenario, servers, rate, run_dir))
-                    except (RuntimeError, OSError) as exc:  # one failed target, not the run
-                        log(f"{config.name}/{scenario.name} failed: {exc}")
-                        results.append({"configuration": config.name, "scenario": scenario.name,
-                                        "skipped": f"failed: {exc}"})
-    for r in results:
-        if peer and not r.get("skipped"):
-            r["ratio_to_peer"] = report.ratios(r, peer)
+                    name = f"{config.name}/{scenario.name}"
+                    entry["targets"][name] = _guarded(
+                        lambda c=config, s=scenario, n=n: run.api(c, s, n), name)
+            entry["load_average_after"] = os.getloadavg()
+            rounds.append(entry)
+        embedded = next((c for c in runnable if c.name == "embedded"), None)
+        cache_hit = next((s for s in SCENARIOS if s.name == "cache_hit"), None)
+        if embedded and cache_hit and (args.rate or args.steady_duration > 0):
+            log("after the rounds: open loop and steady load, embedded/cache_hit")
+            once["embedded/cache_hit"] = _guarded(
+                lambda: run.api(embedded, cache_hit, 0, phases="steady"), "steady")
+        if args.profile_dir:
+            for config in runnable:
+                once[f"{config.name}/cache_hit profile"] = _guarded(
+                    lambda c=config: run.api(c, cache_hit, 0, phases="profile"), "profile")
+    summary = report.summarize(rounds)
     doc = {
-        "benchmark": "credit decision API vs mlflow models serve (bare prediction)",
+        "benchmark": "credit decision API (whole governed decision) vs mlflow models serve "
+                     "(bare prediction), alternating rounds",
         "started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
-        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.run", *(argv or sys.argv[1:])]),
-        "settings": {"workers": args.workers, "duration_s": args.duration,
-                     "open_duration_s": args.open_duration, "warmup_s": args.warmup,
-                     "connections": args.connections, "open_loop_rate_per_s": rate,
-                     "rows": args.rows},
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.run",
+                             *(argv if argv is not None else sys.argv[1:])]),
+        "settings": {"rounds": args.rounds, "workers": args.workers,
+                     "duration_s": args.duration, "warmup_s": args.warmup,
+                     "connections": args.connections, "peer_connections": args.peer_connections,
+                     "peer_omp_num_threads": args.peer_omp_threads or "default",
+                     "open_loop_rate_per_s": args.rate, "open_duration_s": args.open_duration,
+                     "steady_duration_s": args.steady_duration,
+                     "steady_connections": args.steady_connections, "rows": args.rows},
         "model": {"name": prepared.model_name, "version": prepared.version,
                   "trained_for_this_run": prepared.trained_now},
         "machine": {**report.machine(), "load_average_before": load_before,
                     "load_average_after": os.getloadavg()},
         "caveats": report.CAVEATS,
-        "peer": peer,
-        "api": results,
-        "targets": report.targets(results, peer, args.workers),
+        "medians": summary,
+        "after_rounds": once,
+        "targets": report.targets(summary, once, args.workers),
+        "skipped_configurations": skipped,
+        "rounds": rounds,
         "logs": str(run_dir),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1))
     log(f"report: {args.out}")
+    print(json.dumps({"medians": summary, "targets": doc["targets"]}, indent=1))
+
+
+def code_at(ref: str) -> Configuration:
+    """The embedded configuration running the code of commit `ref`: its tree exported (git
+    archive) to a directory put first on the API's PYTHONPATH, ahead of the installed tree."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest = Path(tempfile.gettempdir()) / f"credit-bench-code-{sha}"
+    if not dest.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"credit-bench-code-{sha}-"))
+        archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(dest)
+    return Configuration(f"embedded-at-{sha}", {"PYTHONPATH": str(dest)})
+
+
+def _guarded(measure, name: str) -> dict[str, Any]:
+    try:
+        return measure()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # one target, not the run
+        log(f"{name} failed: {exc}")
+        return {"skipped": f"failed: {exc}"}
 
 
 if __name__ == "__main__":

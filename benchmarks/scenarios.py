@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +33,11 @@ class Configuration:
 CONFIGURATIONS = [
     Configuration("embedded"),
     Configuration("redis", {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}"},
+                  needs=("redis",), requires_settings=("feature_store", "redis_url")),
+    # The same, with redis-py's pure-Python reply parser (hiredis hidden): ADR 0143's A/B.
+    Configuration("redis-without-hiredis",
+                  {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}",
+                   "PYTHONPATH": str(Path(__file__).with_name("without_hiredis"))},
                   needs=("redis",), requires_settings=("feature_store", "redis_url")),
     # The audit log, digests and customer keys on PostgreSQL (fsync on), the rest embedded.
     Configuration("postgres", {"CREDIT_AUDIT_STORE": "postgres",

@@ -118,8 +118,16 @@ def wait_workers(log: Path, workers: int, proc: subprocess.Popen, timeout_s: flo
 @contextmanager
 def api(prepared: Prepared, sims: str, workers: int, env: dict[str, str], run_dir: Path,
         name: str) -> Iterator[str]:
+    with api_process(prepared, sims, workers, env, run_dir, name) as (base, _):
+        yield base
+
+
+@contextmanager
+def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str],
+                run_dir: Path, name: str) -> Iterator[tuple[str, int]]:
     """The API as production runs it (`credit serve`: uvicorn's access log off, the app's
-    own JSON access and decision log lines on, at INFO), written to a log file."""
+    own JSON access and decision log lines on, at INFO), written to a log file. Yields its
+    base URL and the pid of uvicorn's supervisor (the workers are its children)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = run_dir / f"api-{name}.log"
@@ -135,12 +143,16 @@ def api(prepared: Prepared, sims: str, workers: int, env: dict[str, str], run_di
             "--no-access-log"]
     with server(args, f"{base}/readyz", log, env=full_env, cwd=run_dir) as proc:
         wait_workers(log, workers, proc)
-        yield base
+        yield base, proc.pid
 
 
 @contextmanager
-def peer(prepared: Prepared, workers: int, run_dir: Path) -> Iterator[str]:
-    """`mlflow models serve` of the same registered version, resolved through the registry."""
+def peer(prepared: Prepared, workers: int, run_dir: Path,
+         omp_threads: int | None = 1) -> Iterator[tuple[str, int]]:
+    """`mlflow models serve` of the same registered version, resolved through the registry,
+    configured as a competent operator would: OpenMP limited to one thread per worker
+    (`omp_threads`; None leaves LightGBM's default, a thread per core in every worker, which
+    spin against each other on single-row predictions). Yields its URL and its pid."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     mlflow = Path(sys.executable).with_name("mlflow")
@@ -150,23 +162,28 @@ def peer(prepared: Prepared, workers: int, run_dir: Path) -> Iterator[str]:
     # It runs `uvicorn` by name: this interpreter's scripts must come first on PATH.
     env = {"MLFLOW_TRACKING_URI": prepared.mlflow_uri, "MLFLOW_REGISTRY_URI": prepared.mlflow_uri,
            "PATH": f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    with server(args, f"{base}/ping", run_dir / "peer.log", env=env, cwd=run_dir):
-        yield base
+    if omp_threads is not None:
+        env["OMP_NUM_THREADS"] = str(omp_threads)
+    with server(args, f"{base}/ping", run_dir / "peer.log", env=env, cwd=run_dir) as proc:
+        yield base, proc.pid
 
 
 @contextmanager
-def redis_server(run_dir: Path) -> Iterator[str]:
+def redis_server(run_dir: Path) -> Iterator[tuple[str, int]]:
+    """A private redis-server; yields its URL and pid (its CPU counts as the API's)."""
     from tests.servers import redis_server as start
 
-    with start(run_dir / "redis.log") as (url, _):
-        yield url
+    with start(run_dir / "redis.log") as (url, proc):
+        yield url, proc.pid
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A private PostgreSQL (fsync on, as in production), migrated; yields the service's URL."""
+def postgres_server() -> Iterator[tuple[str, int]]:
+    """A private PostgreSQL (fsync on, as in production), migrated; yields the service's URL
+    and the postmaster's pid (its backends are its children)."""
     from tests.servers import migrated_database
     from tests.servers import postgres_server as start
 
     with start(fsync=True) as pg:
-        yield migrated_database(pg, "credit")
+        url = migrated_database(pg, "credit")
+        yield url, int((pg.data / "postmaster.pid").read_text().split()[0])

@@ -22,8 +22,11 @@ class StoreTimeout(TimeoutError):
 
 
 async def call(fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+    # run_in_executor's future directly: asyncio.to_thread would add a coroutine, a copy of
+    # the context and, under wait_for, a task around them, per store call (several a decision).
     try:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+        return await asyncio.wait_for(
+            asyncio.get_running_loop().run_in_executor(None, fn, *args), timeout_s)
     except TimeoutError as exc:
         name = getattr(fn, "__qualname__", "store call")
         raise StoreTimeout(f"{name} did not answer within {timeout_s:g}s") from exc

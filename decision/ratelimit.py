@@ -32,14 +32,16 @@ class LocalWindows:
     them. Used from the event loop only, so no lock."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._windows: dict[str, tuple[float, int, int]] = {}  # key -> (start, current, prev)
+        # (limit, ids) -> (window start, current, previous); the tuple is the key: building
+        # `limits`' string key cost ~4% of a decision's CPU in profiles.
+        self._windows: dict[tuple, tuple[float, int, int]] = {}
         self._next_purge = 0.0
         self._clock = clock
 
     def hit(self, item: RateLimitItem, *ids: str) -> bool:
         period, now = item.get_expiry(), self._clock()
         start = now - now % period
-        key = item.key_for(*ids)
+        key = (item.amount, period, *ids)
         began, current, previous = self._windows.get(key, (start, 0, 0))
         if began != start:  # a new window: the old current one becomes the previous one
             current, previous = 0, current if start - began == period else 0

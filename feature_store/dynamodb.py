@@ -114,6 +114,13 @@ class DynamoDBFeatureStore:
             out[entity] = int(item.n)
         return out
 
+    def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                            entities: Sequence[str]) -> dict[str, int]:
+        # DynamoDB has no multi-item atomic ADD with reads: each ADD, then one batch read.
+        for entity, (n, ttl_s) in amounts.items():
+            self.increment(fs, {entity: n}, ttl_s)
+        return self.counts(fs, entities)
+
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
         return {e: n for e, (n, _) in self.counts_with_expiry(fs, entities).items()}
 

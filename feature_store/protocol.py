@@ -53,6 +53,13 @@ class FeatureStore(Protocol):
         """Atomically add to each entity's counter; returns the new counts."""
         ...
 
+    def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                            entities: Sequence[str]) -> dict[str, int]:
+        """Atomically add to each entity's counter, each with its own TTL (amount, ttl_s),
+        then read the counters of `entities` (as `counts`): one round trip or transaction
+        where the backend allows, since it runs on every decision (velocity)."""
+        ...
+
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
         """Counters of the entities that have one (missing or expired are left out)."""
         ...

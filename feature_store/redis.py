@@ -80,6 +80,21 @@ class RedisFeatureStore:
         step = 1 if px is None else 2
         return {e: int(res[i * step]) for i, e in enumerate(amounts)}
 
+    def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                            entities: Sequence[str]) -> dict[str, int]:
+        # One MULTI/EXEC round trip: the increments, their expiries, then the read.
+        pipe = self._r.pipeline(transaction=True)
+        for e, (n, ttl_s) in amounts.items():
+            key = self._key(fs, e, "n")
+            pipe.incrby(key, n)
+            px = _px(ttl_s)
+            if px is not None:
+                pipe.pexpire(key, px)
+        if entities:
+            pipe.mget([self._key(fs, e, "n") for e in entities])
+        raws = pipe.execute()[-1] if entities else []
+        return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+
     def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:
         """Overwrite counters with authoritative values (the tiered store's write-through)."""
         if not counts:

@@ -52,17 +52,20 @@ class SQLiteFeatureStore:
         self._lock = threading.Lock()
 
     def _select(self, fs: FeatureSet, entities: Sequence[str], column: str) -> list[tuple]:
-        now = time.time()
-        rows: list[tuple] = []
         with self._lock:
-            for i in range(0, len(entities), _CHUNK):
-                chunk = list(entities[i:i + _CHUNK])
-                marks = ",".join("?" * len(chunk))
-                rows += self._db.execute(
-                    f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
-                    f"AND entity IN ({marks}) AND {column} IS NOT NULL "
-                    "AND (expires_at IS NULL OR expires_at > ?)",
-                    [fs.key, *chunk, now]).fetchall()
+            return self._select_locked(fs, entities, column, time.time())
+
+    def _select_locked(self, fs: FeatureSet, entities: Sequence[str], column: str,
+                       now: float) -> list[tuple]:
+        rows: list[tuple] = []
+        for i in range(0, len(entities), _CHUNK):
+            chunk = list(entities[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows += self._db.execute(
+                f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
+                f"AND entity IN ({marks}) AND {column} IS NOT NULL "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                [fs.key, *chunk, now]).fetchall()
         return rows
 
     def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
@@ -93,26 +96,36 @@ class SQLiteFeatureStore:
 
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
-        now = time.time()
-        exp = _expiry(ttl_of(fs, ttl_s), now)
-        out: dict[str, int] = {}
+        ttl = ttl_of(fs, ttl_s)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for entity, amount in amounts.items():
-                    # An expired counter starts again from zero.
-                    (out[entity],) = self._db.execute(
-                        "INSERT INTO features (feature_set, entity, count, expires_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (feature_set, entity) DO UPDATE SET "
-                        "count = CASE WHEN features.expires_at IS NOT NULL "
-                        "AND features.expires_at <= ? OR features.count IS NULL "
-                        "THEN excluded.count ELSE features.count + excluded.count END, "
-                        "expires_at = excluded.expires_at RETURNING count",
-                        (fs.key, entity, amount, exp, now)).fetchone()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            return self._increment(fs, {e: (n, ttl) for e, n in amounts.items()}, time.time())
+
+    def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                            entities: Sequence[str]) -> dict[str, int]:
+        now = time.time()
+        with self._lock:  # one lock turn; the read sees this write
+            self._increment(fs, amounts, now)
+            return {e: int(c) for e, c in self._select_locked(fs, entities, "count", now)}
+
+    def _increment(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                   now: float) -> dict[str, int]:
+        out: dict[str, int] = {}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for entity, (amount, ttl_s) in amounts.items():
+                # An expired counter starts again from zero.
+                (out[entity],) = self._db.execute(
+                    "INSERT INTO features (feature_set, entity, count, expires_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (feature_set, entity) DO UPDATE SET "
+                    "count = CASE WHEN features.expires_at IS NOT NULL "
+                    "AND features.expires_at <= ? OR features.count IS NULL "
+                    "THEN excluded.count ELSE features.count + excluded.count END, "
+                    "expires_at = excluded.expires_at RETURNING count",
+                    (fs.key, entity, amount, _expiry(ttl_s, now), now)).fetchone()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         return out
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:

@@ -90,6 +90,12 @@ class TieredFeatureStore:
             fs, counts, None if ttl is None else max(1, int(ttl * 1000))))
         return counts
 
+    def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                            entities: Sequence[str]) -> dict[str, int]:
+        for entity, (n, ttl_s) in amounts.items():
+            self.increment(fs, {entity: n}, ttl_s)
+        return self.counts(fs, entities)
+
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
         found = self._cache(lambda: self.redis.counts(fs, entities))
         redis_ok = found is not None

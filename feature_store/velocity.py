@@ -58,23 +58,30 @@ class Velocity:
         {"customer_applications_1h": 1, ..., "national_id_applications_30d": 3}."""
         now = time.time() if now is None else now
         subjects = self._subjects(customer_id, national_id)
-        for w in WINDOWS:
-            bucket = int(now // w.bucket_s)
-            # A bucket lives as long as a window can still include it.
-            self._store.increment(VELOCITY_SET, {f"{s}|{w.name}|{bucket}": 1
-                                                 for s in subjects.values()},
-                                  ttl_s=w.bucket_s * (w.buckets + 1))
-        return self.counts(customer_id, national_id, now, subjects)
+        # A bucket lives as long as a window can still include it. The increments and the
+        # read are one store call (one transaction, one round trip): it runs per decision.
+        amounts = {f"{s}|{w.name}|{int(now // w.bucket_s)}": (1, w.bucket_s * (w.buckets + 1))
+                   for w in WINDOWS for s in subjects.values()}
+        keys = _window_keys(subjects, now)
+        found = self._store.increment_and_count(VELOCITY_SET, amounts,
+                                                [k for ks in keys.values() for k in ks])
+        return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
 
     def counts(self, customer_id: str, national_id: str, now: float | None = None,
                subjects: dict[str, str] | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
         subjects = subjects or self._subjects(customer_id, national_id)
-        keys: dict[str, list[str]] = {}
-        for label, subject in subjects.items():
-            for w in WINDOWS:
-                last = int(now // w.bucket_s)
-                keys[f"{label}_applications_{w.name}"] = [
-                    f"{subject}|{w.name}|{b}" for b in range(last - w.buckets + 1, last + 1)]
+        keys = _window_keys(subjects, now)
         found = self._store.counts(VELOCITY_SET, [k for ks in keys.values() for k in ks])
         return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
+
+
+def _window_keys(subjects: dict[str, str], now: float) -> dict[str, list[str]]:
+    """Each count's name -> the bucket keys its window sums."""
+    keys: dict[str, list[str]] = {}
+    for label, subject in subjects.items():
+        for w in WINDOWS:
+            last = int(now // w.bucket_s)
+            keys[f"{label}_applications_{w.name}"] = [
+                f"{subject}|{w.name}|{b}" for b in range(last - w.buckets + 1, last + 1)]
+    return keys

@@ -70,15 +70,23 @@ class Projection:
 
     # -- automated decisions -------------------------------------------------------------
 
-    def decision(self, record: DecisionRecord) -> None:
+    def decision(self, record: DecisionRecord, fresh: bool = False) -> None:
         # Looked up first: a record seen again (every catch-up pass re-reads the last
-        # minute) costs a read, not a write transaction or opening personal inputs.
+        # minute) costs a read, not a write transaction or opening personal inputs. A
+        # `fresh` one (live, just written) is almost never there: the writes' own
+        # insert-if-absent covers the rare race with a catch-up pass.
         outcome, store = record.response.outcome, self.store
-        if outcome == "refer" and store.get_case(referral_id(record.decision_id)) is None:
+        if outcome == "refer" and (fresh or store.get_case(referral_id(record.decision_id))
+                                   is None):
             store.open_case(self.referral(record))
-        elif outcome == "decline" and store.get_notice(record.decision_id) is None:
+        elif outcome == "decline" and (fresh or store.get_notice(record.decision_id) is None):
             store.put_notice(self._notice(record.decision_id, record.country,
                                           utc(record.decided_at)))
+
+    def projected(self, decision_id: str) -> bool:
+        """Its referral case or its decline notice is in the store already."""
+        return (self.store.get_case(referral_id(decision_id)) is not None
+                or self.store.get_notice(decision_id) is not None)
 
     def referral(self, record: DecisionRecord) -> Case:
         opened = utc(record.decided_at)

@@ -89,7 +89,7 @@ class ReviewProjector:
             try:
                 if record is None:
                     return
-                self.projection.decision(record)
+                self.projection.decision(record, fresh=True)
             except Exception as exc:  # noqa: BLE001 - the catch-up applies it from the log
                 _log.warning("review_projection_failed", error_type=type(exc).__name__)
             finally:
@@ -130,6 +130,13 @@ class ReviewProjector:
                 if contiguous:
                     safe[head.chain_id] = entry.seq
                 if _WANTED.search(entry.body) is None:
+                    continue
+                # A decision already projected (live, or by an earlier pass: every pass
+                # re-reads up to a minute, in every worker) costs a lookup by its id, not
+                # parsing the record: parsing thousands a minute held the GIL for seconds,
+                # the decisions' latency tail (ADR 0141).
+                if entry.decision_id and self.projection.projected(entry.decision_id):
+                    result.decisions += 1
                     continue
                 record = parse_record(entry.body)
                 if isinstance(record, DecisionRecord):

@@ -150,3 +150,15 @@ def test_feature_set_names_are_validated(name):
     """Feature set names are snake_case (they become key prefixes)."""
     with pytest.raises(ValueError):
         FeatureSet(name, "1")
+
+
+def test_increment_and_count_adds_with_each_ttl_then_reads(store):
+    """The velocity's one call: each counter added with its own TTL, then the asked
+    counters read back (the new values included); a short TTL expires alone."""
+    store.increment(FS, {"a": 2})
+    got = store.increment_and_count(FS, {"a": (1, None), "s": (1, 0.3), "l": (4, 60.0)},
+                                    ["a", "s", "l", "none"])
+    assert got == {"a": 3, "s": 1, "l": 4}
+    time.sleep(0.5)
+    assert store.counts(FS, ["a", "s", "l"]) == {"a": 3, "l": 4}
+    assert store.increment_and_count(FS, {}, []) == {}

@@ -1,0 +1,94 @@
+"""CPU time the servers spent, from the kernel's own per-process counters (Linux /proc).
+
+A server's process tree (uvicorn's supervisor and workers; `mlflow models serve`, its
+uvicorn and workers; redis-server; the postmaster and its backends) is its root pid and
+every descendant by parent pid. utime + stime of each, read before and after a load, give
+the CPU it cost; divided by the requests answered: µs of CPU per request, the figure that
+decides how many machines a given traffic needs. A process that exits during the load loses
+its ticks (none do here; a PostgreSQL backend might).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # exited meanwhile
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+
+
+def tree_ticks(roots: list[int]) -> dict[int, int]:
+    """pid -> utime+stime ticks of every process under (and including) `roots`."""
+    stats: dict[int, list[str]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            f = _stat_fields(int(entry.name))
+            if f is not None:
+                stats[int(entry.name)] = f
+    children: dict[int, list[int]] = {}
+    for pid, f in stats.items():
+        children.setdefault(int(f[1]), []).append(pid)  # field 4: parent pid
+    out, todo = {}, [r for r in roots if r in stats]
+    while todo:
+        pid = todo.pop()
+        out[pid] = _ticks(stats[pid])
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # without guest time, already counted in user
+    return total - idle, total
+
+
+@dataclass
+class CpuMeter:
+    """Snapshot with `start()`, again with `stop(requests)`; sums every process of the
+    trees under `roots`."""
+    roots: list[int] = field(default_factory=list)
+
+    def _snapshot(self) -> dict[int, int]:
+        return tree_ticks(self.roots)
+
+    def start(self) -> CpuMeter:
+        self.before = self._snapshot()
+        self.machine_before = machine_busy_ticks()
+        self.load_before = os.getloadavg()
+        return self
+
+    def stop(self, requests: int) -> dict[str, Any]:
+        after = self._snapshot()
+        busy1, total1 = machine_busy_ticks()
+        busy0, total0 = self.machine_before
+        # Only processes seen at both ends (one that started during the load is not counted
+        # whole, so it would be under-counted anyway; none do).
+        ticks = sum(after[p] - self.before[p] for p in after if p in self.before)
+        cpu_s = ticks * TICK_S
+        return {
+            "source": "/proc/<pid>/stat utime+stime of the server's process tree",
+            "processes": len(after),
+            "server_cpu_s": round(cpu_s, 3),
+            "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
+            # What the whole machine did meanwhile (load generator, other users included).
+            "machine_busy_share": round((busy1 - busy0) / (total1 - total0), 3)
+            if total1 > total0 else None,
+            "load_average_before": [round(x, 2) for x in self.load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        }
