@@ -1,17 +1,37 @@
-"""Record format: the hand-built entry header is byte-identical to RFC 8785."""
+"""Record format: the hand-built entry header is byte-identical to RFC 8785, and canonical
+JSON refuses what JSON cannot hold."""
 
+import pytest
 import rfc8785
 
-from audit.record import entry_header
+from audit.record import NotCanonical, canonical, entry_header
+
+# Plain ASCII (the fast path) and every kind of string that must be escaped.
+ODD = ("host-1-ab12", 'a"b', "a\\b", "a\x1fb", "h\u00e9te", "\u2028x", "h\u00e9te-\x1f-\"q\"\\")
 
 
 def test_entry_header_is_rfc8785_canonical():
-    for chain in ("host-1-ab12", "h\u00e9te-\x1f-\"q\"\\", "\u2028x"):
-        got = entry_header(chain, 12, "ab" * 32, "2026-01-02T03:04:05.000006Z", "ES", "cd" * 32)
-        want = rfc8785.dumps({"chain": chain, "seq": 12, "prev": "ab" * 32,
-                              "at": "2026-01-02T03:04:05.000006Z", "country": "ES",
-                              "body": "cd" * 32})
-        assert got == want
+    """With and without the index keys (application id, decision id), which are in the hash."""
+    at = "2026-01-02T03:04:05.000006Z"
+    for chain in ODD:
+        for app, dec in ((None, None), (chain, None), (None, chain), ("APP-1", chain)):
+            got = entry_header(chain, 12, "ab" * 32, at, "ES", "cd" * 32, app, dec)
+            doc = {"chain": chain, "seq": 12, "prev": "ab" * 32, "at": at, "country": "ES",
+                   "body": "cd" * 32}
+            doc |= {k: v for k, v in (("app", app), ("dec", dec)) if v is not None}
+            assert got == rfc8785.dumps(doc), (chain, app, dec)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_wherever_they_are(bad):
+    """Never written as null (which is what orjson would do)."""
+    for doc in (bad, {"a": bad}, {"a": [1, {"b": bad}]}, [None, bad], {"a": None, "b": (bad,)}):
+        with pytest.raises(NotCanonical, match="NaN and infinity have no JSON form"):
+            canonical(doc)
+
+
+def test_none_is_null():
+    assert canonical({"a": None, "b": [None, 1.0]}) == b'{"a":null,"b":[null,1]}'
 
 
 def test_canonical_matches_rfc8785_on_random_documents():
