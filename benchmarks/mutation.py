@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
     "decision/policy.py": ["tests/unit/decision/test_policy.py",
                            "tests/unit/decision/test_policy_degraded.py",
-                           "tests/unit/decision/test_policy_velocity.py"],
+                           "tests/unit/decision/test_policy_velocity.py",
+                           "tests/unit/decision/test_policy_rules.py"],
     "decision/ratelimit.py": ["tests/unit/decision/test_ratelimit.py"],
     "decision/rollout.py": ["tests/unit/decision/test_arms.py"],
     "audit/record.py": ["tests/unit/audit/test_record.py", "tests/unit/audit/test_records.py"],

@@ -54,6 +54,34 @@ def test_the_previous_window_still_counts_at_the_edge():
     run(scenario())
 
 
+def allowed_count(limiter, at, now, tries=5):
+    """How many of `tries` hits at time `at` the limiter lets through."""
+    now[0] = at
+
+    async def go():
+        n = 0
+        for _ in range(tries):
+            try:
+                await limiter.client("k")
+                n += 1
+            except RateLimited:
+                pass
+        return n
+
+    return run(go())
+
+
+def test_a_new_window_starts_empty_and_weighs_only_the_one_before():
+    """2 per minute. The next minute starts with no hit of its own; halfway through it the
+    previous minute weighs half. After a whole idle minute nothing old counts."""
+    now = [0.0]
+    limiter = RateLimiter("2/minute", "2/minute", clock=lambda: now[0])
+    assert allowed_count(limiter, 600.0, now) == 2
+    assert allowed_count(limiter, 660.0, now) == 0  # 2 x 1.0 of the previous minute
+    assert allowed_count(limiter, 690.0, now) == 1  # 2 x 0.5 + 0
+    assert allowed_count(limiter, 810.0, now) == 2  # 720-780 was idle: it weighs nothing
+
+
 def test_a_frozen_redis_fails_open_within_the_deadline(redis_process):
     """Redis stopped (SIGSTOP): the check gives up after its deadline and lets the request
     through, counted; nothing waits longer."""
