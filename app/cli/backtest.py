@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.builder import Builder
@@ -71,7 +72,7 @@ def backtest(
         try:
             text = candidate_policy(b, policy)
         except PolicyNotFound as exc:
-            console.print(f"[red]{exc}[/] (and no such file)")
+            console.print(f"[red]{escape(str(exc))}[/] (and no such file)")
             raise typer.Exit(2) from None
         t = time.perf_counter()
         with dask_client(scheduler, workers) as client:
@@ -79,7 +80,7 @@ def backtest(
             try:
                 out = b.backtester.run(text, model, window, client, history)
             except ModelVersionNotFound as exc:
-                console.print(f"[red]{exc}[/]")
+                console.print(f"[red]{escape(str(exc))}[/]")
                 raise typer.Exit(2) from None
     out["seconds"]["cluster_s"] = cluster_s
     if as_json:
