@@ -9,7 +9,7 @@ knows HTTP. One handler (app/main.py) answers them all in the same shape:
     403     forbidden                 Forbidden (shell)
     403     reviewer_excluded         review ReviewerExcluded (a contest's original reviewer)
     404     not_found                 NotFound (shell), review ReviewNotFound, strategy
-                                      PolicyNotFound
+                                      PolicyNotFound, ModelVersionNotFound
     409     idempotency_conflict      decision IdempotencyConflict
     409     flag_conflict             feature_flags VersionConflict
     409     promotion_refused         models PromotionRefused
@@ -52,6 +52,7 @@ from review.errors import (
 )
 from strategy.errors import (
     InvalidPolicyChange,
+    ModelVersionNotFound,
     PolicyConflict,
     PolicyNotFound,
     PolicyStoreUnavailable,
@@ -88,6 +89,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     ReviewNotFound: (404, "not_found"),
     PolicyNotFound: (404, "not_found"),
+    ModelVersionNotFound: (404, "not_found"),
     IdempotencyConflict: (409, "idempotency_conflict"),
     VersionConflict: (409, "flag_conflict"),
     PromotionRefused: (409, "promotion_refused"),

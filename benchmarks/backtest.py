@@ -31,7 +31,7 @@ from app.settings import Settings
 from decision.application import COUNTRIES
 from decision.policy import Policy
 from models.dataset import LABEL, raw_columns
-from models.features import FEATURE_NAMES, feature_matrix
+from models.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_matrix
 from strategy.backtest import ShippedModel, probabilities
 from strategy.history import COLUMNS, SOURCES, VELOCITY
 from training.synth import Generator
@@ -56,6 +56,7 @@ def recorded_history(rows: int, model: ShippedModel, out: Path, part_rows: int) 
         df["country"] = np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), m)]
         df["decided_by"] = "model"
         df["model_version"] = model.version
+        df["feature_set_version"] = FEATURE_SET_VERSION
         df["policy_version"] = policy.version
         for s in SOURCES:
             df[f"{s}_degraded"] = rng.random(m) < 0.01

@@ -14,6 +14,7 @@ outright and withholds the score from the response (ADR 0012).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -54,9 +55,10 @@ class PolicyResult:
 class Policy:
     def __init__(self, config: dict[str, Any], text: str | None = None) -> None:
         version = config.get("version")
-        if not isinstance(version, str) or not version.strip() or len(version) > 64:
-            raise InvalidPolicy("policy: `version` must be a non-empty string (at most 64 "
-                                "characters)")
+        # A version names the policy in URLs, file names and the audit log: a plain token.
+        if not isinstance(version, str) or not re.fullmatch(r"[\w.\-]{1,64}", version):
+            raise InvalidPolicy("policy: `version` must be 1 to 64 letters, digits, '.', '_' "
+                                "or '-'")
         self.version: str = version
         self.text = text  # the document it was parsed from, when it came from one
         if not isinstance(config.get("defaults"), dict):

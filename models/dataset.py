@@ -47,7 +47,8 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
         if missing:
             raise DataError(f"missing columns: {', '.join(missing)} (expected credit_data's "
                             f"columns or {', '.join([*RENAME.values(), LABEL])})")
-        out = df[[*RENAME.values(), LABEL]].copy()
+        # `country` rides along when present (per-country cut-offs, training from the log).
+        out = df[[*RENAME.values(), LABEL, *(["country"] if "country" in df.columns else [])]].copy()
     for col in ("home", "marital", "job"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
     out.index = pd.RangeIndex(1, len(out) + 1, name="row")  # 1-based, as in R

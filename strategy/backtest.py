@@ -202,6 +202,9 @@ def _scope(c: pd.DataFrame) -> dict[str, Any]:
     out["swaps"] = sorted(swaps, key=lambda s: -s["count"])
     model = c[c["decided_by"] == "model"]
     out["model_decided"] = int(model["n"].sum())
+    # Decided by the legacy scorecard (legacy/shadow/canary rollout): the candidate is the
+    # model with the candidate policy, so these differ wherever the two arms disagree.
+    out["legacy_decided"] = n - out["model_decided"]
     out["reproduced"] = int(model.loc[model["recorded"] == model["candidate"], "n"].sum())
     out["max_probability_difference"] = (float(model["pd_diff"].max()) if len(model) else None)
     return out

@@ -2,6 +2,7 @@
 
     PolicyError
     ├── PolicyNotFound            no such policy version
+    ├── ModelVersionNotFound      a backtest's candidate model version is not in the registry
     ├── InvalidPolicyChange       an empty reason, a document that is not a valid policy
     ├── SameApprover              four eyes: the proposer cannot approve their own version
     ├── PolicyConflict            the version exists already / is not a proposal any more /
@@ -17,6 +18,10 @@ class PolicyError(Exception):
 
 
 class PolicyNotFound(PolicyError):
+    pass
+
+
+class ModelVersionNotFound(PolicyError):
     pass
 
 

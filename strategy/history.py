@@ -29,8 +29,8 @@ OUTCOME_CODE = {"approve": 0, "refer": 1, "decline": 2}  # decision.policy.OUTCO
 SOURCES = ("bureau", "open_banking")
 VELOCITY = ("customer_applications_24h", "national_id_applications_24h")
 COLUMNS = ("decision_id", "decided_at", "country", "decided_by", "model_version",
-           "policy_version", "recorded", "recorded_pd", *(f"{s}_degraded" for s in SOURCES),
-           *VELOCITY, *RAW_FIELDS, "defaulted")
+           "feature_set_version", "policy_version", "recorded", "recorded_pd",
+           *(f"{s}_degraded" for s in SOURCES), *VELOCITY, *RAW_FIELDS, "defaulted")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def rows(entries: Iterable[Entry], reader: RecordReader, window: Window,
         row = {"decision_id": record.decision_id, "decided_at": record.decided_at,
                "country": record.country, "decided_by": decided_by,
                "model_version": record.model.version,
+               "feature_set_version": record.feature_set_version,
                "policy_version": record.policy.version if record.policy else None,
                "recorded": OUTCOME_CODE[record.response.outcome],
                "recorded_pd": (record.score.probability_of_default if record.score
@@ -115,11 +116,12 @@ def write(rows_: Iterable[dict], out: Path, part_rows: int = 100_000) -> int:
 
 
 def outcomes_of(store: OutcomeStore, window: Window) -> dict[str, float]:
-    """decision id -> 1.0 defaulted / 0.0 repaid, for the window's decisions that have an
-    outcome (the monitoring read model's current outcome; caught up by the caller)."""
+    """decision id -> 1.0 defaulted / 0.0 repaid, for the window's decisions with a loan
+    taken and an outcome (the monitoring read model's current outcome; caught up by the
+    caller). A loan reported as not taken has no performance: left out."""
     period = Period(window.since, window.until, window.country)
     return {r[0]: float(bool(r[10])) for r in store.decision_rows(period)
-            if r[9] and r[10] is not None}
+            if r[9] and r[10] is not None and r[11] is not False and r[11] != 0}
 
 
 def extract(audit: AuditStore, reader: RecordReader, outcomes: dict[str, float],

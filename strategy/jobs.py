@@ -21,6 +21,7 @@ from audit.store import AuditStore
 from models.registry import LoadedModel
 from monitoring.store import OutcomeStore
 from strategy.backtest import Candidate, ShippedModel, report, run
+from strategy.errors import ModelVersionNotFound
 from strategy.history import Window, extract, outcomes_of
 
 
@@ -45,7 +46,16 @@ class Backtester:
 
     def _model(self, version: str) -> ShippedModel:
         if version not in self._models:
-            self._models[version] = ShippedModel.of(self.load_model(version))
+            try:
+                model = self.load_model(version)
+            except Exception as exc:
+                # The registry's own "does not exist" (MLflow's RESOURCE_DOES_NOT_EXIST);
+                # anything else (the registry unreachable, ...) stays what it is.
+                if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                    raise ModelVersionNotFound(f"no model version {version!r} in the "
+                                               "registry") from None
+                raise
+            self._models[version] = ShippedModel.of(model)
         return self._models[version]
 
     def on_parts(self, policy_text: str, model: str | None, parts: list[str],

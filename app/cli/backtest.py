@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.builder import Builder
@@ -61,7 +62,7 @@ def backtest(
     """Re-decide recorded applications (their recorded raw inputs and velocity) under a
     candidate policy and/or model; recorded vs candidate rates, bad rates among approved
     where outcomes exist (95% intervals), swap sets, per country."""
-    from strategy.errors import PolicyNotFound
+    from strategy.errors import ModelVersionNotFound, PolicyNotFound
     from strategy.history import Window
 
     if country and country.upper() not in COUNTRIES:
@@ -71,12 +72,16 @@ def backtest(
         try:
             text = candidate_policy(b, policy)
         except PolicyNotFound as exc:
-            console.print(f"[red]{exc}[/] (and no such file)")
+            console.print(f"[red]{escape(str(exc))}[/] (and no such file)")
             raise typer.Exit(2) from None
         t = time.perf_counter()
         with dask_client(scheduler, workers) as client:
             cluster_s = round(time.perf_counter() - t, 3)
-            out = b.backtester.run(text, model, window, client, history)
+            try:
+                out = b.backtester.run(text, model, window, client, history)
+            except ModelVersionNotFound as exc:
+                console.print(f"[red]{escape(str(exc))}[/]")
+                raise typer.Exit(2) from None
     out["seconds"]["cluster_s"] = cluster_s
     if as_json:
         typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2))

@@ -15,6 +15,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.cli.common import built, console
@@ -45,7 +46,7 @@ def propose(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
             v = b.policy_admin.propose(file.read_text(), reason=reason, actor=name,
                                        actor_id=actor_id)
         except (InvalidPolicyChange, PolicyConflict) as exc:
-            console.print(f"[red]refused[/]: {exc}")
+            console.print(f"[red]refused[/]: {escape(str(exc))}")
             raise typer.Exit(2) from None
     console.print(f"proposed policy {v.version} (based on {v.based_on}); approve with "
                   f"`credit policy approve {v.version} --reason ...` as another person")
@@ -64,7 +65,7 @@ def approve(version: Annotated[str, typer.Argument()],
         try:
             v = b.policy_admin.approve(version, reason=reason, actor=name, actor_id=actor_id)
         except (InvalidPolicyChange, PolicyConflict, PolicyNotFound, SameApprover) as exc:
-            console.print(f"[red]refused[/]: {exc}")
+            console.print(f"[red]refused[/]: {escape(str(exc))}")
             raise typer.Exit(2) from None
     console.print(f"policy {v.version} is live (approved by {v.approved_by})")
 
@@ -79,7 +80,7 @@ def show(version: Annotated[str | None, typer.Argument(help="default: the live o
         try:
             v = b.policy_admin.get(version or b.policy_admin.live_version())
         except PolicyNotFound as exc:
-            console.print(f"[red]{exc}[/]")
+            console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2) from None
     if as_json:
         typer.echo(orjson.dumps(v.model_dump(), option=orjson.OPT_INDENT_2))
@@ -118,7 +119,7 @@ def diff(a: Annotated[str, typer.Argument()], b_: Annotated[str, typer.Argument(
         try:
             d = b.policy_admin.diff(a, b_)
         except PolicyNotFound as exc:
-            console.print(f"[red]{exc}[/]")
+            console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2) from None
     if as_json:
         typer.echo(orjson.dumps({"a": d.a, "b": d.b, "diff": d.text,

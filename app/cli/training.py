@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,11 @@ def train(
     ] = "legacy-dominance",
     bad_rate_ceiling: Annotated[float | None, typer.Option(
         min=0, max=1, help="with --objective bad-rate-ceiling, e.g. 0.08")] = None,
+    from_audit: Annotated[bool, typer.Option(
+        "--from-audit", help="train on recorded decisions (their recorded raw inputs) joined "
+                             "with reported outcomes; declined applicants are excluded")] = False,
+    since: Annotated[str | None, typer.Option(help="--from-audit: first day, YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="--from-audit: last day, YYYY-MM-DD")] = None,
 ) -> None:
     """The offline pipeline: validate, tune, train, calibrate, evaluate, compare with the
     legacy scorecard, check fairness and gates, explain, register a version with its card."""
@@ -64,7 +70,9 @@ def train(
 
         steps = Steps(on_start=lambda name: progress.update(task, description=name), on_end=ended)
         try:
-            with built() as b:
+            with built() as b, tempfile.TemporaryDirectory(dir=b.settings.data_dir) as tmp:
+                if from_audit:
+                    data = _from_audit(b, since, until, Path(tmp), progress.console)
                 config = TrainConfig(data_path=data, trials=trials, tune_budget_s=tune_budget,
                                      cv_folds=cv_folds, n_boot=n_boot, gates_path=gates,
                                      seed=seed, policy=b.policy, objective=objective,  # type: ignore[arg-type]
@@ -95,6 +103,28 @@ def train(
                          f"with {ch['bad_rate']:.2%} bad" if ch else "no cut-off meets the objective"))
     console.print(f"policy draft (not live): {draft_path}; publish it with "
                   f"`credit policy propose {draft_path} --reason ...`")
+
+
+def _from_audit(b, since: str | None, until: str | None, tmp: Path,  # noqa: ANN001
+                out: Console) -> Path:
+    """The recorded history of the window with outcomes, as a training file."""
+    import pandas as pd
+
+    from strategy.history import Window
+    from strategy.retrain import training_set
+
+    b.backtester.extract(Window(since, until), tmp / "history")
+    parts = sorted((tmp / "history").glob("*.parquet"))
+    history = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    df, stats = training_set(history)
+    out.print(f"from the audit log: {stats.decisions} decisions, {stats.with_outcome} with an "
+              f"outcome, {stats.without_outcome} without (declined, referred, not taken or not "
+              f"yet reported: excluded), {stats.other_feature_set} of another feature set; "
+              f"{stats.rows} rows, bad rate "
+              + (f"{stats.bad_rate:.2%}" if stats.bad_rate is not None else "-"))
+    path = tmp / "from_audit.parquet"
+    df.to_parquet(path, index=False)
+    return path
 
 
 def _write_draft(data_dir: Path, draft: str | None) -> Path | None:

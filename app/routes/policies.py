@@ -5,7 +5,6 @@ chooses."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import Principal, require
 from app.deps import ServicesDep, unique_json_keys
+from app.routes.monitoring import Day
 from app.schemas import Country, ErrorOut
 from core.blocking import call
 from strategy.history import Window
@@ -20,7 +20,7 @@ from strategy.model import PolicyVersion
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 _ERR = {s: {"model": ErrorOut} for s in (401, 403, 404, 503)}
-_CHANGE = {**_ERR, **{s: {"model": ErrorOut} for s in (409, 413, 422)}}
+_CHANGE = {**_ERR, **{s: {"model": ErrorOut} for s in (400, 409, 413, 422)}}
 Version = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
 ADMIN = Depends(require("policy:admin"))
 STORE_TIMEOUT_S = 10.0  # a policy change is a few small rows; a stuck store answers 503
@@ -118,8 +118,7 @@ async def diff(a: Version, b: Version, services: ServicesDep) -> DiffOut:
             dependencies=[ADMIN])
 async def backtest(version: Version, services: ServicesDep,
                    country: Annotated[Country | None, Query()] = None,
-                   since: Annotated[date | None, Query()] = None,
-                   until: Annotated[date | None, Query()] = None,
+                   since: Day = None, until: Day = None,
                    model: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None
                    ) -> dict[str, Any]:
     """That version re-deciding the recorded history (each decision's recorded model version,

@@ -103,6 +103,11 @@ def fill(command: str, site, tmp: Path) -> list[str]:
     declined = next(d for d in site["decisions"] if d["outcome"] == "decline")
     feature_file = tmp / "features.parquet"
     values = {
+        # publish-policy.md: a draft of its own (before VERSION and FILE, which they contain)
+        "POLICY_FILE": lambda: policy_draft(tmp),
+        "POLICY_VERSION": lambda: "runbook-drill",
+        "LIVE_VERSION": lambda: "2026.11.3",
+        "OLD_VERSION": lambda: "2026.11.3",
         "VERSION": lambda: site["version"],
         "CUSTOMER_ID": lambda: next(d["customer_id"] for d in site["decisions"]
                                     if d["outcome"] == "approve"),
@@ -126,6 +131,17 @@ def fill(command: str, site, tmp: Path) -> list[str]:
     words = shlex.split(text)
     assert words[0] == "credit"
     return words[1:]
+
+
+def policy_draft(tmp: Path) -> str:
+    """A candidate policy: the bundled one with a lower cut-off, version runbook-drill."""
+    from decision.policy import Policy
+
+    text = (Policy.load().text or "").replace('version = "2026.11.3"',
+                                             'version = "runbook-drill"')
+    path = tmp / "candidate.toml"
+    path.write_text(text.replace("approve_below = 0.25", "approve_below = 0.2"))
+    return str(path)
 
 
 def export_sample(path: Path, site) -> str:

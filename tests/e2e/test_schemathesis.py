@@ -11,6 +11,7 @@ from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "schemathesis"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 @pytest.mark.slow
@@ -24,7 +25,8 @@ def test_openapi_conformance_all_checks(trained, simulators_url, tmp_path):
     with servers.api(env, log=tmp_path / "api.log") as url:
         run = subprocess.run(
             # Seeded and without an example database: the same cases on every run (ADR 0062).
-            [cli, "run", f"{url}/openapi.json", "--checks", "all", "--max-examples", "40",
+            [cli, "--config-file", str(CONFIG), "run", f"{url}/openapi.json", "--checks", "all",
+             "--max-examples", "40",
              "--seed", "20261126", "--generation-database", "none",
              "-H", f"Authorization: Bearer {key}",
              "--report", "junit", "--report-dir", str(ARTIFACTS)],

@@ -41,7 +41,8 @@ def history(trained, simulators_url, tmp_path_factory):
     data_dir = fresh_data_dir(trained, tmp_path_factory.mktemp("backtest"))
     settings = Settings(data_dir=data_dir, bureau_url=f"{simulators_url}/bureau",
                         open_banking_url=f"{simulators_url}/open-banking",
-                        audit_digest_interval_s=0, **GENEROUS_DEADLINES)
+                        audit_digest_interval_s=0, enrichment_timeout_s=2.0,
+                        enrichment_deadline_s=3.0, **GENEROUS_DEADLINES)
     FileFlagStore(settings.flags_path).put(default_flag("PT", "legacy"), 0)
     df = load_credit_data()
     rows = [1 + (i * 13) % (len(df) - 1) for i in range(N)]
@@ -54,9 +55,9 @@ def history(trained, simulators_url, tmp_path_factory):
         services = build_services(settings)
         try:
             out = []
-            for chunk in range(0, N, 40):
+            for chunk in range(0, N, 10):
                 out += await asyncio.gather(*(services.orchestrator.decide(a)
-                                              for a in apps[chunk:chunk + 40]))
+                                              for a in apps[chunk:chunk + 10]))
             return out
         finally:
             await services.aclose()
@@ -182,3 +183,4 @@ def test_the_same_command_on_a_dask_scheduler_with_two_workers(history, tmp_path
     with dask_cluster() as address:
         remote = backtest(env, "--policy", str(policy), "--scheduler", address)
     assert remote["scopes"] == local["scopes"]
+

@@ -43,6 +43,7 @@ def test_decide_batch_equals_decide(country):
 @pytest.mark.parametrize("change, match", [
     (("approve_below = 0.25", "approve_below = 0.9"), "approve_below <= decline_at"),
     (('version = "2026.11.3"', 'version = ""'), "version"),
+    (('version = "2026.11.3"', 'version = "a/b c"'), "version"),
     (("max_payment_to_income = 0.6", 'max_payment_to_income = "x"'), "number"),
     (('bureau = "score_and_refer"', 'bureau = "ignore"'), "unknown mode"),
 ])

@@ -156,8 +156,29 @@ def test_reloader_swaps_the_holder_on_approval(admin):
     assert reloader.check_once() is False
 
 
-def test_audit_records_are_canonical_json(admin, audit):
+def test_audit_records_carry_type_and_schema_version(admin, audit):
     admin.propose(draft(), reason="tighten PT", actor="a", actor_id="a")
-    body = orjson.loads(audit.entries()[0].body if isinstance(audit.entries(), list)
-                        else next(iter(audit.entries())).body)
+    body = orjson.loads(next(iter(audit.entries())).body)
     assert body["type"] == "policy_change" and body["schema_version"] == 1
+
+
+def test_reloader_thread_serves_an_approval_within_its_interval(admin):
+    """The polling thread, started as the API starts it: an approval another process made is
+    served within a few intervals; a store that fails keeps the current policy."""
+    import time
+
+    holder = PolicyHolder(admin.live())
+    reloader = PolicyReloader(admin, holder, interval_s=0.05)
+    reloader.start()
+    try:
+        admin.propose(draft(), reason="tighten PT", actor="a", actor_id="a")
+        admin.approve("2026.12.1", reason="fine", actor="b", actor_id="b")
+        deadline = time.monotonic() + 2
+        while holder.version != "2026.12.1":
+            assert time.monotonic() < deadline, "not reloaded within 2 s"
+            time.sleep(0.02)
+        admin.store.close()  # the store goes away: the thread logs and keeps serving
+        time.sleep(0.2)
+        assert holder.version == "2026.12.1"
+    finally:
+        reloader.stop()
