@@ -129,3 +129,49 @@ def test_load_reads_the_given_file(tmp_path):
     (tmp_path / "p.toml").write_text(text)
     assert Policy.load(tmp_path / "p.toml").version.startswith("from-file-")
     assert not Policy.load().version.startswith("from-file-")
+
+
+VERSION_RULE = "policy: `version` must be 1 to 64 letters, digits, '.', '_' or '-'"
+
+
+def with_defaults(**changes):
+    return {**CONFIG, "defaults": {**CONFIG["defaults"], **changes}}
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({**CONFIG, "version": "v" * 65}, VERSION_RULE),
+    ({**CONFIG, "version": ""}, VERSION_RULE),
+    ({**CONFIG, "version": "a b"}, VERSION_RULE),
+    ({**CONFIG, "version": 3}, VERSION_RULE),
+    ({"version": "v"}, "policy: a [defaults] table is required"),
+    ({**CONFIG, "defaults": {"approve_below": 0.2}},
+     "policy defaults: missing decline_at, max_payment_to_income, max_age_at_maturity, grades"),
+    (with_defaults(decline_at=True), "policy defaults.decline_at: a number >= 0 is required"),
+    (with_defaults(max_payment_to_income=float("inf")),
+     "policy defaults.max_payment_to_income: a number >= 0 is required"),
+    (with_defaults(approve_below=-0.1), "policy defaults.approve_below: a number >= 0 is required"),
+    (with_defaults(approve_below="0.2"), "policy defaults.approve_below: a number >= 0 is required"),
+    (with_defaults(approve_below=0.6),
+     "policy defaults: 0 <= approve_below <= decline_at <= 1 does not hold (0.6, 0.55)"),
+    (with_defaults(decline_at=1.5),
+     "policy defaults: 0 <= approve_below <= decline_at <= 1 does not hold (0.25, 1.5)"),
+    ({**CONFIG, "countries": {"FR": {"decline_at": 0.1}}},
+     "policy FR: 0 <= approve_below <= decline_at <= 1 does not hold (0.25, 0.1)"),
+])
+def test_a_document_that_breaks_its_shape_is_refused_saying_how(config, message):
+    with pytest.raises(InvalidPolicy) as exc:
+        Policy(config)
+    assert str(exc.value).startswith(message)
+
+
+def test_the_edges_of_the_shape_are_allowed():
+    """64-character version, approve_below 0 and equal to decline_at, decline_at 1."""
+    assert Policy({**CONFIG, "version": "v" * 64}).version == "v" * 64
+    Policy(with_defaults(approve_below=0, decline_at=0, max_payment_to_income=0))
+    Policy(with_defaults(approve_below=0.5, decline_at=0.5))
+    Policy(with_defaults(decline_at=1))
+
+
+def test_text_that_is_not_toml_is_refused():
+    with pytest.raises(InvalidPolicy, match=r"^policy: not valid TOML \(.+\)$"):
+        Policy.from_text("version = ")
