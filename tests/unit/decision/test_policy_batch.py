@@ -51,3 +51,39 @@ def test_invalid_documents_are_refused(change, match):
     text = (Policy.load().text or "").replace(*change)
     with pytest.raises(InvalidPolicy, match=match):
         Policy.from_text(text)
+
+
+def test_decide_batch_equals_decide_at_every_boundary():
+    """Rows exactly at each limit and just past it (score thresholds, amount = price,
+    payment-to-income at its limit, age at maturity counted in twelfths), a source map
+    without open banking: the two paths agree on each row."""
+    policy = Policy.load()
+    p = policy.params("ES")
+    a, d = p["approve_below"], p["decline_at"]
+    rows = [  # probability, amount, price, payment_to_income, age, time, income
+        (a - 1e-9, 800, 900, 0.2, 30, 60, 100), (a, 800, 900, 0.2, 30, 60, 100),
+        (d - 1e-9, 800, 900, 0.2, 30, 60, 100), (d, 800, 900, 0.2, 30, 60, 100),
+        (0.1, 900, 900, 0.2, 30, 60, 100), (0.1, 901, 900, 0.2, 30, 60, 100),
+        (0.1, 800, 900, p["max_payment_to_income"], 30, 60, 100),
+        (0.1, 800, 900, p["max_payment_to_income"] + 0.01, 30, 60, 100),
+        (0.1, 800, 900, np.nan, 30, 60, 100),
+        (0.1, 800, 900, 0.2, p["max_age_at_maturity"] - 5, 60, 100),
+        (0.1, 800, 900, 0.2, p["max_age_at_maturity"] - 5, 61, 100),
+        (0.1, 800, 900, 0.2, p["max_age_at_maturity"] - 1, 24, 100),
+        (0.1, 800, 900, 0.2, 30, 60, np.nan),
+    ]
+    cols = np.array(rows, dtype=float).T
+    prob, amount, price, pti, age, term, income = cols
+    raw = {"amount": amount, "price": price, "age": age, "time": term, "income": income}
+    none = np.zeros(len(rows), dtype=bool)
+    velocity = {"customer_applications_24h": np.zeros(len(rows), dtype=int),
+                "national_id_applications_24h": np.zeros(len(rows), dtype=int)}
+    got = policy.decide_batch("ES", prob, raw, pti, {"bureau": none}, velocity)
+    expected = []
+    for i in range(len(rows)):
+        one = {k: (None if np.isnan(v[i]) else float(v[i])) for k, v in raw.items()}
+        ratio = None if np.isnan(pti[i]) else float(pti[i])
+        expected.append(policy.decide("ES", float(prob[i]), one, {"payment_to_income": ratio},
+                                      [], {}).outcome)
+    assert [OUTCOMES[s] for s in got] == expected
+    assert expected[:4] == ["approve", "refer", "refer", "decline"]
