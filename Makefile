@@ -22,7 +22,7 @@ test: install
 	$(BIN)/python -m pytest
 
 # Load benchmark against `mlflow models serve` (needs wrk: apt-get install wrk); docs/benchmarks.md.
-# ~13 minutes; shorter: make bench BENCH_ARGS="--steady-duration 60 --rounds 3"
+# ~14 minutes on a quiet 2-core machine (20 on a busy one); shorter: make bench BENCH_ARGS="--steady-duration 60"
 bench: install
 	$(BIN)/python -m benchmarks.run --rounds 3 --out benchmarks/results/decision.json $(BENCH_ARGS)
 
