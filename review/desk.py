@@ -77,7 +77,8 @@ class ReviewDesk:
         if entry is None:
             raise ReviewNotFound("no decision with that id")
         record = parse_record(entry.body)
-        assert isinstance(record, DecisionRecord)  # noqa: S101 - found by decision id
+        if not isinstance(record, DecisionRecord):  # an index pointing at another record
+            raise ReviewNotFound("no decision with that id")
         return entry, record
 
     def story(self, record: DecisionRecord) -> Story:

@@ -25,7 +25,7 @@ from audit.records import (
     NoticeSent,
     ReviewDecision,
 )
-from review.errors import CaseConflict, ReviewNotFound
+from review.errors import CaseConflict, ReviewNotFound, ReviewStoreUnavailable
 from review.model import Action, Case, Notice, ReviewRules, Vote, utc
 from review.store import ReviewStore
 
@@ -158,7 +158,8 @@ class Projection:
             self._settled(case)
             return case
         stored = self.store.get_case(case.review_id)
-        assert stored is not None  # noqa: S101 - open_case said it exists
+        if stored is None:  # open_case said it exists: the store is not answering coherently
+            raise ReviewStoreUnavailable(f"case {case.review_id} vanished after it was opened")
         return stored
 
     def _settled(self, case: Case) -> None:
