@@ -35,6 +35,7 @@ from audit.records import (
     PolicySection,
     Reason,
     ScoreSection,
+    Sealed,
     SourceAnswer,
     to_json,
 )
@@ -53,10 +54,17 @@ def outcome_of(i: int) -> str:
     return "refer" if i % 10 in (1, 2) else "decline" if i % 10 == 3 else "approve"
 
 
-def record(i: int) -> DecisionRecord:
+def features_of(i: int) -> dict[str, float]:
+    return {f: (i * 31 + k) / 7 for k, f in enumerate(FEATURE_NAMES)}
+
+
+def record(i: int, key_ref: str) -> DecisionRecord:
+    """A schema-2 record: its inputs sealed (an opaque block here: the projection reads them
+    through `inputs`, as the service reads them through the customer's key)."""
     outcome = outcome_of(i)
     did = f"{i:032x}"
-    feats = {f: (i * 31 + k) / 7 for k, f in enumerate(FEATURE_NAMES)}
+    feats = features_of(i)
+    sealed = {"alg": "A256GCM", "key_ref": key_ref, "nonce": "n" * 16, "ciphertext": "q" * 240}
     fired = [FiredRule(rule="score_refer", effect="refer", detail="probability of default "
                        "between 0.25 and 0.55")] if outcome == "refer" else []
     return DecisionRecord(
@@ -64,15 +72,13 @@ def record(i: int) -> DecisionRecord:
         decided_at="2026-11-20T10:00:00+00:00", request_sha256="a" * 64,
         application={"application_id": f"BENCH-{i}", "country": "ES", "applicant": {
             "national_id": "hmac-sha256:" + "b" * 64, "customer_ref": f"cust-{i % 500:032x}",
-            "personal": {"alg": "A256GCM", "key_ref": "x" * 37, "nonce": "n" * 16,
-                         "ciphertext": "q" * 240}},
+            "personal": sealed},
             "loan": {"amount": 800.0 + i % 5000, "purchase_price": 6000.0, "term_months": 36}},
-        enrichment={"bureau": SourceAnswer(status="ok", values={"records": 0, "debt": 0.0},
-                                           raw_sha256="d" * 64, latency_ms=2.1),
-                    "open_banking": SourceAnswer(status="ok", values={"income": 130.0},
-                                                 raw_sha256="e" * 64, latency_ms=2.4)},
-        velocity={"customer_applications_24h": 1}, raw_inputs={"age": 30, "amount": 800.0 + i % 5000},
-        feature_set_version="1", features=feats,
+        enrichment={"bureau": SourceAnswer(status="ok", raw_sha256="d" * 64, latency_ms=2.1),
+                    "open_banking": SourceAnswer(status="ok", raw_sha256="e" * 64,
+                                                 latency_ms=2.4)},
+        personal=Sealed(**{**sealed, "ciphertext": "p" * 1600}),
+        feature_set_version="1",
         model=ModelRef(name="credit-default", version="1", run_id="f" * 32),
         score=ScoreSection(probability_of_default=0.3, log_odds=-0.85),
         explanation=Explanation(base_value=-1.45, contributions=feats),
@@ -87,21 +93,25 @@ def record(i: int) -> DecisionRecord:
 
 
 def inputs(rec: DecisionRecord) -> DecisionInputs:
-    return DecisionInputs(raw_inputs=rec.raw_inputs, features=rec.features,
-                          velocity=rec.velocity, sources={})
+    i = int(rec.decision_id, 16)
+    return DecisionInputs(raw_inputs={"age": 30, "amount": 800.0 + i % 5000},
+                          features=features_of(i), velocity={"customer_applications_24h": 1},
+                          sources={})
 
 
-def build_log(audit: SQLiteAuditStore, n: int) -> float:
+def build_log(audit: SQLiteAuditStore, n: int, key_ref: str) -> float:
     batch = 500
     for start in range(0, n, batch):
-        audit.append_many([(to_json(record(i)), f"BENCH-{i}", f"{i:032x}")
+        audit.append_many([(to_json(record(i, key_ref)), f"BENCH-{i}", f"{i:032x}")
                            for i in range(start, min(start + batch, n))])
     return os.path.getsize(audit._path) / 1e6  # noqa: SLF001 - size of the file we made
 
 
 def bench(records: int, decisions: int, workdir: Path) -> dict[str, Any]:
     audit = SQLiteAuditStore(workdir / "audit.db")
-    mb = build_log(audit, records)
+    cipher = EnvelopeCipher([b"k" * 32], SQLiteCustomerKeyStore(workdir / "keys.db"))
+    key_ref, _ = cipher.key_for("cust-bench")  # reviewers' notes are sealed under it
+    mb = build_log(audit, records, key_ref)
     store = SQLiteReviewStore(workdir / "reviews.db")
     projection = Projection(store, ReviewRules(), inputs)
     projector = ReviewProjector(projection, audit, interval_s=0, grace_s=0)
@@ -119,7 +129,7 @@ def bench(records: int, decisions: int, workdir: Path) -> dict[str, Any]:
     live = ReviewProjector(Projection(burst, ReviewRules(), inputs),
                            SQLiteAuditStore(workdir / "empty.db"), interval_s=0,
                            queue_size=10 * decisions)
-    refers = [record(i) for i in range(records, records + 10 * decisions)
+    refers = [record(i, key_ref) for i in range(records, records + 10 * decisions)
               if outcome_of(i) == "refer"]
     t = time.perf_counter()
     for r in refers:
@@ -131,8 +141,7 @@ def bench(records: int, decisions: int, workdir: Path) -> dict[str, Any]:
     drain_s = time.perf_counter() - t
     live.stop()
 
-    desk = ReviewDesk(projection, audit, ReasonCodes.load(), CustomerSealer(
-        EnvelopeCipher([b"k" * 32], SQLiteCustomerKeyStore(workdir / "keys.db"))))
+    desk = ReviewDesk(projection, audit, ReasonCodes.load(), CustomerSealer(cipher))
     open_cases = store.list_cases(CaseQuery(limit=decisions))
     latencies = []
     for i, case in enumerate(open_cases):
