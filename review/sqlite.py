@@ -4,14 +4,12 @@ workers and the CLI. Documents as JSON, with the columns the queue sorts and fil
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
+from core.sqlite import LockedSQLite
 from review.errors import CaseConflict, ReviewStoreUnavailable
 from review.model import Action, Case, CaseQuery, Notice, rank
 
@@ -60,32 +58,11 @@ class SQLiteReviewConfig(BaseModel):
 
 class SQLiteReviewStore:
     def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                     timeout=timeout_s)
-        self._conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL: in WAL mode a crash of the process loses nothing; a power cut may lose the
         # last transactions, which the projector replays from the audit log (the truth).
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock, _unavailable():
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                if self._conn.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
-
-    def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        with self._lock, _unavailable():
-            return self._conn.execute(sql, params).fetchall()
+        self._db = LockedSQLite(path, _SCHEMA, ReviewStoreUnavailable, "review store",
+                                "NORMAL", timeout_s)
+        self._write, self._read = self._db.write, self._db.read
 
     # -- cases ---------------------------------------------------------------------------
 
@@ -206,16 +183,7 @@ class SQLiteReviewStore:
         self._read("SELECT 1")
 
     def close(self) -> None:
-        self._conn.close()
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    """SQLite's own errors (locked past the timeout, disk full, closed) as the port's."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise ReviewStoreUnavailable(f"review store: {type(exc).__name__}") from exc
+        self._db.close()
 
 
 def _insert_action(cur: sqlite3.Cursor, a: Action) -> bool:

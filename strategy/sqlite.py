@@ -4,15 +4,13 @@ workers and the CLI."""
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
+from core.sqlite import LockedSQLite
 from strategy.errors import PolicyConflict, PolicyStoreUnavailable
 from strategy.model import PolicyVersion
 
@@ -35,31 +33,10 @@ class SQLitePolicyConfig(BaseModel):
 
 class SQLitePolicyStore:
     def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                     timeout=timeout_s)
-        self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a policy approval is rare and must survive a power cut once acknowledged.
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock, _unavailable():
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                if self._conn.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
-
-    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock, _unavailable():
-            return self._conn.execute(sql, params).fetchall()
+        self._db = LockedSQLite(path, _SCHEMA, PolicyStoreUnavailable, "policy store",
+                                "FULL", timeout_s)
+        self._write, self._read = self._db.write, self._db.read
 
     def add(self, version: PolicyVersion) -> None:
         with self._write() as cur:
@@ -107,12 +84,4 @@ class SQLitePolicyStore:
         self._read("SELECT 1")
 
     def close(self) -> None:
-        self._conn.close()
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise PolicyStoreUnavailable(f"policy store: {type(exc).__name__}") from exc
+        self._db.close()
