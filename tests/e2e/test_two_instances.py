@@ -285,7 +285,13 @@ def test_kill_9_of_one_instance_under_load(system, df, tmp_path):
     other goes on, `credit audit verify` passes over every chain and an export of the period
     covers the chains of both instances."""
     with system.a.client() as c:
-        first = c.post("/v1/decisions", json=application_for_row(60, df, application_id="TWO-A"))
+        # The test before this one stopped PostgreSQL: a's pool may still be in its
+        # fail-fast window (a 503 the lending app retries), so retry as it would.
+        deadline = time.monotonic() + 10
+        while (first := c.post("/v1/decisions", json=application_for_row(
+                60, df, application_id="TWO-A"))).status_code != 200:
+            assert first.status_code == 503 and time.monotonic() < deadline, first.text
+            time.sleep(0.2)
         chain_a = c.get(f"/v1/decisions/{first.json()['decision_id']}").json()["chain"]["chain_id"]
     with Load(system, df, "K9") as load:
         load.wait_ok(10)
