@@ -10,11 +10,11 @@ registry leaves the current model serving and is retried at the next poll.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import numpy as np
 
+from core.poller import Poller
 from models.registry import ModelRegistry
 from models.scorer import Scorer
 
@@ -30,16 +30,16 @@ class ScorerHolder:
         return self.current.version
 
 
-class ModelReloader:
+class ModelReloader(Poller):
+    name = "model-reloader"
+
     def __init__(self, registry: ModelRegistry, alias: str, holder: ScorerHolder,
                  interval_s: float, on_swap: Callable[[str, str], None] | None = None) -> None:
         self.registry = registry
         self.alias = alias
         self.holder = holder
-        self.interval_s = interval_s
         self.on_swap = on_swap
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(interval_s)
 
     def check_once(self) -> bool:
         """Swap in the alias's version if it changed; True when a swap happened."""
@@ -56,22 +56,5 @@ class ModelReloader:
             self.on_swap(old, version)
         return True
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check_once()
-            except Exception:  # the registry may be briefly unreachable; keep serving
-                log.exception("model reload check failed; keeping version %s",
-                              self.holder.current.version)
-
-    def start(self) -> None:
-        if self.interval_s <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="model-reloader", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+    def serving(self) -> str:
+        return f"version {self.holder.current.version}"

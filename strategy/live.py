@@ -9,24 +9,24 @@ retried at the next poll.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from core.poller import Poller
 from decision.policy import PolicyHolder
 from strategy.admin import PolicyAdmin
 
 log = logging.getLogger(__name__)
 
 
-class PolicyReloader:
+class PolicyReloader(Poller):
+    name = "policy-reloader"
+
     def __init__(self, admin: PolicyAdmin, holder: PolicyHolder, interval_s: float,
                  on_swap: Callable[[str, str], None] | None = None) -> None:
         self.admin = admin
         self.holder = holder
-        self.interval_s = interval_s
         self.on_swap = on_swap
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(interval_s)
 
     def check_once(self) -> bool:
         """Swap in the live version if it changed; True when a swap happened."""
@@ -40,22 +40,5 @@ class PolicyReloader:
             self.on_swap(old, version)
         return True
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check_once()
-            except Exception:  # the store may be briefly unreachable; keep serving
-                log.exception("policy reload check failed; keeping version %s",
-                              self.holder.version)
-
-    def start(self) -> None:
-        if self.interval_s <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+    def serving(self) -> str:
+        return f"version {self.holder.version}"
