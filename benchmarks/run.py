@@ -224,12 +224,14 @@ class Run:
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         out_dir = self.args.profile_dir
         out_dir.mkdir(parents=True, exist_ok=True)
-        svg = out_dir / f"flame-{label}.svg"
+        fmt = self.args.profile_format
+        svg = out_dir / f"flame-{label}.{'svg' if fmt == 'flamegraph' else 'txt'}"
         c = max(self.args.connections)
         seconds = max(5, round(self.args.duration))
         spy = subprocess.Popen([py_spy, "record", "--pid", str(roots[0]), "--subprocesses",
                                 "--duration", str(seconds), "--rate", "200", "--nonblocking",
-                                "--format", "flamegraph", "--output", str(svg)],
+                                *(["--gil"] if self.args.profile_gil else []),
+                                "--format", fmt, "--output", str(svg)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         point = self.loader.closed(target, self.bodies, c, label=f"{label}-profiled",
                                    roots=roots, api_base=url, sims=self.sims,
@@ -267,6 +269,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "same alternating rounds); repeatable")
     p.add_argument("--profile-dir", type=Path,
                    help="also record a py-spy flame graph of each configuration under load")
+    p.add_argument("--profile-format", choices=("flamegraph", "raw"), default="flamegraph",
+                   help="raw: py-spy's collapsed stacks (one line per stack), to aggregate")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="sample only the thread holding the GIL: where Python's CPU goes")
     p.add_argument("--data-dir", type=Path, help="reuse this data dir's model (trained if absent)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/decision.json"))
     args = p.parse_args(argv)

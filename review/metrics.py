@@ -21,11 +21,8 @@ from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from review.model import CaseQuery, now
+from review.model import now
 from review.store import ReviewStore
-
-MAX_OPEN = 100_000  # a queue longer than this is an incident in itself
-
 
 class ReviewCollector:
     def __init__(self, store: ReviewStore, clock: Callable[[], str] = now) -> None:
@@ -38,7 +35,8 @@ class ReviewCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("credit_review_store_up", "1 when the review store answered")
         try:
-            open_cases = self.store.list_cases(CaseQuery(status="open", limit=MAX_OPEN))
+            at = self.clock()
+            queue = self.store.queue_stats(at)
             counts = self.store.action_counts()
         except Exception:  # noqa: BLE001 - a scrape reports the store down, never fails
             up.add_metric([], 0)
@@ -46,26 +44,24 @@ class ReviewCollector:
             return
         up.add_metric([], 1)
         yield up
-        yield from _queue(open_cases, self.clock())
+        yield from _queue(queue, at)
         yield from _actions(counts)
 
 
-def _queue(cases: list, at: str) -> Iterator[Metric]:
+def _queue(stats: list[tuple[str, str, int, str, int]], at: str) -> Iterator[Metric]:
     depth = GaugeMetricFamily("credit_review_queue_depth", "Open review cases",
                               labels=["country", "kind"])
     oldest = GaugeMetricFamily("credit_review_oldest_case_age_seconds",
                                "Age of the oldest open review case", labels=["country"])
     breaches = GaugeMetricFamily("credit_review_sla_breaches",
                                  "Open review cases past their due time", labels=["country"])
-    by_kind: Counter[tuple[str, str]] = Counter((c.country, c.kind) for c in cases)
-    for (country, kind), n in sorted(by_kind.items()):
-        depth.add_metric([country, kind], n)
-    t = datetime.fromisoformat(at)
     first: dict[str, str] = {}
     late: Counter[str] = Counter()
-    for c in cases:
-        first[c.country] = min(first.get(c.country, c.opened_at), c.opened_at)
-        late[c.country] += c.due_at < at
+    for country, kind, n, opened, overdue in sorted(stats):
+        depth.add_metric([country, kind], n)
+        first[country] = min(first.get(country, opened), opened)
+        late[country] += overdue
+    t = datetime.fromisoformat(at)
     for country, opened in sorted(first.items()):
         oldest.add_metric([country], max((t - datetime.fromisoformat(opened)).total_seconds(), 0))
         breaches.add_metric([country], late[country])

@@ -116,6 +116,12 @@ class PostgresReviewStore:
             "SELECT actor, country, type, COUNT(*) FROM review_actions "
             "GROUP BY actor, country, type")]
 
+    def queue_stats(self, at: str) -> list[tuple[str, str, int, str, int]]:
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
+            "SELECT country, kind, COUNT(*), MIN(opened_at), "
+            "COUNT(*) FILTER (WHERE convert_from(doc, 'UTF8')::jsonb ->> 'due_at' < %s) "
+            "FROM review_cases WHERE is_open GROUP BY country, kind", (at,))]
+
     # -- notices -------------------------------------------------------------------------
 
     def put_notice(self, notice: Notice) -> bool:

@@ -141,6 +141,12 @@ class SQLiteReviewStore:
         return [tuple(r) for r in self._read(  # type: ignore[misc]
             "SELECT actor, country, type, COUNT(*) FROM actions GROUP BY actor, country, type")]
 
+    def queue_stats(self, at: str) -> list[tuple[str, str, int, str, int]]:
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
+            "SELECT country, kind, COUNT(*), MIN(opened_at), "
+            "SUM(json_extract(CAST(doc AS TEXT), '$.due_at') < ?) "
+            "FROM cases WHERE is_open = 1 GROUP BY country, kind", (at,))]
+
     # -- notices -------------------------------------------------------------------------
 
     def put_notice(self, notice: Notice) -> bool:

@@ -44,6 +44,11 @@ class ReviewStore(Protocol):
     def action_counts(self) -> list[tuple[str, str, str, int]]:
         """(actor, country, action type, count) over every action."""
 
+    def queue_stats(self, at: str) -> list[tuple[str, str, int, str, int]]:
+        """(country, kind, open cases, oldest opened_at, open cases due before `at`) per
+        country and kind with open cases: aggregated by the store, since the metrics ask on
+        every scrape and the queue may hold many thousands of cases."""
+
     def put_notice(self, notice: Notice) -> bool:
         """Insert if the decision has no notice yet; False if it has one."""
 

@@ -49,7 +49,7 @@ def store(connect):
 def case(review_id="ref-1", decision_id="D1", kind="referral", country="ES",
          opened_at="2026-11-20T10:00:00.000000+00:00", **kw) -> Case:
     return Case(review_id=review_id, decision_id=decision_id, kind=kind, country=country,
-                opened_at=opened_at, due_at="2026-11-21T10:00:00.000000+00:00",
+                opened_at=opened_at, due_at=kw.pop("due_at", "2026-11-21T10:00:00.000000+00:00"),
                 automated_outcome=kw.pop("automated_outcome", "refer"),
                 four_eyes=kw.pop("four_eyes", False), reasons=("score_refer",), **kw)
 
@@ -178,6 +178,27 @@ def test_actions_in_order_and_counted(store):
     assert store.actions_for("D1")[0] == action(action_id="a")
     assert sorted(store.action_counts()) == [("k1", "ES", "review_decision", 2),
                                              ("k1", "PT", "decision_override", 1)]
+
+
+def test_queue_stats_count_open_cases_oldest_and_overdue_per_country_and_kind(store):
+    """Aggregated by the store: decided cases drop out; a case due exactly at the scrape
+    time is not yet overdue."""
+    at = "2026-11-21T10:00:00.000000+00:00"
+    store.open_case(case("r1", "D1", opened_at="2026-11-20T09:00:00.000000+00:00",
+                         due_at="2026-11-21T09:00:00.000000+00:00"))
+    store.open_case(case("r2", "D2", opened_at="2026-11-20T08:00:00.000000+00:00", due_at=at))
+    store.open_case(case("r3", "D3", kind="contest", opened_at="2026-11-20T11:00:00.000000+00:00",
+                         due_at="2026-11-20T12:00:00.000000+00:00"))
+    store.open_case(case("r4", "D4", country="PT"))
+    decided = case("r5", "D5", due_at="2026-11-19T00:00:00.000000+00:00")
+    store.open_case(decided)
+    store.save_case(voted(decided, action_id="a5"), 0, action(action_id="a5", decision_id="D5",
+                                                               review_id="r5"))
+    assert sorted(store.queue_stats(at)) == [
+        ("ES", "contest", 1, "2026-11-20T11:00:00.000000+00:00", 1),
+        ("ES", "referral", 2, "2026-11-20T08:00:00.000000+00:00", 1),
+        ("PT", "referral", 1, "2026-11-20T10:00:00.000000+00:00", 0)]
+    assert store.queue_stats("2026-11-01T00:00:00.000000+00:00")[0][4] == 0
 
 
 def test_notices_insert_once_update_and_list_by_due(store):
