@@ -23,6 +23,7 @@ from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
+from core.sqlite import WalCheckpointer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -95,6 +96,7 @@ class SQLiteAuditStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._checkpointer = WalCheckpointer(self._conn, path)
         self._readers = threading.local()
         self.reader = SQLiteEntries(path)
         self.chain_id = chain_id or new_chain_id()
@@ -184,6 +186,7 @@ class SQLiteAuditStore:
         self._conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        self._checkpointer.close()
         self._conn.close()
 
 

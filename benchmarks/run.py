@@ -229,7 +229,10 @@ class Run:
         c = max(self.args.connections)
         seconds = max(5, round(self.args.duration))
         spy = subprocess.Popen([py_spy, "record", "--pid", str(roots[0]), "--subprocesses",
-                                "--duration", str(seconds), "--rate", "200", "--nonblocking",
+                                "--duration", str(seconds), "--rate", "200",
+                                # native stacks need the process paused while sampled
+                                *(["--native"] if self.args.profile_native
+                                  else ["--nonblocking"]),
                                 *(["--gil"] if self.args.profile_gil else []),
                                 "--format", fmt, "--output", str(svg)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -273,6 +276,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="raw: py-spy's collapsed stacks (one line per stack), to aggregate")
     p.add_argument("--profile-gil", action="store_true",
                    help="sample only the thread holding the GIL: where Python's CPU goes")
+    p.add_argument("--profile-native", action="store_true",
+                   help="include native (C) frames: time in SQLite, LightGBM, the kernel")
     p.add_argument("--data-dir", type=Path, help="reuse this data dir's model (trained if absent)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/decision.json"))
     args = p.parse_args(argv)

@@ -1,6 +1,7 @@
 """One SQLite file shared by a process's threads: WAL, one lock, write transactions that roll
 back on any error, and SQLite's own errors (locked past the timeout, disk full, closed)
-raised as the owning store's "unavailable" error."""
+raised as the owning store's "unavailable" error. And WAL checkpoints off the commit path.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +15,43 @@ from typing import Literal
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
 
 
+class WalCheckpointer:
+    """Copies a WAL database's log into the database from a thread of its own (ADR 0144).
+
+    SQLite's automatic checkpoint runs inside whichever commit takes the log past 1,000
+    pages: under load, every second or so a decision's commit also copies ~4 MB and fsyncs
+    the database, 5-10 ms that were the single-connection latency tail. The writer
+    connection turns that off (`PRAGMA wal_autocheckpoint=0`) and this thread checkpoints
+    every `interval_s` instead. PASSIVE: it never waits for, nor blocks, readers or writers;
+    what it cannot copy now it copies next time. Several processes may each run one on the
+    same file: SQLite lets one checkpoint run at a time and the others just skip a turn.
+    """
+
+    def __init__(self, writer: sqlite3.Connection, path: Path, interval_s: float = 0.5) -> None:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._path = path
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"wal-checkpoint {path.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=0, check_same_thread=False)
+        try:
+            while not self._stop.wait(self._interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy (another checkpoint), or the file went away
+                    continue
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class LockedSQLite:
     def __init__(self, path: Path, schema: str, unavailable: type[Exception], label: str,
                  synchronous: Literal["NORMAL", "FULL"], timeout_s: float = 5.0) -> None:
@@ -25,6 +63,7 @@ class LockedSQLite:
         self.conn.execute(_SYNCHRONOUS[synchronous])
         self.conn.executescript(schema)
         self._lock = threading.Lock()
+        self._checkpointer = WalCheckpointer(self.conn, path)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -51,4 +90,5 @@ class LockedSQLite:
             return self.conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
+        self._checkpointer.close()
         self.conn.close()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel
 
+from core.sqlite import WalCheckpointer
 from feature_store.protocol import FeatureSet, ttl_of
 
 _SCHEMA = """
@@ -50,6 +51,7 @@ class SQLiteFeatureStore:
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._checkpointer = WalCheckpointer(self._db, config.path)
 
     def _select(self, fs: FeatureSet, entities: Sequence[str], column: str) -> list[tuple]:
         with self._lock:
@@ -149,4 +151,5 @@ class SQLiteFeatureStore:
             self._db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        self._checkpointer.close()
         self._db.close()

@@ -1,11 +1,12 @@
 """The shared SQLite file: a failed write leaves nothing, a held lock is the store's own
-"unavailable" error after the timeout."""
+"unavailable" error after the timeout; WAL checkpoints happen off the commit path."""
 
 import sqlite3
+import time
 
 import pytest
 
-from core.sqlite import LockedSQLite
+from core.sqlite import LockedSQLite, WalCheckpointer
 
 
 class Down(Exception):
@@ -39,3 +40,33 @@ def test_a_held_lock_is_the_stores_unavailable_error(tmp_path):
     store.close()
     with pytest.raises(Down, match="ProgrammingError"):
         store.read("SELECT 1")
+
+
+def _wal_writes(path, checkpointer: bool):
+    """1,500 pages committed one by one: past SQLite's 1,000-page automatic checkpoint."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (v BLOB)")
+    background = WalCheckpointer(conn, path, interval_s=0.05) if checkpointer else None
+    if background is None:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+    for _ in range(1500):
+        conn.execute("INSERT INTO t VALUES (randomblob(4000))")
+    return conn, background
+
+
+def test_commits_never_checkpoint_and_the_thread_does(tmp_path):
+    """With automatic checkpoints off, the database file stays empty while the log grows;
+    with the checkpointer, the pages reach the database file without any commit copying
+    them, and closing stops its thread."""
+    conn, _ = _wal_writes(tmp_path / "off.db", checkpointer=False)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert (tmp_path / "off.db").stat().st_size < 100_000
+    conn, background = _wal_writes(tmp_path / "on.db", checkpointer=True)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    deadline = time.monotonic() + 5
+    while (tmp_path / "on.db").stat().st_size < 5_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "on.db").stat().st_size >= 5_000_000
+    background.close()
+    assert not background._thread.is_alive()
