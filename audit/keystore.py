@@ -21,6 +21,7 @@ from typing import Protocol
 import orjson
 
 from audit.record import now_stamp
+from core.sqlite import begin_immediate
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SQLiteCustomerKeyStore:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=busy_timeout_s)
         self._lock = threading.Lock()
+        self._timeout_s = busy_timeout_s
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         # Deleted key bytes are overwritten in the file, not left in free pages.
@@ -128,7 +130,7 @@ class SQLiteCustomerKeyStore:
 
     def create(self, customer_ref: str, key: CustomerKey) -> CustomerKey:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            begin_immediate(self._conn, self._timeout_s)
             try:
                 existing = self._row(customer_ref)
                 if existing is None:

@@ -23,7 +23,7 @@ from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
-from core.sqlite import WalCheckpointer
+from core.sqlite import WalCheckpointer, begin_immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -114,29 +114,26 @@ class SQLiteAuditStore:
     def append_many(self, items: Sequence[AppendItem]) -> list[Entry | Exception]:
         """Append a batch in one transaction; a duplicate application fails only its own item."""
         out: list[Entry | Exception] = []
+        # Encoded before taking any lock: the other workers wait only for the inserts.
+        bodies = [(canonical(record), country_of(record), application_id, decision_id)
+                  for record, application_id, decision_id in items]
         with self._lock:
             seq, head, at = self._seq, self._head, self._at
+            begin_immediate(self._conn, self._timeout)
             cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
-                for record, application_id, decision_id in items:
-                    body, country = canonical(record), country_of(record)
+                for body, country, application_id, decision_id in bodies:
                     at = max(now_stamp(), at)  # never backwards within a chain
                     h = entry_hash(self.chain_id, seq + 1, head, at, country, body,
                                    application_id, decision_id)
-                    cur.execute("SAVEPOINT item")
-                    try:
-                        cur.execute("INSERT INTO entries (chain_id, seq, prev_hash, hash, "
-                                    "decision_id, application_id, body, appended_at, country) "
-                                    "VALUES (?,?,?,?,?,?,?,?,?)",
-                                    (self.chain_id, seq + 1, head, h, decision_id,
-                                     application_id, body, at, country))
-                    except sqlite3.IntegrityError:
-                        cur.execute("ROLLBACK TO item")
+                    cur.execute("INSERT INTO entries (chain_id, seq, prev_hash, hash, "
+                                "decision_id, application_id, body, appended_at, country) "
+                                "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                                (self.chain_id, seq + 1, head, h, decision_id, application_id,
+                                 body, at, country))
+                    if cur.rowcount == 0:  # that application (or decision) is logged already
                         out.append(DuplicateApplication(application_id or ""))
                         continue
-                    finally:
-                        cur.execute("RELEASE item")
                     out.append(Entry(self.chain_id, seq + 1, head, h, body, at, country,
                                      application_id, decision_id))
                     seq, head = seq + 1, h

@@ -27,12 +27,12 @@ def _stat_fields(pid: int) -> list[str] | None:
     return raw[raw.rindex(")") + 2:].split()
 
 
-def _ticks(fields: list[str]) -> int:
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+def _ticks(fields: list[str]) -> tuple[int, int]:
+    return int(fields[11]), int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
 
 
-def tree_ticks(roots: list[int]) -> dict[int, int]:
-    """pid -> utime+stime ticks of every process under (and including) `roots`."""
+def tree_ticks(roots: list[int]) -> dict[int, tuple[int, int]]:
+    """pid -> (utime, stime) ticks of every process under (and including) `roots`."""
     stats: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -64,7 +64,7 @@ class CpuMeter:
     trees under `roots`."""
     roots: list[int] = field(default_factory=list)
 
-    def _snapshot(self) -> dict[int, int]:
+    def _snapshot(self) -> dict[int, tuple[int, int]]:
         return tree_ticks(self.roots)
 
     def start(self) -> CpuMeter:
@@ -79,13 +79,16 @@ class CpuMeter:
         busy0, total0 = self.machine_before
         # Only processes seen at both ends (one that started during the load is not counted
         # whole, so it would be under-counted anyway; none do).
-        ticks = sum(after[p] - self.before[p] for p in after if p in self.before)
-        cpu_s = ticks * TICK_S
+        user, system = (sum(after[p][i] - self.before[p][i] for p in after if p in self.before)
+                        for i in (0, 1))
+        cpu_s = (user + system) * TICK_S
         return {
             "source": "/proc/<pid>/stat utime+stime of the server's process tree",
             "processes": len(after),
             "server_cpu_s": round(cpu_s, 3),
             "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
+            # The kernel's part (system calls: sockets, file writes, fsync, thread wake-ups).
+            "system_share": round(system / (user + system), 3) if user + system else None,
             # What the whole machine did meanwhile (load generator, other users included).
             "machine_busy_share": round((busy1 - busy0) / (total1 - total0), 3)
             if total1 > total0 else None,

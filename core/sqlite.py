@@ -7,12 +7,36 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """BEGIN IMMEDIATE, waiting up to `timeout_s` for another process's write transaction by
+    retrying every 0.1-1 ms (ADR 0144). SQLite's own busy handler sleeps 1, 2, 5, 10, 15,
+    20 ... ms between tries: with two workers writing one file, the wait for a lock held
+    ~2 ms was 20 ms at p99. Raises sqlite3.OperationalError ("database is locked") after
+    the timeout, as SQLite's handler would."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + timeout_s
+        delay = 1e-4
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1e-3)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
 
 
 class WalCheckpointer:
@@ -59,6 +83,7 @@ class LockedSQLite:
         self._unavailable, self._label = unavailable, label
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                     timeout=timeout_s)
+        self._timeout_s = timeout_s
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(_SYNCHRONOUS[synchronous])
         self.conn.executescript(schema)
@@ -75,8 +100,8 @@ class LockedSQLite:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Cursor]:
         with self._lock, self._errors():
+            begin_immediate(self.conn, self._timeout_s)
             cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
             except BaseException:

@@ -83,7 +83,8 @@ class Orchestrator:
                  reason_count: int, metrics: DecisionMetrics, limiter: RateLimiter,
                  velocity: Velocity | None = None, rollout: Rollout | None = None,
                  audit_timeout_s: float = 1.5, feature_timeout_s: float = 0.25,
-                 listeners: Sequence[Callable[[DecisionRecord], None]] = ()) -> None:
+                 listeners: Sequence[Callable[[DecisionRecord, DecisionInputs], None]] = ()
+                 ) -> None:
         self.scorers = scorers  # `current` is swapped by the hot reloader (models/reloader.py)
         self.enricher = enricher
         self.arms = arms
@@ -101,8 +102,9 @@ class Orchestrator:
         self.feature_timeout_s = feature_timeout_s
         # Since when appends have been failing (None: the last one succeeded): /readyz.
         self.audit_failing_since: float | None = None
-        # Told of each new decision once its record is durable (the review projector); they
-        # must not block, and their failures never touch the decision.
+        # Told of each new decision once its record is durable, with its inputs in clear (the
+        # review projector: no need to open the sealed copy); they must not block, and their
+        # failures never touch the decision.
         self.listeners = listeners
         # No spans at all unless a tracer provider was configured (app/tracing.py): through
         # OpenTelemetry's proxy and no-op tracers, the nine spans of a decision still cost
@@ -166,13 +168,13 @@ class Orchestrator:
             with stage("shadow_wait"):
                 shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
         with stage("audit"):
-            record = await self._record(app, rhash, case, enrichment, assignment, live, shadow,
-                                        stage.ms, language)
+            record, inputs = await self._record(app, rhash, case, enrichment, assignment, live,
+                                                shadow, stage.ms, language)
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
             return replayed
-        self._notify(record)
+        self._notify(record, inputs)
         # The audit stage ends after the record is written: in the metrics, not the record.
         self._observe(record.response, app.country, stage.ms, t0)
         return Outcome(document["response"], True)
@@ -198,7 +200,7 @@ class Orchestrator:
     async def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
                       assignment: Assignment | None, live: ArmOutcome,
                       shadow: ShadowSection | None, timings: dict[str, float],
-                      language: str) -> DecisionRecord:
+                      language: str) -> tuple[DecisionRecord, DecisionInputs]:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
         if scorer is None:
@@ -209,7 +211,7 @@ class Orchestrator:
         # Sealing reads (or creates) the customer's data key in the key store.
         application, personal = await self._audit_call(
             self.protector.seal_decision, app.model_dump(mode="json"), inputs)
-        return DecisionRecord(
+        record = DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
             application=application, enrichment=enrichment.without_values(), personal=personal,
@@ -221,6 +223,7 @@ class Orchestrator:
             timings_ms=dict(timings),
             response=decision_response(decision_id, app, live, enrichment,
                                        scorer.feature_names, self.reason_count, language))
+        return record, inputs
 
     async def _append(self, document: dict[str, Any], app: Application,
                       rhash: str) -> Outcome | None:
@@ -261,10 +264,10 @@ class Orchestrator:
             self.audit_failing_since = time.monotonic()
         _log.error("audit_append_failed", error_type=type(exc).__name__)
 
-    def _notify(self, record: DecisionRecord) -> None:
+    def _notify(self, record: DecisionRecord, inputs: DecisionInputs) -> None:
         for listener in self.listeners:
             try:
-                listener(record)
+                listener(record, inputs)
             except Exception as exc:  # noqa: BLE001 - the decision is made and recorded
                 _log.warning("decision_listener_failed", error_type=type(exc).__name__)
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel
 
-from core.sqlite import WalCheckpointer
+from core.sqlite import WalCheckpointer, begin_immediate
 from feature_store.protocol import FeatureSet, ttl_of
 
 _SCHEMA = """
@@ -51,6 +51,7 @@ class SQLiteFeatureStore:
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._timeout_s = config.busy_timeout_s
         self._checkpointer = WalCheckpointer(self._db, config.path)
 
     def _select(self, fs: FeatureSet, entities: Sequence[str], column: str) -> list[tuple]:
@@ -85,7 +86,7 @@ class SQLiteFeatureStore:
         exp = _expiry(ttl_of(fs, ttl_s), time.time())
         params = [(fs.key, e, orjson.dumps(dict(v)), exp) for e, v in rows.items()]
         with self._lock:
-            self._db.execute("BEGIN")
+            begin_immediate(self._db, self._timeout_s)
             try:
                 self._db.executemany(
                     "INSERT INTO features (feature_set, entity, value, expires_at) "
@@ -106,32 +107,52 @@ class SQLiteFeatureStore:
                             entities: Sequence[str]) -> dict[str, int]:
         now = time.time()
         with self._lock:  # one lock turn; the read sees this write
-            self._increment(fs, amounts, now)
-            return {e: int(c) for e, c in self._select_locked(fs, entities, "count", now)}
+            self._increment(fs, amounts, now, returning=False)
+            return self._counts_locked(fs, entities, now)
 
     def _increment(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
-                   now: float) -> dict[str, int]:
-        out: dict[str, int] = {}
-        self._db.execute("BEGIN IMMEDIATE")
+                   now: float, returning: bool = True) -> dict[str, int]:
+        if not amounts:
+            return {}
+        rows = [(e, n, _expiry(ttl_s, now)) for e, (n, ttl_s) in amounts.items()]
+        # One statement for every counter: SQLite lets other threads have the GIL at each
+        # statement and row, a costly hand-over per step while the event loop is busy.
+        values = ",".join(["(?, ?, ?)"] * len(rows))
+        tail = " RETURNING entity, count" if returning else ""
+        sql = (f"INSERT INTO features (feature_set, entity, count, expires_at) "  # noqa: S608  # nosec B608
+               f"SELECT ?, column1, column2, column3 FROM (VALUES {values}) WHERE true "
+               "ON CONFLICT (feature_set, entity) DO UPDATE SET "
+               # An expired counter starts again from zero.
+               "count = CASE WHEN features.expires_at IS NOT NULL "
+               "AND features.expires_at <= ? OR features.count IS NULL "
+               "THEN excluded.count ELSE features.count + excluded.count END, "
+               f"expires_at = excluded.expires_at{tail}")
+        begin_immediate(self._db, self._timeout_s)
         try:
-            for entity, (amount, ttl_s) in amounts.items():
-                # An expired counter starts again from zero.
-                (out[entity],) = self._db.execute(
-                    "INSERT INTO features (feature_set, entity, count, expires_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (feature_set, entity) DO UPDATE SET "
-                    "count = CASE WHEN features.expires_at IS NOT NULL "
-                    "AND features.expires_at <= ? OR features.count IS NULL "
-                    "THEN excluded.count ELSE features.count + excluded.count END, "
-                    "expires_at = excluded.expires_at RETURNING count",
-                    (fs.key, entity, amount, _expiry(ttl_s, now), now)).fetchone()
+            out = dict(self._db.execute(sql, [fs.key, *(v for r in rows for v in r), now]))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         return out
 
+    def _counts_locked(self, fs: FeatureSet, entities: Sequence[str], now: float
+                       ) -> dict[str, int]:
+        # One row (a JSON object) instead of a row per counter: one step, one GIL turn.
+        out: dict[str, int] = {}
+        for i in range(0, len(entities), _CHUNK):
+            chunk = list(entities[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            (found,) = self._db.execute(
+                "SELECT json_group_object(entity, count) FROM features "  # noqa: S608  # nosec B608
+                f"WHERE feature_set = ? AND entity IN ({marks}) AND count IS NOT NULL "
+                "AND (expires_at IS NULL OR expires_at > ?)", [fs.key, *chunk, now]).fetchone()
+            out.update(orjson.loads(found))
+        return out
+
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
-        return {e: int(c) for e, c in self._select(fs, entities, "count")}
+        with self._lock:
+            return self._counts_locked(fs, entities, time.time())
 
     def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
         gone = 0

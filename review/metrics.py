@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from review.model import now
 from review.store import ReviewStore
 
+
 class ReviewCollector:
     def __init__(self, store: ReviewStore, clock: Callable[[], str] = now) -> None:
         self.store = store

@@ -70,7 +70,8 @@ class Projection:
 
     # -- automated decisions -------------------------------------------------------------
 
-    def decision(self, record: DecisionRecord, fresh: bool = False) -> None:
+    def decision(self, record: DecisionRecord, inputs: DecisionInputs | None = None,
+                 fresh: bool = False) -> None:
         # Looked up first: a record seen again (every catch-up pass re-reads the last
         # minute) costs a read, not a write transaction or opening personal inputs. A
         # `fresh` one (live, just written) is almost never there: the writes' own
@@ -78,7 +79,7 @@ class Projection:
         outcome, store = record.response.outcome, self.store
         if outcome == "refer" and (fresh or store.get_case(referral_id(record.decision_id))
                                    is None):
-            store.open_case(self.referral(record))
+            store.open_case(self.referral(record, inputs))
         elif outcome == "decline" and (fresh or store.get_notice(record.decision_id) is None):
             store.put_notice(self._notice(record.decision_id, record.country,
                                           utc(record.decided_at)))
@@ -88,13 +89,15 @@ class Projection:
         return (self.store.get_case(referral_id(decision_id)) is not None
                 or self.store.get_notice(decision_id) is not None)
 
-    def referral(self, record: DecisionRecord) -> Case:
+    def referral(self, record: DecisionRecord, inputs: DecisionInputs | None = None) -> Case:
+        """The record's referral case; `inputs` given (live) spare opening its sealed copy."""
         opened = utc(record.decided_at)
+        amount = (inputs.raw_inputs.get("amount") if inputs is not None
+                  else amount_of(record, self.inputs))
         return Case(review_id=referral_id(record.decision_id), decision_id=record.decision_id,
                     kind="referral", country=record.country, opened_at=opened,
                     due_at=self.rules.due(opened, record.country), automated_outcome="refer",
-                    four_eyes=self.rules.needs_four_eyes(amount_of(record, self.inputs),
-                                                         record.country),
+                    four_eyes=self.rules.needs_four_eyes(amount, record.country),
                     reasons=referral_reasons(record))
 
     # -- human actions -------------------------------------------------------------------

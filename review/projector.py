@@ -29,6 +29,7 @@ import structlog
 from audit.record import Entry
 from audit.records import (
     DecisionContest,
+    DecisionInputs,
     DecisionOverride,
     DecisionRecord,
     NoticeSent,
@@ -67,29 +68,31 @@ class ReviewProjector:
         self.grace_s = grace_s
         self.dropped = 0  # live items the queue could not take (the catch-up applies them)
         self.caught_up_at: str | None = None
-        self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(queue_size)
+        self._queue: queue.Queue[tuple[DecisionRecord, DecisionInputs | None] | None] = \
+            queue.Queue(queue_size)
         self._stop = threading.Event()
         self._sync_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     # -- live ----------------------------------------------------------------------------
 
-    def on_decision(self, record: DecisionRecord) -> None:
-        """Called after the decision's record is durable: never blocks, never raises."""
+    def on_decision(self, record: DecisionRecord, inputs: DecisionInputs | None = None) -> None:
+        """Called after the decision's record is durable, with its inputs in clear when the
+        caller has them (the orchestrator): never blocks, never raises."""
         if record.response.outcome not in ("refer", "decline"):
             return
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait((record, inputs))
         except queue.Full:
             self.dropped += 1
 
     def _apply_queued(self) -> None:
         while True:
-            record = self._queue.get()
+            item = self._queue.get()
             try:
-                if record is None:
+                if item is None:
                     return
-                self.projection.decision(record, fresh=True)
+                self.projection.decision(*item, fresh=True)
             except Exception as exc:  # noqa: BLE001 - the catch-up applies it from the log
                 _log.warning("review_projection_failed", error_type=type(exc).__name__)
             finally:

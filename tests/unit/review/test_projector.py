@@ -143,3 +143,20 @@ def test_live_queue_projects_referrals_and_never_blocks(desk):
     finally:
         p.stop()
     assert len(desk.store.list_cases(CaseQuery())) == 3  # the start-up catch-up found the third
+
+
+def test_live_referral_uses_the_decisions_inputs_not_the_sealed_copy(desk):
+    """The orchestrator hands over the inputs it just sealed: the four-eyes amount comes from
+    them and the sealed copy is never opened (a key-store read and a decryption each)."""
+    append_decisions(desk.audit, 1)
+    rec = parse_record(next(desk.audit.entries()).body)
+    opened = []
+    projection = Projection(desk.store, desk.projection.rules,
+                            lambda r: opened.append(r) or inputs(r))
+    big = inputs(rec).model_copy(update={"raw_inputs": {"amount": 10**9}})
+    p = ReviewProjector(projection, desk.audit, interval_s=0)
+    p.on_decision(rec, big)
+    p.stop()  # queues the end: the thread's loop below applies the decision, then returns
+    p._apply_queued()
+    assert opened == []
+    assert desk.store.get_case(referral_id(rec.decision_id)).four_eyes is True
