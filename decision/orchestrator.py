@@ -251,7 +251,7 @@ class Orchestrator:
         """A call on the audit path (the log, the key store): in a thread with its deadline;
         any failure means no decision (503)."""
         try:
-            return await blocking.call(fn, *args, timeout_s=self.audit_timeout_s)
+            return await blocking.call(fn, *args, timeout_s=self.audit_timeout_s, lane="audit")
         except Exception as exc:
             self._audit_failed(exc)
             raise AuditUnavailable("the audit log could not be reached; no decision was "
@@ -279,7 +279,7 @@ class Orchestrator:
         try:
             return await blocking.call(self.velocity.record, app.applicant.customer_id,
                                        app.applicant.national_id,
-                                       timeout_s=self.feature_timeout_s)
+                                       timeout_s=self.feature_timeout_s, lane="features")
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)
             return None

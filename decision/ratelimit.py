@@ -77,7 +77,8 @@ class RateLimiter:
         if not self._shared:
             return self._hit(item, *ids)
         try:
-            return await blocking.call(self._hit, item, *ids, timeout_s=self._timeout_s)
+            return await blocking.call(self._hit, item, *ids, timeout_s=self._timeout_s,
+                                       lane="limits")
         except Exception as exc:  # fail open, counted (see the module docstring)
             self._on_error()
             _log.warning("rate_limit_storage_failed", error_type=type(exc).__name__)

@@ -40,7 +40,8 @@ class CachingSource:
         start = time.perf_counter()
         key = self._pseudo.national_id(national_id)
         try:
-            hit = await blocking.call(self._store.get, self._fs, key, timeout_s=self._timeout_s)
+            hit = await blocking.call(self._store.get, self._fs, key, timeout_s=self._timeout_s,
+                                      lane="features")
         except Exception as exc:  # a store outage costs a source call, nothing more
             log.warning("feature store read failed for %s: %s", self.name, type(exc).__name__)
             hit = None
@@ -51,7 +52,8 @@ class CachingSource:
         entry = {"values": res.values, "raw_sha256": res.raw_sha256,
                  "fetched_at": datetime.now(UTC).isoformat()}
         try:
-            await blocking.call(self._store.put, self._fs, key, entry, timeout_s=self._timeout_s)
+            await blocking.call(self._store.put, self._fs, key, entry, timeout_s=self._timeout_s,
+                                lane="features")
         except Exception as exc:
             log.warning("feature store write failed for %s: %s", self.name, type(exc).__name__)
         return res

@@ -51,3 +51,48 @@ def test_an_error_of_the_store_reaches_the_caller():
 
     with pytest.raises(ConnectionError, match="down"):
         asyncio.run(blocking.call(failing, timeout_s=1.0))
+
+
+def test_calls_on_a_lane_in_one_turn_run_together_in_one_thread_in_order():
+    """Coalesced: one thread job for the turn's calls on a lane, each caller its own answer
+    (or its own error)."""
+    ran = []
+
+    def step(name):
+        ran.append((name, threading.get_ident()))
+        if name == "bad":
+            raise ConnectionError("down")
+        return name.upper()
+
+    async def scenario():
+        calls = [blocking.call(step, n, timeout_s=1.0, lane="features")
+                 for n in ("a", "bad", "b")]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    a, bad, b = asyncio.run(scenario())
+    assert (a, b) == ("A", "B") and isinstance(bad, ConnectionError)
+    assert [n for n, _ in ran] == ["a", "bad", "b"]
+    assert len({ident for _, ident in ran}) == 1
+
+
+def test_a_stuck_call_holds_up_only_its_own_lane_and_callers_keep_their_deadlines():
+    release = threading.Event()
+
+    async def scenario():
+        stuck = asyncio.ensure_future(blocking.call(release.wait, 5.0, timeout_s=0.2,
+                                                    lane="audit"))
+        behind = asyncio.ensure_future(blocking.call(lambda: "late", timeout_s=0.2,
+                                                     lane="audit"))
+        start = time.perf_counter()
+        other = await blocking.call(lambda: "free", timeout_s=1.0, lane="features")
+        other_s = time.perf_counter() - start
+        results = await asyncio.gather(stuck, behind, return_exceptions=True)
+        waited_s = time.perf_counter() - start
+        release.set()
+        await asyncio.sleep(0.05)  # the stuck job ends; its answers find nobody waiting
+        return other, other_s, results, waited_s
+
+    other, other_s, results, waited_s = asyncio.run(scenario())
+    assert other == "free" and other_s < 0.15
+    assert all(isinstance(r, blocking.StoreTimeout) for r in results)
+    assert waited_s < 1.0
