@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -24,52 +23,50 @@ import rfc8785
 GENESIS = "0" * 64
 
 
-# A number token orjson writes differently from RFC 8785 (ECMAScript): exponent forms
-# (orjson switches to them outside [1e-5, 1e16), JS outside [1e-6, 1e21)) and integral
-# floats ("3.0" where JS writes "3"). Matched right after a JSON delimiter; a match inside a
-# string only costs the slow path.
-_NOT_ES_NUMBER = re.compile(rb"[:\[,]-?[0-9]+(?:\.[0-9]+)?[eE]|[:\[,]-?[0-9]+\.0[,\]}]")
-
-
-def _integral_floats_as_ints(obj: Any) -> Any:
-    # RFC 8785 writes 3.0 as "3", exactly as it writes the int 3.
-    if isinstance(obj, float):
-        return int(obj) if obj.is_integer() and abs(obj) < 1e16 else obj
-    if isinstance(obj, dict):
-        return {k: _integral_floats_as_ints(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_integral_floats_as_ints(v) for v in obj]
-    return obj
+# orjson writes floats as RFC 8785 (ECMAScript) does except in two cases: integral floats
+# ("3.0" where JS writes "3": written as ints below) and exponent forms, which orjson uses
+# for magnitudes below 1e-5 or from 1e16 on (JS: below 1e-6, from 1e21). A float in those
+# ranges, with a margin, sends the document to the pure-Python rfc8785 encoder instead.
+_SMALL, _LARGE = 2e-5, 5e15
 
 
 class NotCanonical(ValueError):
     """A value JSON cannot hold exactly (NaN, infinity): refused, never written as null."""
 
 
-def _refuse_non_finite(obj: Any) -> None:
+def _es_ready(obj: Any, odd: list[bool]) -> Any:
+    """A copy orjson writes as RFC 8785 does: integral floats as ints; NaN and infinity
+    refused; `odd[0]` set when a float may take an exponent form in orjson."""
     if isinstance(obj, float):
-        if obj != obj or obj in (float("inf"), float("-inf")):
+        if obj != obj or obj in (_INF, -_INF):
             raise NotCanonical("NaN and infinity have no JSON form")
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            _refuse_non_finite(v)
-    elif isinstance(obj, list | tuple):
-        for v in obj:
-            _refuse_non_finite(v)
+        size = abs(obj)
+        if obj.is_integer() and size < 1e16:
+            return int(obj)
+        if size < _SMALL or size >= _LARGE:
+            odd[0] = True
+        return obj
+    if isinstance(obj, dict):
+        return {k: _es_ready(v, odd) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_es_ready(v, odd) for v in obj]
+    return obj
+
+
+_INF = float("inf")
 
 
 def canonical(obj: Any) -> bytes:
     """RFC 8785 canonical JSON. orjson with sorted keys writes the same bytes (strings
     escaped alike, shortest round-trip floats) once integral floats are ints, except for the
-    number forms above, for which the pure-Python rfc8785 encoder is used; the fast path is
+    exponent forms above, for which the pure-Python rfc8785 encoder is used; the fast path is
     ~10x faster on a decision record. Keys sort by code point, not UTF-16 unit: the same for
     every key below U+E000 (ours are ASCII). tests/unit/audit/test_record.py compares both
     on random documents."""
-    fast = orjson.dumps(_integral_floats_as_ints(obj), option=orjson.OPT_SORT_KEYS)
-    if b"null" in fast:  # orjson writes NaN and infinity as null: tell them from None
-        _refuse_non_finite(obj)
-    if _NOT_ES_NUMBER.search(fast) is None:
-        return fast
+    odd = [False]
+    ready = _es_ready(obj, odd)
+    if not odd[0]:
+        return orjson.dumps(ready, option=orjson.OPT_SORT_KEYS)
     try:
         return rfc8785.dumps(obj)
     except (rfc8785.FloatDomainError, ValueError) as exc:

@@ -43,7 +43,9 @@ def test_canonical_matches_rfc8785_on_random_documents():
     from audit.record import canonical
 
     rng = random.Random(7)
-    specials = [0.0, -0.0, 3.0, 1e-6, 1e-7, 1.5e-6, 1e16, 1e20, 1e21, 2.0**53, 0.1, -2.5e-5]
+    specials = [0.0, -0.0, 3.0, 1e-6, 1e-7, 1.5e-6, 1e16, 1e20, 1e21, 2.0**53, 0.1, -2.5e-5,
+                9.99e-6, 1e-5, 1.5e-5, 2e-5, 9990000000000000.5, 4999999999999999.5, 5e15 + 0.5,
+                1.5e16, -1.0000000000000002e16]
 
     def value():
         kind = rng.random()
