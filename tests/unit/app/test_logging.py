@@ -1,3 +1,4 @@
+import json
 import logging
 
 import pytest
@@ -31,4 +32,6 @@ def test_stdlib_and_structlog_lines_are_redacted_json(capsys, restore_logging):
     logging.getLogger("uvicorn.error").error("bad request from 87654321X")
     out = capsys.readouterr().out
     assert "12345678Z" not in out and "87654321X" not in out
-    assert '"country": "ES"' in out and '"event": "hello"' in out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["country"] == "ES" and lines[0]["event"] == "hello"
+    assert lines[0]["national_id"] == "[REDACTED]" and "[REDACTED]" in lines[1]["event"]
