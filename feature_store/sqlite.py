@@ -115,21 +115,25 @@ class SQLiteFeatureStore:
         if not amounts:
             return {}
         rows = [(e, n, _expiry(ttl_s, now)) for e, (n, ttl_s) in amounts.items()]
-        # One statement for every counter: SQLite lets other threads have the GIL at each
-        # statement and row, a costly hand-over per step while the event loop is busy.
-        values = ",".join(["(?, ?, ?)"] * len(rows))
         tail = " RETURNING entity, count" if returning else ""
-        sql = (f"INSERT INTO features (feature_set, entity, count, expires_at) "  # noqa: S608  # nosec B608
-               f"SELECT ?, column1, column2, column3 FROM (VALUES {values}) WHERE true "
-               "ON CONFLICT (feature_set, entity) DO UPDATE SET "
-               # An expired counter starts again from zero.
-               "count = CASE WHEN features.expires_at IS NOT NULL "
-               "AND features.expires_at <= ? OR features.count IS NULL "
-               "THEN excluded.count ELSE features.count + excluded.count END, "
-               f"expires_at = excluded.expires_at{tail}")
+        out: dict[str, int] = {}
         begin_immediate(self._db, self._timeout_s)
         try:
-            out = dict(self._db.execute(sql, [fs.key, *(v for r in rows for v in r), now]))
+            # One statement per chunk of counters (a decision's six: one), not one each:
+            # fewer SQLite steps, and each step hands the GIL over.
+            for i in range(0, len(rows), _CHUNK):
+                chunk = rows[i:i + _CHUNK]
+                values = ",".join(["(?, ?, ?)"] * len(chunk))
+                out.update(self._db.execute(
+                    f"INSERT INTO features (feature_set, entity, count, expires_at) "  # noqa: S608  # nosec B608
+                    f"SELECT ?, column1, column2, column3 FROM (VALUES {values}) WHERE true "
+                    "ON CONFLICT (feature_set, entity) DO UPDATE SET "
+                    # An expired counter starts again from zero.
+                    "count = CASE WHEN features.expires_at IS NOT NULL "
+                    "AND features.expires_at <= ? OR features.count IS NULL "
+                    "THEN excluded.count ELSE features.count + excluded.count END, "
+                    f"expires_at = excluded.expires_at{tail}",
+                    [fs.key, *(v for r in chunk for v in r), now]))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -162,3 +162,11 @@ def test_increment_and_count_adds_with_each_ttl_then_reads(store):
     time.sleep(0.5)
     assert store.counts(FS, ["a", "s", "l"]) == {"a": 3, "l": 4}
     assert store.increment_and_count(FS, {}, []) == {}
+
+
+def test_many_counters_at_once_are_all_counted(store):
+    """More counters in one call than a backend sends in one statement or request."""
+    amounts = {f"e{i}": (i % 3 + 1, 60.0) for i in range(1_201)}
+    got = store.increment_and_count(FS, amounts, list(amounts))
+    assert got == {e: n for e, (n, _) in amounts.items()}
+    assert store.counts(FS, ["e0", "e1200", "missing"]) == {"e0": 1, "e1200": 1}
