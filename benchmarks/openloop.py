@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import numpy as np
 import uvloop
@@ -95,8 +95,7 @@ class _Connections:
             writer.close()
 
 
-def _request(url: str, body: bytes, headers: dict[str, str]) -> bytes:
-    parts = urlsplit(url)
+def _request(parts: SplitResult, body: bytes, headers: dict[str, str]) -> bytes:
     lines = [f"POST {parts.path or '/'} HTTP/1.1", f"host: {parts.netloc}",
              f"content-length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -106,7 +105,7 @@ async def drive(url: str, bodies: list[bytes], rate: float, duration_s: float,
                 connections: int, headers: dict[str, str], timeout_s: float) -> dict[str, Any]:
     parts = urlsplit(url)
     pool = _Connections(parts.hostname or "127.0.0.1", parts.port or 80, connections)
-    requests = [_request(url, b, headers) for b in bodies]
+    requests = [_request(parts, b, headers) for b in bodies]
     total = int(rate * duration_s)
     latencies: list[float] = []
     lags: list[float] = []

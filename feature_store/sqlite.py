@@ -54,28 +54,21 @@ class SQLiteFeatureStore:
         self._timeout_s = config.busy_timeout_s
         self._checkpointer = WalCheckpointer(self._db, config.path)
 
-    def _select(self, fs: FeatureSet, entities: Sequence[str], column: str) -> list[tuple]:
-        with self._lock:
-            return self._select_locked(fs, entities, column, time.time())
-
-    def _select_locked(self, fs: FeatureSet, entities: Sequence[str], column: str,
-                       now: float) -> list[tuple]:
-        rows: list[tuple] = []
-        for i in range(0, len(entities), _CHUNK):
-            chunk = list(entities[i:i + _CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows += self._db.execute(
-                f"SELECT entity, {column} FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
-                f"AND entity IN ({marks}) AND {column} IS NOT NULL "
-                "AND (expires_at IS NULL OR expires_at > ?)",
-                [fs.key, *chunk, now]).fetchall()
-        return rows
-
     def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
         return self.get_many(fs, [entity]).get(entity)
 
     def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {e: orjson.loads(v) for e, v in self._select(fs, entities, "value")}
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            now = time.time()
+            for i in range(0, len(entities), _CHUNK):
+                chunk = list(entities[i:i + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                out.update((e, orjson.loads(v)) for e, v in self._db.execute(
+                    "SELECT entity, value FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
+                    f"AND entity IN ({marks}) AND value IS NOT NULL "
+                    "AND (expires_at IS NULL OR expires_at > ?)", [fs.key, *chunk, now]))
+        return out
 
     def put(self, fs: FeatureSet, entity: str, values: Mapping[str, Any],
             ttl_s: float | None = None) -> None:

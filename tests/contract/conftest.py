@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,20 @@ from feature_store.sqlite import SQLiteConfig
 from feature_store.tiered import TieredConfig
 
 BACKENDS = ["sqlite", "redis", "dynamodb", "tiered"]
+
+
+def instances(build: Callable[[], object]) -> Iterator[Callable[[], object]]:
+    """For a fixture to `yield from`: a function opening store instances on one backing
+    store, as separate workers would; every instance is closed afterwards."""
+    made: list = []
+
+    def make():
+        made.append(build())
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
 
 
 def store_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):

@@ -13,6 +13,7 @@ from strategy.factory import build_policy_store
 from strategy.model import PolicyVersion, sha256
 from strategy.postgres import PostgresPolicyConfig
 from strategy.sqlite import SQLitePolicyConfig
+from tests.contract.conftest import instances
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -28,16 +29,7 @@ def policy_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
 @pytest.fixture(params=BACKENDS)
 def connect(request, tmp_path):
     """Opens store instances on one backing store, as separate workers would."""
-    made = []
-
-    def make():
-        s = build_policy_store(policy_config(request.param, tmp_path, request))
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
+    yield from instances(lambda: build_policy_store(policy_config(request.param, tmp_path, request)))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from review.factory import build_review_store
 from review.model import Action, Case, CaseQuery, Notice, Vote
 from review.postgres import PostgresReviewConfig
 from review.sqlite import SQLiteReviewConfig
+from tests.contract.conftest import instances
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -29,16 +30,7 @@ def review_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
 @pytest.fixture(params=BACKENDS)
 def connect(request, tmp_path):
     """Opens store instances on one backing store, as separate workers would."""
-    made = []
-
-    def make():
-        s = build_review_store(review_config(request.param, tmp_path, request))
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
+    yield from instances(lambda: build_review_store(review_config(request.param, tmp_path, request)))
 
 
 @pytest.fixture
