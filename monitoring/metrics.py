@@ -104,9 +104,10 @@ class Refresher:
 
     def run_once(self) -> None:
         try:
-            self.monitor.refresh()
-            self.metrics.update(self.monitor.performance(window(self.performance_days)),
-                                self.monitor.drift(window(self.drift_days)))
+            fresh = self.monitor.refresh(share=True)  # every worker runs one
+            self.metrics.update(
+                self.monitor.performance(window(self.performance_days), fresh=fresh),
+                self.monitor.drift(window(self.drift_days), fresh=fresh))
         except Exception as exc:  # noqa: BLE001 - counted and logged; the next run retries
             self.metrics.errors.inc()
             _log.warning("monitoring_refresh_failed", error_type=type(exc).__name__)

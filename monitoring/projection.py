@@ -136,18 +136,23 @@ class Projector:
         done = self.store.checkpoints()
         return sum(max(0, h.seq - done.get(h.chain_id, 0)) for h in self.audit.heads())
 
-    def catch_up(self, budget_s: float | None = None) -> Freshness:
+    def catch_up(self, budget_s: float | None = None, *, share: bool = False) -> Freshness:
         """Project what the log holds beyond the checkpoints; with a budget, stop after the
         batch that spends it. A failing part (log, store, registry) stops it too: the read
         model is then older, never wrong, and the answer says so. While another thread of
         this process catches up (the background refresh), a budgeted call waits for it at
-        most its budget, then answers with what is projected so far."""
+        most its budget, then answers with what is projected so far.
+
+        `share` is for the background refresh, which runs in every worker: it starts on the
+        chain this process writes (workers refreshing at once work on different chains), and
+        leaves a chain another process is projecting to it for this pass, instead of
+        projecting the same batches again only to lose the race for each."""
         t0 = time.monotonic()
         projected = [0]
         if not self._lock.acquire(timeout=-1 if budget_s is None else budget_s):
             return self._pending(t0, 0, "another catch-up is running")
         try:
-            pending = self._catch_up(t0, budget_s, projected)
+            pending = self._catch_up(t0, budget_s, projected, share)
             return Freshness(projected[0], pending, time.monotonic() - t0)
         except Exception as exc:  # noqa: BLE001 - reported, retried on the next call
             _log.warning("projection_failed", error_type=type(exc).__name__)
@@ -164,8 +169,11 @@ class Projector:
                              f"{note}; {type(exc).__name__}")
         return Freshness(projected, pending, time.monotonic() - t0, note if pending else None)
 
-    def _catch_up(self, t0: float, budget_s: float | None, projected: list[int]) -> int:
+    def _catch_up(self, t0: float, budget_s: float | None, projected: list[int],
+                  share: bool) -> int:
         heads = self.audit.heads()
+        if share:
+            heads.sort(key=lambda h: h.chain_id != self.audit.chain_id)
         for head in heads:
             while budget_s is None or time.monotonic() - t0 < budget_s:
                 start = self.store.checkpoints().get(head.chain_id, 0)
@@ -174,9 +182,11 @@ class Projector:
                 end = min(head.seq, start + self.batch)
                 entries = list(self.audit.entries(head.chain_id, start + 1, end))
                 facts, counts = self._project(entries)
-                # False: another process projected this range meanwhile; re-read.
+                # False: another process projected this range meanwhile.
                 if self.store.project(head.chain_id, start, end, facts, counts):
                     projected[0] += len(entries)
+                elif share:
+                    break
         done = self.store.checkpoints()
         return sum(max(0, h.seq - done.get(h.chain_id, 0)) for h in heads)
 

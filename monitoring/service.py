@@ -35,11 +35,13 @@ class Monitor:
         self.config = config
         self.model_name = model_name
 
-    def refresh(self, budget_s: float | None = None) -> Freshness:
-        return self.projector.catch_up(budget_s)
+    def refresh(self, budget_s: float | None = None, *, share: bool = False) -> Freshness:
+        return self.projector.catch_up(budget_s, share=share)
 
-    def performance(self, period: Period, cohort: str = "month") -> dict[str, Any]:
-        fresh = self.refresh(self.config.catch_up_s)
+    def performance(self, period: Period, cohort: str = "month",
+                    fresh: Freshness | None = None) -> dict[str, Any]:
+        """`fresh`: a catch-up the caller just ran (none is run then)."""
+        fresh = fresh or self.refresh(self.config.catch_up_s)
         t = time.perf_counter()
         groups = performance.performance(self.store, period, cohort)
         totals = self.store.batch_totals()
@@ -51,10 +53,11 @@ class Monitor:
                 "freshness": fresh.to_json(),
                 "query_seconds": round(time.perf_counter() - t, 3)}
 
-    def drift(self, period: Period, model_version: str | None = None) -> dict[str, Any]:
+    def drift(self, period: Period, model_version: str | None = None,
+              fresh: Freshness | None = None) -> dict[str, Any]:
         """Against the reference of `model_version`, by default the version behind most
-        of the period's decisions."""
-        fresh = self.refresh(self.config.catch_up_s)
+        of the period's decisions (`fresh`: as for `performance`)."""
+        fresh = fresh or self.refresh(self.config.catch_up_s)
         t = time.perf_counter()
         counts = self._counts(period)
         decisions = {v: max(int(a.sum()) for a in by.values()) for v, by in counts.items()}

@@ -41,11 +41,13 @@ class FailingArm(FixedArm):
 
 
 class HangingArm(FixedArm):
-    def __init__(self, name, release):
+    def __init__(self, name, release, started=None):
         super().__init__(name)
         self.release = release
+        self.started = started or threading.Semaphore(0)
 
     def evaluate(self, case, explain=False):
+        self.started.release()
         self.release.wait(5)
         return super().evaluate(case)
 
@@ -63,15 +65,20 @@ def test_legacy_arm_never_approves_on_missing_data():
 
 def test_runner_ok_error_timeout_busy():
     """A failing arm is 'error', a hanging one 'timeout' within budget, then 'busy'."""
-    release = threading.Event()
+    release, started = threading.Event(), threading.Semaphore(0)
 
     async def scenario():
         runner = ShadowRunner(budget_s=0.02, slots=2)
         ok = await runner.finish(runner.start(FixedArm("legacy"), case()))
         err = await runner.finish(runner.start(FailingArm("legacy"), case()))
         t0 = time.perf_counter()
-        hung = [await runner.finish(runner.start(HangingArm("model", release), case()))
-                for _ in range(2)]
+        hung = []
+        for _ in range(2):
+            pending = runner.start(HangingArm("model", release, started), case())
+            # Running, so it holds its slot (one timed out before its thread started would
+            # be cancelled and give the slot back: a loaded machine does that).
+            assert started.acquire(timeout=5)
+            hung.append(await runner.finish(pending))
         waited = time.perf_counter() - t0
         busy = await runner.finish(runner.start(HangingArm("model", release), case()))
         release.set()

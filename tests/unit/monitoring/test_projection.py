@@ -9,6 +9,7 @@ import pytest
 from audit.keystore import SQLiteCustomerKeyStore
 from audit.pii import EnvelopeCipher, RecordReader
 from audit.records import DecisionRecord, parse_record
+from audit.sqlite import SQLiteAuditStore
 from monitoring.projection import Projector, fact_of
 from monitoring.reference import Reference
 from monitoring.store import Period
@@ -74,6 +75,50 @@ def test_incremental_and_never_twice(audit, outcome_store, reader):
     assert b.catch_up().projected == 4 and a.catch_up().projected == 0
     assert len(outcome_store.decision_rows(Period())) == 12
     assert counts(outcome_store, "score").sum() == 12
+
+
+class RacedStore:
+    """The outcome store, where another process projects the same first batch of `chain`
+    just before this one writes it (the race every worker's background refresh runs into)."""
+
+    def __init__(self, store, chain):
+        self.store, self.chain = store, chain
+        self.writes: list[str] = []
+
+    def project(self, chain_id, *args):
+        if chain_id == self.chain and self.chain not in self.writes:
+            assert self.store.project(chain_id, *args)  # the other process wins
+        self.writes.append(chain_id)
+        return self.store.project(chain_id, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_the_shared_refresh_starts_on_its_own_chain_and_leaves_a_raced_one(
+        audit, outcome_store, reader, tmp_path):
+    """Every worker refreshes in the background: each starts on the chain it writes, and a
+    chain another process is projecting is left to it for this pass, not projected again
+    batch after batch only to lose each race."""
+    mine = SQLiteAuditStore(tmp_path / "audit.db")  # a second writer: this process's chain
+    log(mine, 6, start=200)
+    log(audit, 6, start=300)  # the other chain: 3 + 6 entries
+    raced = RacedStore(outcome_store, audit.chain_id)
+    fresh = Projector(mine, raced, reader, refs, batch=2).catch_up(share=True)
+    assert raced.writes == [mine.chain_id] * 3 + [audit.chain_id]
+    assert (fresh.projected, fresh.pending) == (6, 7)
+    assert len(outcome_store.decision_rows(Period())) == 6 + 2  # each once
+    mine.close()
+
+
+def test_unshared_a_raced_batch_is_skipped_and_the_rest_projected(audit, outcome_store,
+                                                                  reader):
+    """A request's catch-up goes on after losing a race: it answers as fresh as it can."""
+    log(audit, 6, start=300)
+    raced = RacedStore(outcome_store, audit.chain_id)
+    fresh = Projector(audit, raced, reader, refs, batch=2).catch_up()
+    assert (fresh.projected, fresh.pending, len(raced.writes)) == (7, 0, 5)
+    assert len(outcome_store.decision_rows(Period())) == 9
 
 
 def test_a_budget_stops_early_and_says_what_is_pending(audit, outcome_store, reader):
