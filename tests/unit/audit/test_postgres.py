@@ -27,8 +27,8 @@ def config(postgres_db):
 def stores(config):
     opened = []
 
-    def open_(chain_id=None):
-        opened.append(PostgresAuditStore(config, chain_id))
+    def open_(chain_id=None, **settings):
+        opened.append(PostgresAuditStore(config.model_copy(update=settings), chain_id))
         return opened[-1]
 
     yield open_
@@ -56,7 +56,10 @@ def test_the_database_keeps_the_log_append_only(postgres_db, config, stores, tab
 def test_overlapping_batches_of_two_instances_do_not_deadlock(stores):
     """Two writers insert batches of the same application ids in opposite orders at once:
     each application is written once, and no batch fails (rows are locked in one order)."""
-    a, b = stores(), stores()
+    # A generous statement timeout: one batch waits for the other's commit, which on a
+    # loaded machine can take longer than the 1 s default; a deadlock would still fail,
+    # detected by the server after its deadlock_timeout (1 s).
+    a, b = stores(statement_timeout_s=10.0), stores(statement_timeout_s=10.0)
     start = threading.Barrier(2)
 
     def batch(store, ids):
