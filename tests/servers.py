@@ -135,11 +135,12 @@ def moto_server() -> Iterator[str]:
 
 @contextmanager
 def moto_process() -> Iterator[tuple[str, subprocess.Popen]]:
-    """moto's server and its process (to freeze it with SIGSTOP)."""
+    """moto's server (one request at a time, as DynamoDB applies each atomically: see
+    tests/moto_serial.py) and its process (to freeze it with SIGSTOP)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                 f"{base}/moto-api/") as proc:
+    with process([sys.executable, str(Path(__file__).with_name("moto_serial.py")),
+                  "127.0.0.1", str(port)], f"{base}/moto-api/") as proc:
         yield base, proc
 
 
