@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()
     configs = [c for c in CONFIGURATIONS if c.name in args.configs.split(",")]
-    configs += [code_at(ref) for ref in args.code_ref]
+    configs += [code_at(ref, c) for ref in args.code_ref for c in configs]
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="credit-bench-"))
     log(f"run directory (logs): {run_dir}")
@@ -376,8 +376,8 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"medians": summary, "targets": doc["targets"]}, indent=1))
 
 
-def code_at(ref: str) -> Configuration:
-    """The embedded configuration running the code of commit `ref`: its tree exported (git
+def code_at(ref: str, base: Configuration) -> Configuration:
+    """Configuration `base` running the code of commit `ref`: its tree exported (git
     archive) to a directory put first on the API's PYTHONPATH, ahead of the installed tree."""
     sha = subprocess.run(["git", "rev-parse", "--short", ref], capture_output=True, text=True,
                          check=True).stdout.strip()
@@ -387,7 +387,9 @@ def code_at(ref: str) -> Configuration:
         archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(dest)
-    return Configuration(f"embedded-at-{sha}", {"PYTHONPATH": str(dest)})
+    path = os.pathsep.join(p for p in (str(dest), base.env.get("PYTHONPATH")) if p)
+    return Configuration(f"{base.name}-at-{sha}", {**base.env, "PYTHONPATH": path},
+                         base.needs, base.requires_settings)
 
 
 def _guarded(measure, name: str) -> dict[str, Any]:

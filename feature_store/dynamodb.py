@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from feature_store.protocol import FeatureSet, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, sum_ranges, ttl_of
 
 
 class DynamoDBConfig(BaseModel):
@@ -113,6 +113,10 @@ class DynamoDBFeatureStore:
             item.update(actions=actions)  # UpdateItem ADD: atomic, creates the item if absent
             out[entity] = int(item.n)
         return out
+
+    def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                          ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        return sum_ranges(self, fs, amounts, ranges)
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:

@@ -33,6 +33,19 @@ class FeatureSet:
         return f"{self.name}:v{self.version}"
 
 
+@dataclass(frozen=True)
+class BucketRange:
+    """The counters of the entities `prefix + str(b)` for b from `first` to `last` (a
+    sliding window's buckets)."""
+
+    prefix: str
+    first: int
+    last: int
+
+    def entities(self) -> list[str]:
+        return [f"{self.prefix}{b}" for b in range(self.first, self.last + 1)]
+
+
 class FeatureStore(Protocol):
     def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None: ...
 
@@ -60,6 +73,13 @@ class FeatureStore(Protocol):
         where the backend allows, since it runs on every decision (velocity)."""
         ...
 
+    def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                          ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        """As `increment_and_count`, then each named range's sum (missing or expired
+        counters count 0): the velocity windows, in one call per decision. A backend that
+        reads counters itself uses `sum_ranges`; Redis sums on the server."""
+        ...
+
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
         """Counters of the entities that have one (missing or expired are left out)."""
         ...
@@ -75,3 +95,12 @@ class FeatureStore(Protocol):
 
 def ttl_of(fs: FeatureSet, ttl_s: float | None) -> float | None:
     return fs.ttl_s if ttl_s is None else ttl_s
+
+
+def sum_ranges(store: FeatureStore, fs: FeatureSet,
+               amounts: Mapping[str, tuple[int, float | None]],
+               ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+    """`increment_and_sum` by way of `increment_and_count`."""
+    entities = {name: r.entities() for name, r in ranges.items()}
+    found = store.increment_and_count(fs, amounts, [e for es in entities.values() for e in es])
+    return {name: sum(found.get(e, 0) for e in es) for name, es in entities.items()}

@@ -1,5 +1,9 @@
 """Online backend: Redis. One string key per entity (JSON value, PX expiry); batches go through
-MGET and non-transactional pipelines, so a batch costs one round trip."""
+MGET and non-transactional pipelines, so a batch costs one round trip. The velocity call
+(`increment_and_sum`) is one Lua script: it builds the windows' bucket keys on the server
+and returns their sums, so a decision sends 6 keys instead of 138 and gets 6 numbers back
+(ADR 0148). Those bucket keys are not declared to Redis: a single node (or one cluster slot)
+only."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import orjson
 import redis
 from pydantic import BaseModel, Field
 
-from feature_store.protocol import FeatureSet, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, ttl_of
 
 
 class RedisConfig(BaseModel):
@@ -22,6 +26,31 @@ class RedisConfig(BaseModel):
     key_prefix: str = "fs"
 
 
+# KEYS: the counters to add to; ARGV: for each, its amount and PX (0: none), then per range
+# its key prefix, first and last bucket. Returns each range's sum. Atomic, as MULTI was.
+_INCREMENT_AND_SUM = """
+local out, a = {}, 1
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[a])
+  if tonumber(ARGV[a + 1]) > 0 then redis.call('PEXPIRE', KEYS[i], ARGV[a + 1]) end
+  a = a + 2
+end
+while a <= #ARGV do
+  local keys = {}
+  for b = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) do keys[#keys + 1] = ARGV[a] .. b end
+  local sum = 0
+  if #keys > 0 then
+    for _, v in ipairs(redis.call('MGET', unpack(keys))) do
+      if v then sum = sum + tonumber(v) end
+    end
+  end
+  out[#out + 1] = sum
+  a = a + 3
+end
+return out
+"""
+
+
 def _px(ttl_s: float | None) -> int | None:
     return None if ttl_s is None else max(1, int(ttl_s * 1000))
 
@@ -31,6 +60,7 @@ class RedisFeatureStore:
         self._prefix = config.key_prefix
         self._r = redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
                                        socket_connect_timeout=config.connect_timeout_s)
+        self._increment_and_sum = self._r.register_script(_INCREMENT_AND_SUM)
 
     def _key(self, fs: FeatureSet, entity: str, kind: str = "v") -> str:
         return f"{self._prefix}:{fs.key}:{kind}:{entity}"
@@ -94,6 +124,16 @@ class RedisFeatureStore:
             pipe.mget([self._key(fs, e, "n") for e in entities])
         raws = pipe.execute()[-1] if entities else []
         return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+
+    def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                          ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        args: list[str | int] = []
+        for n, ttl_s in amounts.values():
+            args += [n, _px(ttl_s) or 0]
+        for r in ranges.values():
+            args += [self._key(fs, r.prefix, "n"), r.first, r.last]
+        sums = self._increment_and_sum(keys=[self._key(fs, e, "n") for e in amounts], args=args)
+        return {name: int(n) for name, n in zip(ranges, sums, strict=True)}
 
     def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:
         """Overwrite counters with authoritative values (the tiered store's write-through)."""

@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel
 
 from core.sqlite import WalCheckpointer, begin_immediate
-from feature_store.protocol import FeatureSet, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, sum_ranges, ttl_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS features (
@@ -95,6 +95,10 @@ class SQLiteFeatureStore:
         ttl = ttl_of(fs, ttl_s)
         with self._lock:
             return self._increment(fs, {e: (n, ttl) for e, n in amounts.items()}, time.time())
+
+    def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                          ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        return sum_ranges(self, fs, amounts, ranges)
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:

@@ -20,7 +20,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from feature_store.dynamodb import DynamoDBConfig, DynamoDBFeatureStore
-from feature_store.protocol import FeatureSet, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, sum_ranges, ttl_of
 from feature_store.redis import RedisConfig, RedisFeatureStore
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,10 @@ class TieredFeatureStore:
         self._cache(lambda: self.redis.set_counts(
             fs, counts, None if ttl is None else max(1, int(ttl * 1000))))
         return counts
+
+    def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                          ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        return sum_ranges(self, fs, amounts, ranges)
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from audit.pii import Pseudonymizer
-from feature_store.protocol import FeatureSet, FeatureStore
+from feature_store.protocol import BucketRange, FeatureSet, FeatureStore
 
 VELOCITY_SET = FeatureSet("application_velocity", "2")
 
@@ -62,26 +62,20 @@ class Velocity:
         # read are one store call (one transaction, one round trip): it runs per decision.
         amounts = {f"{s}|{w.name}|{int(now // w.bucket_s)}": (1, w.bucket_s * (w.buckets + 1))
                    for w in WINDOWS for s in subjects.values()}
-        keys = _window_keys(subjects, now)
-        found = self._store.increment_and_count(VELOCITY_SET, amounts,
-                                                [k for ks in keys.values() for k in ks])
-        return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
+        return self._store.increment_and_sum(VELOCITY_SET, amounts, _windows(subjects, now))
 
     def counts(self, customer_id: str, national_id: str, now: float | None = None,
                subjects: dict[str, str] | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
         subjects = subjects or self._subjects(customer_id, national_id)
-        keys = _window_keys(subjects, now)
+        keys = {name: r.entities() for name, r in _windows(subjects, now).items()}
         found = self._store.counts(VELOCITY_SET, [k for ks in keys.values() for k in ks])
         return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
 
 
-def _window_keys(subjects: dict[str, str], now: float) -> dict[str, list[str]]:
-    """Each count's name -> the bucket keys its window sums."""
-    keys: dict[str, list[str]] = {}
-    for label, subject in subjects.items():
-        for w in WINDOWS:
-            last = int(now // w.bucket_s)
-            keys[f"{label}_applications_{w.name}"] = [
-                f"{subject}|{w.name}|{b}" for b in range(last - w.buckets + 1, last + 1)]
-    return keys
+def _windows(subjects: dict[str, str], now: float) -> dict[str, BucketRange]:
+    """Each count's name -> the buckets its window sums."""
+    return {f"{label}_applications_{w.name}": BucketRange(
+                f"{subject}|{w.name}|", int(now // w.bucket_s) - w.buckets + 1,
+                int(now // w.bucket_s))
+            for label, subject in subjects.items() for w in WINDOWS}

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from feature_store.protocol import FeatureSet
+from feature_store.protocol import BucketRange, FeatureSet
 
 FS = FeatureSet("customer_features", "1")
 VALUES = {"income": 120.5, "debt": None, "home": "rent", "records": 0.0, "n": 3}
@@ -162,6 +162,23 @@ def test_increment_and_count_adds_with_each_ttl_then_reads(store):
     time.sleep(0.5)
     assert store.counts(FS, ["a", "s", "l"]) == {"a": 3, "l": 4}
     assert store.increment_and_count(FS, {}, []) == {}
+
+
+def test_increment_and_sum_adds_then_sums_each_range(store):
+    """The velocity's one call: the counters added (each with its own TTL), then each
+    range's sum, the new values included; missing and expired buckets count 0."""
+    store.increment(FS, {"s|5": 2, "s|7": 1, "t|6": 9})
+    store.increment(FS, {"s|6": 100}, ttl_s=0.2)
+    time.sleep(0.4)
+    got = store.increment_and_sum(
+        FS, {"s|8": (1, 60.0), "s|9": (3, None), "t|9": (1, 0.3)},
+        {"all": BucketRange("s|", 4, 9), "last2": BucketRange("s|", 8, 9),
+         "other": BucketRange("t|", 5, 9), "none": BucketRange("u|", 1, 3),
+         "empty": BucketRange("s|", 9, 8)})
+    assert got == {"all": 2 + 1 + 1 + 3, "last2": 4, "other": 10, "none": 0, "empty": 0}
+    time.sleep(0.5)
+    assert store.increment_and_sum(FS, {}, {"t": BucketRange("t|", 6, 9)}) == {"t": 9}
+    assert store.increment_and_sum(FS, {}, {}) == {}
 
 
 def test_many_counters_at_once_are_all_counted(store):
