@@ -74,8 +74,11 @@ class Velocity:
 
 
 def _windows(subjects: dict[str, str], now: float) -> dict[str, BucketRange]:
-    """Each count's name -> the buckets its window sums."""
-    return {f"{label}_applications_{w.name}": BucketRange(
-                f"{subject}|{w.name}|", int(now // w.bucket_s) - w.buckets + 1,
-                int(now // w.bucket_s))
-            for label, subject in subjects.items() for w in WINDOWS}
+    """Each count's name -> the buckets its window sums (the current one included)."""
+    windows: dict[str, BucketRange] = {}
+    for label, subject in subjects.items():
+        for w in WINDOWS:
+            last = int(now // w.bucket_s)
+            windows[f"{label}_applications_{w.name}"] = BucketRange(
+                f"{subject}|{w.name}|", last - w.buckets + 1, last)
+    return windows
