@@ -41,6 +41,7 @@ from benchmarks.scenarios import (
     Context,
     Scenario,
     Skip,
+    code_at,
     heal,
     missing_settings,
     simulator_calls,
@@ -374,22 +375,6 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(doc, indent=1))
     log(f"report: {args.out}")
     print(json.dumps({"medians": summary, "targets": doc["targets"]}, indent=1))
-
-
-def code_at(ref: str, base: Configuration) -> Configuration:
-    """Configuration `base` running the code of commit `ref`: its tree exported (git
-    archive) to a directory put first on the API's PYTHONPATH, ahead of the installed tree."""
-    sha = subprocess.run(["git", "rev-parse", "--short", ref], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    dest = Path(tempfile.gettempdir()) / f"credit-bench-code-{sha}"
-    if not dest.exists():
-        tmp = Path(tempfile.mkdtemp(prefix=f"credit-bench-code-{sha}-"))
-        archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
-        tmp.rename(dest)
-    path = os.pathsep.join(p for p in (str(dest), base.env.get("PYTHONPATH")) if p)
-    return Configuration(f"{base.name}-at-{sha}", {**base.env, "PYTHONPATH": path},
-                         base.needs, base.requires_settings)
 
 
 def _guarded(measure, name: str) -> dict[str, Any]:

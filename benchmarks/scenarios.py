@@ -10,6 +10,9 @@ reason in the report: a setting pydantic ignores would silently measure somethin
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +47,22 @@ CONFIGURATIONS = [
                                "CREDIT_POSTGRES_URL": "{postgres_url}"},
                   needs=("postgres",), requires_settings=("audit_store", "postgres_url")),
 ]
+
+
+def code_at(ref: str, base: Configuration) -> Configuration:
+    """Configuration `base` running the code of commit `ref`: its tree exported (git
+    archive) to a directory put first on the API's PYTHONPATH, ahead of the installed tree."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest = Path(tempfile.gettempdir()) / f"credit-bench-code-{sha}"
+    if not dest.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"credit-bench-code-{sha}-"))
+        archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(dest)
+    path = os.pathsep.join(p for p in (str(dest), base.env.get("PYTHONPATH")) if p)
+    return Configuration(f"{base.name}-at-{sha}", {**base.env, "PYTHONPATH": path},
+                         base.needs, base.requires_settings)
 
 
 @dataclass

@@ -2,8 +2,7 @@
 MGET and non-transactional pipelines, so a batch costs one round trip. The velocity call
 (`increment_and_sum`) is one Lua script: it builds the windows' bucket keys on the server
 and returns their sums, so a decision sends 6 keys instead of 138 and gets 6 numbers back
-(ADR 0148). Those bucket keys are not declared to Redis: a single node (or one cluster slot)
-only."""
+(ADR 0148). Those bucket keys are not declared to Redis: a single node only."""
 
 from __future__ import annotations
 

@@ -40,8 +40,9 @@ def test_every_request_is_sent_on_schedule_and_answered(url):
     assert result["requests"] == result["completed"] == 200
     assert result["errors"]["by_status"] == {"200": 100, "503": 100}
     assert result["errors"]["non_2xx"] == 100 and result["errors"]["socket"] == 0
-    # `sustained` is not asserted: it measures this machine's load as much as the code.
-    assert result["achieved_send_rate_per_s"] > 0
+    # Never ahead of its schedule; `sustained` (within 5% of it) is not asserted, since
+    # falling behind measures this machine's load as much as the code: half will do.
+    assert 100 <= result["achieved_send_rate_per_s"] <= 210
     assert 0 < result["latency_ms"]["p50"] < 1000
 
 
