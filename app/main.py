@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -113,6 +114,7 @@ def create_app(settings: Settings,
         # scans it: a full collection took 100-400 ms here, the p99 of a decision (ADR 0141).
         gc.collect()
         gc.freeze()
+        log.info("worker_started", pid=os.getpid())
         try:
             yield
         finally:

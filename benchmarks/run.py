@@ -168,7 +168,7 @@ class Run:
             else f"{config.name}-{scenario.name}-{phases}"
         log(f"starting API ({config.name}, {self.args.workers} workers) for {scenario.name}")
         with stack.api_process(self.prepared, self.sims, self.args.workers, env, self.run_dir,
-                               label) as (url, pid):
+                               label, config.server) as (url, pid):
             roots = [pid] + [self.server_pids[n] for n in config.needs if n in self.server_pids]
             tails = read_lines(self.bodies)
             ctx = Context(self.sims, url, self.prepared.authorization,

@@ -31,6 +31,7 @@ class Configuration:
     env: dict[str, str] = field(default_factory=dict)
     needs: tuple[str, ...] = ()              # servers to start: "redis", "postgres"
     requires_settings: tuple[str, ...] = ()  # Settings fields this build must have
+    server: str = "uvicorn"                  # the ASGI server: "uvicorn" or "granian"
 
 
 CONFIGURATIONS = [
@@ -42,6 +43,8 @@ CONFIGURATIONS = [
                   {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}",
                    "PYTHONPATH": str(Path(__file__).with_name("without_hiredis"))},
                   needs=("redis",), requires_settings=("feature_store", "redis_url")),
+    # The embedded defaults under granian (Rust HTTP) instead of uvicorn: its A/B.
+    Configuration("granian", server="granian"),
     # The audit log, digests and customer keys on PostgreSQL (fsync on), the rest embedded.
     Configuration("postgres", {"CREDIT_AUDIT_STORE": "postgres",
                                "CREDIT_POSTGRES_URL": "{postgres_url}"},
@@ -62,7 +65,7 @@ def code_at(ref: str, base: Configuration) -> Configuration:
         tmp.rename(dest)
     path = os.pathsep.join(p for p in (str(dest), base.env.get("PYTHONPATH")) if p)
     return Configuration(f"{base.name}-at-{sha}", {**base.env, "PYTHONPATH": path},
-                         base.needs, base.requires_settings)
+                         base.needs, base.requires_settings, base.server)
 
 
 @dataclass

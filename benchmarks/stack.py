@@ -103,11 +103,12 @@ def simulators(run_dir: Path) -> Iterator[str]:
         yield base
 
 
-def wait_workers(log: Path, workers: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
-    """Every worker has run its start-up (model loaded): one line per worker in the log."""
+def wait_workers(log: Path, workers: int, proc: subprocess.Popen, timeout_s: float = 120.0,
+                 line: str = "Application startup complete") -> None:
+    """Every worker has run its start-up (model loaded): one `line` per worker in the log."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if log.read_text(errors="replace").count("Application startup complete") >= workers:
+        if log.read_text(errors="replace").count(line) >= workers:
             return
         if proc.poll() is not None:
             raise RuntimeError(f"API exited with code {proc.returncode}; see {log}")
@@ -124,10 +125,12 @@ def api(prepared: Prepared, sims: str, workers: int, env: dict[str, str], run_di
 
 @contextmanager
 def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str],
-                run_dir: Path, name: str) -> Iterator[tuple[str, int]]:
+                run_dir: Path, name: str, server_name: str = "uvicorn"
+                ) -> Iterator[tuple[str, int]]:
     """The API as production runs it (`credit serve`: uvicorn's access log off, the app's
-    own JSON access and decision log lines on, at INFO), written to a log file. Yields its
-    base URL and the pid of uvicorn's supervisor (the workers are its children)."""
+    own JSON access and decision log lines on, at INFO), written to a log file; or under
+    granian (`server_name`), the same way. Yields its base URL and the pid of the server's
+    supervisor (the workers are its children)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = run_dir / f"api-{name}.log"
@@ -138,11 +141,16 @@ def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str]
                 "CREDIT_RATE_LIMIT_PER_CUSTOMER": "100000000/minute",
                 "CREDIT_RATE_LIMIT_PER_CLIENT": "100000000/minute",
                 **env}
-    args = [sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log"]
+    common = ["app.main:app_from_env", "--factory", "--host", "127.0.0.1", "--port", str(port),
+              "--workers", str(workers), "--no-access-log"]
+    if server_name == "granian":
+        args = [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", *common]
+        ready = "worker_started"  # the app's own line: granian prints none per worker
+    else:
+        args = [sys.executable, "-m", "uvicorn", *common]
+        ready = "Application startup complete"
     with server(args, f"{base}/readyz", log, env=full_env, cwd=run_dir) as proc:
-        wait_workers(log, workers, proc)
+        wait_workers(log, workers, proc, line=ready)
         yield base, proc.pid
 
 
