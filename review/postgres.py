@@ -4,6 +4,7 @@ instances as they do across the workers of one. Every call bounded (core/postgre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,10 @@ class PostgresReviewStore:
         rows = self._read("SELECT doc FROM review_cases WHERE review_id = %s", (review_id,))
         return Case.from_json(bytes(rows[0][0])) if rows else None
 
+    def cases_present(self, review_ids: Sequence[str]) -> set[str]:
+        return {k for (k,) in self._read("SELECT review_id FROM review_cases "
+                                         "WHERE review_id = ANY(%s)", (list(review_ids),))}
+
     def cases_for(self, decision_id: str) -> list[Case]:
         rows = self._read("SELECT doc FROM review_cases WHERE decision_id = %s "
                           "ORDER BY opened_at, review_id", (decision_id,))
@@ -137,6 +142,10 @@ class PostgresReviewStore:
                          "ON CONFLICT (decision_id) DO UPDATE SET country = excluded.country, "
                          "status = excluded.status, due_at = excluded.due_at, "
                          "doc = excluded.doc", _notice_row(notice))
+
+    def notices_present(self, decision_ids: Sequence[str]) -> set[str]:
+        return {k for (k,) in self._read("SELECT decision_id FROM review_notices "
+                                         "WHERE decision_id = ANY(%s)", (list(decision_ids),))}
 
     def get_notice(self, decision_id: str) -> Notice | None:
         rows = self._read("SELECT doc FROM review_notices WHERE decision_id = %s",

@@ -13,7 +13,7 @@ A case that ends in decline owes a notice; one that ends in approve withdraws a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from audit.record import Entry
@@ -84,10 +84,12 @@ class Projection:
             store.put_notice(self._notice(record.decision_id, record.country,
                                           utc(record.decided_at)))
 
-    def projected(self, decision_id: str) -> bool:
-        """Its referral case or its decline notice is in the store already."""
-        return (self.store.get_case(referral_id(decision_id)) is not None
-                or self.store.get_notice(decision_id) is not None)
+    def projected(self, decision_ids: Sequence[str]) -> set[str]:
+        """Those of these decisions whose referral case or decline notice is in the store
+        already: two reads for a whole batch."""
+        by_review = {referral_id(d): d for d in decision_ids}
+        done = {by_review[r] for r in self.store.cases_present(list(by_review))}
+        return done | self.store.notices_present([d for d in decision_ids if d not in done])
 
     def referral(self, record: DecisionRecord, inputs: DecisionInputs | None = None) -> Case:
         """The record's referral case; `inputs` given (live) spare opening its sealed copy."""

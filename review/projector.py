@@ -23,6 +23,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 import structlog
 
@@ -47,6 +48,7 @@ _HUMAN = (ReviewDecision, DecisionOverride, DecisionContest, NoticeSent)
 # else (an approved decision, a flag change) is skipped without parsing.
 _WANTED = re.compile(rb'"outcome":"(?:refer|decline)"|"type":"(?:review_|decision_override"|'
                      rb'decision_contest"|adverse_action_notice_sent")')
+_CHUNK = 1000  # entries whose projection is looked up at once
 
 
 @dataclass
@@ -126,29 +128,18 @@ class ReviewProjector:
                 continue
             safe[head.chain_id] = start
             contiguous = True
-            for entry in self.audit.entries(head.chain_id, start + 1, head.seq):
-                result.entries += 1
-                # A gap (an entry not visible yet) stops the checkpoint until it is filled.
-                contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
-                if contiguous:
-                    safe[head.chain_id] = entry.seq
-                if _WANTED.search(entry.body) is None:
-                    continue
-                # A decision already projected (live, or by an earlier pass: every pass
-                # re-reads up to a minute, in every worker) costs a lookup by its id, not
-                # parsing the record: parsing thousands a minute held the GIL for seconds,
-                # the decisions' latency tail (ADR 0141).
-                if entry.decision_id and self.projection.projected(entry.decision_id):
-                    result.decisions += 1
-                    continue
-                record = parse_record(entry.body)
-                if isinstance(record, DecisionRecord):
-                    self.projection.decision(record)
-                    result.decisions += 1
-                elif isinstance(record, ReviewActionFailed):
-                    failed.add(record.action_id)
-                elif isinstance(record, _HUMAN):
-                    actions.append((record, entry))
+            entries = self.audit.entries(head.chain_id, start + 1, head.seq)
+            while chunk := list(islice(entries, _CHUNK)):
+                wanted = []
+                for entry in chunk:
+                    result.entries += 1
+                    # A gap (an entry not visible yet) stops the checkpoint until it is filled.
+                    contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
+                    if contiguous:
+                        safe[head.chain_id] = entry.seq
+                    if _WANTED.search(entry.body) is not None:
+                        wanted.append(entry)
+                self._apply(wanted, result, actions, failed)
         young = (datetime.now(UTC) - timedelta(seconds=self.grace_s)).isoformat()
         for record, entry in sorted(actions, key=lambda a: a[0].at):  # cause before effect
             if record.action_id in failed:
@@ -167,6 +158,27 @@ class ReviewProjector:
         store.advance(safe)
         result.checkpoints = safe
         return result
+
+    def _apply(self, wanted: list[Entry], result: CatchUp,
+               actions: list[tuple[HumanRecord, Entry]], failed: set[str]) -> None:
+        """Project a chunk's decisions; collect its human actions and failed ones. Decisions
+        already projected (live, or by an earlier pass in any worker) cost their share of
+        two reads per chunk, not parsing the record: every worker reads every chain's last
+        minute on each pass, and parsing or looking up each record held the GIL for seconds
+        (ADR 0141, 0149)."""
+        done = self.projection.projected([e.decision_id for e in wanted if e.decision_id])
+        for entry in wanted:
+            if entry.decision_id in done:
+                result.decisions += 1
+                continue
+            record = parse_record(entry.body)
+            if isinstance(record, DecisionRecord):
+                self.projection.decision(record)
+                result.decisions += 1
+            elif isinstance(record, ReviewActionFailed):
+                failed.add(record.action_id)
+            elif isinstance(record, _HUMAN):
+                actions.append((record, entry))
 
     def _sync_loop(self) -> None:
         while True:

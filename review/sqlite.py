@@ -4,6 +4,7 @@ workers and the CLI. Documents as JSON, with the columns the queue sorts and fil
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,9 @@ CREATE TABLE IF NOT EXISTS notices (
 CREATE INDEX IF NOT EXISTS notices_by_status ON notices (status, due_at);
 CREATE TABLE IF NOT EXISTS checkpoints (chain_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
+
+
+_CHUNK = 1000
 
 
 class SQLiteReviewConfig(BaseModel):
@@ -101,6 +105,9 @@ class SQLiteReviewStore:
     def get_case(self, review_id: str) -> Case | None:
         rows = self._read("SELECT doc FROM cases WHERE review_id = ?", (review_id,))
         return Case.from_json(rows[0][0]) if rows else None
+
+    def cases_present(self, review_ids: Sequence[str]) -> set[str]:
+        return self._present("cases", "review_id", review_ids)
 
     def cases_for(self, decision_id: str) -> list[Case]:
         rows = self._read("SELECT doc FROM cases WHERE decision_id = ? ORDER BY opened_at, review_id",
@@ -165,6 +172,18 @@ class SQLiteReviewStore:
     def get_notice(self, decision_id: str) -> Notice | None:
         rows = self._read("SELECT doc FROM notices WHERE decision_id = ?", (decision_id,))
         return Notice.from_json(rows[0][0]) if rows else None
+
+    def notices_present(self, decision_ids: Sequence[str]) -> set[str]:
+        return self._present("notices", "decision_id", decision_ids)
+
+    def _present(self, table: str, key: str, ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):  # SQLite binds at most 32,766 parameters
+            chunk = ids[i:i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            out.update(k for (k,) in self._read(
+                f"SELECT {key} FROM {table} WHERE {key} IN ({marks})", tuple(chunk)))  # noqa: S608  # nosec B608
+        return out
 
     def notices(self, status: str, country: str | None = None,
                 limit: int = 1000) -> list[Notice]:

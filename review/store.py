@@ -9,6 +9,7 @@ errors (unreachable, timed out, full) surface as review.errors.ReviewStoreUnavai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from review.model import Action, Case, CaseQuery, Notice
@@ -26,6 +27,9 @@ class ReviewStore(Protocol):
         applied already."""
 
     def get_case(self, review_id: str) -> Case | None: ...
+
+    def cases_present(self, review_ids: Sequence[str]) -> set[str]:
+        """Which of these review ids have a case: one read for a batch (the catch-up)."""
 
     def cases_for(self, decision_id: str) -> list[Case]:
         """The decision's cases, oldest first."""
@@ -56,6 +60,9 @@ class ReviewStore(Protocol):
         """Replace the decision's notice."""
 
     def get_notice(self, decision_id: str) -> Notice | None: ...
+
+    def notices_present(self, decision_ids: Sequence[str]) -> set[str]:
+        """Which of these decisions have a notice: one read for a batch (the catch-up)."""
 
     def notices(self, status: str, country: str | None = None,
                 limit: int = 1000) -> list[Notice]:

@@ -208,6 +208,19 @@ def test_notices_insert_once_update_and_list_by_due(store):
     assert store.get_notice("D3") is None
 
 
+def test_present_names_which_cases_and_notices_are_held(store):
+    """The catch-up's batch lookup: the ids held, nothing else; an empty batch reads nothing;
+    a batch above SQLite's parameter limit (32,766) still answers."""
+    store.open_case(case())
+    store.put_notice(Notice("D2", "ES", "2026-11-20T10:00:00.000000+00:00",
+                            "2026-12-20T10:00:00.000000+00:00"))
+    assert store.cases_present(["ref-1", "ref-2", "D2"]) == {"ref-1"}
+    assert store.notices_present(["D1", "D2", "ref-1"]) == {"D2"}
+    assert store.cases_present([]) == set() and store.notices_present([]) == set()
+    many = [f"X{i}" for i in range(40_000)]
+    assert store.notices_present([*many, "D2"]) == {"D2"}
+
+
 def test_checkpoints_only_move_forward(store):
     """Checkpoints per chain; an older position never moves one back."""
     assert store.checkpoints() == {}
