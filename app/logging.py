@@ -44,6 +44,14 @@ def _json(event: dict[str, Any], **kw: Any) -> str:
                         option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+class _Logger(structlog.WriteLogger):
+    """Writes rendered lines to stdout; named, for the `logger` field."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stdout)
+        self.name = name
+
+
 def configure_logging(level: str = "INFO") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -53,10 +61,13 @@ def configure_logging(level: str = "INFO") -> None:
     ]
     final = [structlog.processors.format_exc_info, redact,
              structlog.processors.JSONRenderer(serializer=_json)]
+    # Our own lines are rendered by structlog and written straight to stdout (structlog's
+    # recommended fast path): through the stdlib's loggers, handlers and formatter, the
+    # access line written once a request cost ~3% of a decision's CPU (ADR 0149).
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, *final],
+        logger_factory=lambda *names: _Logger(names[0] if names else ""),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
     # Library logs (uvicorn, httpx, mlflow) go through the same redaction and JSON output.
