@@ -37,19 +37,38 @@ class NotCanonical(ValueError):
 def _es_ready(obj: Any, odd: list[bool]) -> Any:
     """A copy orjson writes as RFC 8785 does: integral floats as ints; NaN and infinity
     refused; `odd[0]` set when a float may take an exponent form in orjson."""
-    if isinstance(obj, float):
-        if obj != obj or obj in (_INF, -_INF):
-            raise NotCanonical("NaN and infinity have no JSON form")
-        size = abs(obj)
-        if obj.is_integer() and size < 1e16:
-            return int(obj)
-        if size < _SMALL or size >= _LARGE:
-            odd[0] = True
-        return obj
-    if isinstance(obj, dict):
-        return {k: _es_ready(v, odd) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
+    t = type(obj)
+    if t is float:
+        return _es_float(obj, odd)
+    if t is dict:
+        # Leaves handled in the loop, not by a call each: a decision record has hundreds
+        # (features, contributions), and this runs on every append.
+        out = {}
+        for k, v in obj.items():
+            tv = type(v)
+            if tv is str or tv is int or tv is bool or v is None:
+                out[k] = v
+            elif tv is float:
+                out[k] = _es_float(v, odd)
+            else:
+                out[k] = _es_ready(v, odd)
+        return out
+    if t is list or t is tuple:
         return [_es_ready(v, odd) for v in obj]
+    if isinstance(obj, float | dict | list | tuple):  # subclasses: the general path
+        return _es_ready(float(obj) if isinstance(obj, float) else
+                         dict(obj) if isinstance(obj, dict) else list(obj), odd)
+    return obj
+
+
+def _es_float(obj: float, odd: list[bool]) -> float | int:
+    if obj != obj or obj in (_INF, -_INF):
+        raise NotCanonical("NaN and infinity have no JSON form")
+    size = abs(obj)
+    if obj.is_integer() and size < 1e16:
+        return int(obj)
+    if size < _SMALL or size >= _LARGE:
+        odd[0] = True
     return obj
 
 
