@@ -49,21 +49,32 @@ class _Lanes:
     def _send(self, lane: str) -> None:
         batch = self._pending.pop(lane)
         try:
-            self._loop.run_in_executor(None, self._run, batch)
+            # The answers come back with the job's own future: one wake-up of the loop per
+            # batch (a call_soon_threadsafe of our own would be a second).
+            self._loop.run_in_executor(None, _run, batch).add_done_callback(_deliver)
         except RuntimeError as exc:  # the executor is shut down: the loop is closing
-            _deliver([(future, None, exc) for _, _, future in batch])
-
-    def _run(self, batch: list[_Call]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        for fn, args, future in batch:
-            try:
-                results.append((future, fn(*args), None))
-            except BaseException as exc:  # noqa: BLE001 - the caller's to raise
-                results.append((future, None, exc))
-        self._loop.call_soon_threadsafe(_deliver, results)
+            _set([(future, None, exc) for _, _, future in batch])
 
 
-def _deliver(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+_Results = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+
+
+def _run(batch: list[_Call]) -> _Results:
+    results: _Results = []
+    for fn, args, future in batch:
+        try:
+            results.append((future, fn(*args), None))
+        except BaseException as exc:  # noqa: BLE001 - the caller's to raise
+            results.append((future, None, exc))
+    return results
+
+
+def _deliver(job: asyncio.Future[_Results]) -> None:
+    if not job.cancelled():  # cancelled: the loop closed under it, nobody waits any more
+        _set(job.result())
+
+
+def _set(results: _Results) -> None:
     for future, value, exc in results:
         if future.done():  # its caller stopped waiting (deadline)
             continue
