@@ -277,8 +277,9 @@ class Orchestrator:
         if self.velocity is None:
             return None
         try:
-            return await blocking.call(self.velocity.record, app.applicant.customer_id,
-                                       app.applicant.national_id,
+            args = self.velocity.record_args(app.applicant.customer_id,
+                                             app.applicant.national_id)
+            return await blocking.call(self.velocity.store.increment_and_sum, *args,
                                        timeout_s=self.feature_timeout_s, lane="features")
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)

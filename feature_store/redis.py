@@ -6,12 +6,14 @@ and returns their sums, so a decision sends 6 keys instead of 138 and gets 6 num
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Literal
 
 import orjson
 import redis
 from pydantic import BaseModel, Field
+from redis.exceptions import NoScriptError
 
 from feature_store.protocol import BucketRange, FeatureSet, ttl_of
 
@@ -50,6 +52,21 @@ return out
 """
 
 
+def _decoded(raw: bytes | None) -> dict[str, Any] | None:
+    return None if raw is None else orjson.loads(raw)
+
+
+def _sums(ranges: Mapping[str, BucketRange], sums: Sequence[Any]) -> dict[str, int]:
+    return {name: int(n) for name, n in zip(ranges, sums, strict=True)}
+
+
+def _alone(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(*args), None
+    except Exception as exc:  # noqa: BLE001 - that caller's to raise
+        return None, exc
+
+
 def _px(ttl_s: float | None) -> int | None:
     return None if ttl_s is None else max(1, int(ttl_s * 1000))
 
@@ -65,8 +82,7 @@ class RedisFeatureStore:
         return f"{self._prefix}:{fs.key}:{kind}:{entity}"
 
     def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
-        raw = self._r.get(self._key(fs, entity))
-        return None if raw is None else orjson.loads(raw)
+        return _decoded(self._r.get(self._key(fs, entity)))
 
     def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not entities:
@@ -126,13 +142,50 @@ class RedisFeatureStore:
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                           ranges: Mapping[str, BucketRange]) -> dict[str, int]:
+        keys, args = self._script_args(fs, amounts, ranges)
+        return _sums(ranges, self._increment_and_sum(keys=keys, args=args))
+
+    def _script_args(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                     ranges: Mapping[str, BucketRange]) -> tuple[list[str], list[str | int]]:
         args: list[str | int] = []
         for n, ttl_s in amounts.values():
             args += [n, _px(ttl_s) or 0]
         for r in ranges.values():
             args += [self._key(fs, r.prefix, "n"), r.first, r.last]
-        sums = self._increment_and_sum(keys=[self._key(fs, e, "n") for e in amounts], args=args)
-        return {name: int(n) for name, n in zip(ranges, sums, strict=True)}
+        return [self._key(fs, e, "n") for e in amounts], args
+
+    def call_many(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
+                  ) -> list[tuple[Any, BaseException | None]]:
+        """The calls of one turn of the feature lane (core/blocking.py): several decisions'
+        cached source reads and velocity scripts in one pipeline, one round trip instead of
+        one each (ADR 0149). Not a transaction: each is as atomic as when made alone (a GET,
+        a script). Any other call in the batch: each made alone."""
+        pipe = self._r.pipeline(transaction=False)
+        decoders: list[Callable[[Any], Any]] = []
+        for fn, args in calls:
+            method = getattr(fn, "__func__", None)
+            if method is RedisFeatureStore.get:
+                fs, entity = args
+                pipe.get(self._key(fs, entity))
+                decoders.append(_decoded)
+            elif method is RedisFeatureStore.increment_and_sum:
+                keys, script_args = self._script_args(*args)
+                # EVALSHA, not the Script object: on a pipeline that asks SCRIPT EXISTS first,
+                # a round trip more. A server without the script (restarted) says NOSCRIPT.
+                pipe.evalsha(self._increment_and_sum.sha, len(keys), *keys, *script_args)
+                decoders.append(partial(_sums, args[2]))
+            else:
+                return [_alone(fn, args) for fn, args in calls]
+        replies = pipe.execute(raise_on_error=False)
+        out: list[tuple[Any, BaseException | None]] = []
+        for (fn, args), decode, reply in zip(calls, decoders, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                out.append(_alone(fn, args))  # the Script object loads it again
+            elif isinstance(reply, Exception):
+                out.append((None, reply))
+            else:
+                out.append(_alone(decode, (reply,)))
+        return out
 
     def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:
         """Overwrite counters with authoritative values (the tiered store's write-through)."""

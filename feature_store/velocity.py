@@ -56,13 +56,21 @@ class Velocity:
                ) -> dict[str, int]:
         """Count this application, then return the counts (this one included), e.g.
         {"customer_applications_1h": 1, ..., "national_id_applications_30d": 3}."""
+        return self._store.increment_and_sum(*self.record_args(customer_id, national_id, now))
+
+    def record_args(self, customer_id: str, national_id: str, now: float | None = None
+                    ) -> tuple[FeatureSet, dict[str, tuple[int, float | None]],
+                               dict[str, BucketRange]]:
+        """`record` as the arguments of its one store call, `store.increment_and_sum` (the
+        orchestrator makes that call on the store's lane, beside the cached source reads)."""
         now = time.time() if now is None else now
         subjects = self._subjects(customer_id, national_id)
         # A bucket lives as long as a window can still include it. The increments and the
         # read are one store call (one transaction, one round trip): it runs per decision.
-        amounts = {f"{s}|{w.name}|{int(now // w.bucket_s)}": (1, w.bucket_s * (w.buckets + 1))
-                   for w in WINDOWS for s in subjects.values()}
-        return self._store.increment_and_sum(VELOCITY_SET, amounts, _windows(subjects, now))
+        amounts: dict[str, tuple[int, float | None]] = {
+            f"{s}|{w.name}|{int(now // w.bucket_s)}": (1, w.bucket_s * (w.buckets + 1))
+            for w in WINDOWS for s in subjects.values()}
+        return VELOCITY_SET, amounts, _windows(subjects, now)
 
     def counts(self, customer_id: str, national_id: str, now: float | None = None,
                subjects: dict[str, str] | None = None) -> dict[str, int]:

@@ -96,3 +96,46 @@ def test_a_stuck_call_holds_up_only_its_own_lane_and_callers_keep_their_deadline
     assert other == "free" and other_s < 0.15
     assert all(isinstance(r, blocking.StoreTimeout) for r in results)
     assert waited_s < 1.0
+
+
+class Batching:
+    """A store that can make several calls at once (as Redis does in one pipeline)."""
+
+    def __init__(self, fail_whole=False):
+        self.batches, self.fail_whole = [], fail_whole
+
+    def call_many(self, calls):
+        self.batches.append([fn.__name__ for fn, _ in calls])
+        if self.fail_whole:
+            raise ConnectionError("down")
+        return [(None, ValueError(a)) if a == "bad" else (fn.__func__(self, a) + "!", None)
+                for fn, (a,) in calls]
+
+    def get(self, key):
+        return key.upper()
+
+    def put(self, key):
+        return key.lower()
+
+
+def test_a_lane_turn_of_one_store_is_handed_to_its_call_many_each_caller_answered():
+    """Every call a method of one object with call_many: one call_many for the turn; each
+    caller gets its own answer or error; a failure of the whole batch reaches every caller.
+    Calls alone, or mixed with other callables, run one by one as before."""
+    store = Batching()
+
+    async def turn(calls):
+        return await asyncio.gather(*(blocking.call(fn, arg, timeout_s=1.0, lane="features")
+                                      for fn, arg in calls), return_exceptions=True)
+
+    a, bad, c = asyncio.run(turn([(store.get, "a"), (store.get, "bad"), (store.put, "C")]))
+    assert (a, c) == ("A!", "c!") and isinstance(bad, ValueError)
+    assert store.batches == [["get", "get", "put"]]
+
+    assert asyncio.run(turn([(store.get, "x")])) == ["X"]  # alone: the method itself
+    assert asyncio.run(turn([(store.get, "y"), (str.upper, "z")])) == ["Y", "Z"]
+    assert store.batches == [["get", "get", "put"]]
+
+    failing = Batching(fail_whole=True)
+    assert all(isinstance(r, ConnectionError)
+               for r in asyncio.run(turn([(failing.get, "a"), (failing.put, "b")])))
