@@ -130,7 +130,7 @@ class EnvelopeCipher:
         """Encrypt `doc` with the customer's data key; `aad` binds the ciphertext to its
         record (it cannot be moved into another one)."""
         key_ref, key = self.key_for(customer_ref, national_ref)
-        return self._seal(key_ref, key, doc, aad)
+        return self.seal_with(key_ref, key, doc, aad)
 
     def seal_under(self, key_ref: str, doc: dict[str, Any], aad: str) -> Sealed:
         """Encrypt with the data key a record names (more about the same customer, e.g. a
@@ -138,10 +138,11 @@ class EnvelopeCipher:
         wrapped = self.keys.wrapped(key_ref)
         if wrapped is None:
             raise KeyErased(key_ref)
-        return self._seal(key_ref, self.unwrap(key_ref, wrapped), doc, aad)
+        return self.seal_with(key_ref, self.unwrap(key_ref, wrapped), doc, aad)
 
     @staticmethod
-    def _seal(key_ref: str, key: bytes, doc: dict[str, Any], aad: str) -> Sealed:
+    def seal_with(key_ref: str, key: bytes, doc: dict[str, Any], aad: str) -> Sealed:
+        """Encrypt with a data key in hand (no key-store call)."""
         nonce = secrets.token_bytes(12)
         ct = AESGCM(key).encrypt(nonce, canonical(doc), aad.encode())
         return Sealed(alg=ALG, key_ref=key_ref, nonce=_b64(nonce), ciphertext=_b64(ct))
@@ -181,6 +182,13 @@ class EnvelopeCipher:
         return report
 
 
+@dataclass(frozen=True)
+class DataKey:
+    key_ref: str
+    key: bytes = field(repr=False)
+    national_ref: str  # the national id's keyed pseudonym
+
+
 class RecordProtector:
     """What a decision record keeps of the person: sealed with the customer's data key."""
 
@@ -188,16 +196,25 @@ class RecordProtector:
         self.pseudonymizer = pseudonymizer
         self.cipher = cipher
 
-    def seal_decision(self, application: dict[str, Any],
-                      inputs: DecisionInputs) -> tuple[dict[str, Any], Sealed]:
-        """(the application as the record keeps it, the sealed PersonalData)."""
+    def data_key(self, customer_id: str, national_id: str) -> DataKey:
+        """The customer's data key, created on their first decision: sealing's one key-store
+        call, made apart so that a decision fetches it beside its idempotency lookup."""
+        national_ref = self.pseudonymizer.national_id(national_id)
+        key_ref, key = self.cipher.key_for(self.pseudonymizer.customer_ref(customer_id),
+                                           national_ref)
+        return DataKey(key_ref, key, national_ref)
+
+    def seal_decision(self, application: dict[str, Any], inputs: DecisionInputs,
+                      key: DataKey | None = None) -> tuple[dict[str, Any], Sealed]:
+        """(the application as the record keeps it, the sealed PersonalData); with the
+        customer's `key` in hand, no key-store call."""
         applicant = application["applicant"]
-        national_ref = self.pseudonymizer.national_id(applicant["national_id"])
-        personal = PersonalData(applicant={**applicant, "national_id": national_ref},
+        if key is None:
+            key = self.data_key(applicant["customer_id"], applicant["national_id"])
+        personal = PersonalData(applicant={**applicant, "national_id": key.national_ref},
                                 loan=application["loan"], inputs=inputs)
-        sealed = self.cipher.seal(self.pseudonymizer.customer_ref(applicant["customer_id"]),
-                                  to_json(personal), application["application_id"],
-                                  national_ref)
+        sealed = self.cipher.seal_with(key.key_ref, key.key, to_json(personal),
+                                       application["application_id"])
         public = {"application_id": application["application_id"],
                   "country": application["country"], "consent": application["consent"],
                   "key_ref": sealed.key_ref}

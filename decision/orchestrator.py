@@ -21,7 +21,7 @@ import structlog
 from opentelemetry import trace
 
 from audit.group_commit import GroupCommitter
-from audit.pii import RecordProtector
+from audit.pii import DataKey, RecordProtector
 from audit.record import Entry, canonical, sha256_hex
 from audit.records import (
     DecisionInputs,
@@ -127,7 +127,7 @@ class Orchestrator:
                 raise IdempotencyConflict(_CONFLICT)
             return Outcome(outcome.response, False)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+        future.add_done_callback(_retrieved)
         self._inflight[app.application_id] = (rhash, future)
         try:
             if self._tracer is None:
@@ -148,6 +148,12 @@ class Orchestrator:
         t0 = time.perf_counter()
         stage = Stages(self._tracer)
         with stage("idempotency"):
+            # Sealing's key-store read rides in the same audit-lane turn as the lookup (one
+            # thread job for both; the audit stage then has no hop of its own for it). A
+            # replay leaves it unused: the customer's key exists since their first decision.
+            key = asyncio.ensure_future(self._audit_call(
+                self.protector.data_key, app.applicant.customer_id, app.applicant.national_id))
+            key.add_done_callback(_retrieved)
             existing = await self._audit_call(self.audit.get_by_application,
                                               app.application_id)
             if existing is not None:
@@ -168,8 +174,8 @@ class Orchestrator:
             with stage("shadow_wait"):
                 shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
         with stage("audit"):
-            record, inputs = await self._record(app, rhash, case, enrichment, assignment, live,
-                                                shadow, stage.ms, language)
+            record, inputs = self._record(app, rhash, case, enrichment, assignment, live,
+                                          shadow, stage.ms, language, await key)
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
@@ -197,10 +203,10 @@ class Orchestrator:
         return Case(app.country, x, raw, as_dict(x), [d.source for d in enrichment.degraded],
                     velocity, self.scorers.current)  # pinned: one version throughout
 
-    async def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
-                      assignment: Assignment | None, live: ArmOutcome,
-                      shadow: ShadowSection | None, timings: dict[str, float],
-                      language: str) -> tuple[DecisionRecord, DecisionInputs]:
+    def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
+                assignment: Assignment | None, live: ArmOutcome, shadow: ShadowSection | None,
+                timings: dict[str, float], language: str,
+                key: DataKey) -> tuple[DecisionRecord, DecisionInputs]:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
         if scorer is None:
@@ -208,9 +214,8 @@ class Orchestrator:
         inputs = DecisionInputs(raw_inputs=case.raw, features=case.features,
                                 velocity=case.velocity,
                                 sources={n: a.values for n, a in enrichment.sources.items()})
-        # Sealing reads (or creates) the customer's data key in the key store.
-        application, personal = await self._audit_call(
-            self.protector.seal_decision, app.model_dump(mode="json"), inputs)
+        application, personal = self.protector.seal_decision(app.model_dump(mode="json"),
+                                                             inputs, key)
         record = DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,
@@ -350,6 +355,12 @@ def _live_sections(live: ArmOutcome, feature_names: tuple[str, ...]) -> dict[str
         "policy": PolicySection(version=policy.version, outcome=policy.outcome, grade=policy.grade,
                                 fired=[FiredRule(rule=f.rule, effect=f.effect, detail=f.detail)
                                        for f in policy.fired])}
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """A done callback: its exception counts as retrieved (a replay never awaits the key)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _replayed(entry: Entry, rhash: str) -> Outcome:

@@ -67,6 +67,24 @@ def test_the_reader_opens_what_was_sealed(protector):
     assert personal.applicant["national_id"].startswith("hmac-sha256:")
 
 
+def test_a_key_fetched_ahead_seals_as_sealing_would_itself(protector, keys):
+    """The orchestrator fetches the customer's data key with its idempotency lookup, then
+    seals with it: the same key ref and pseudonym, readable the same; the key is created
+    once, on the first fetch."""
+    key = protector.data_key("CUST-9", "12345678Z")
+    assert key.national_ref == protector.pseudonymizer.national_id("12345678Z")
+    assert repr(key.key) not in repr(key)  # the key itself is never printed
+    public, sealed = protector.seal_decision(APP, INPUTS, key)
+    assert public["key_ref"] == sealed.key_ref == key.key_ref
+    assert protector.data_key("CUST-9", "12345678Z").key_ref == key.key_ref
+    reader = RecordReader(protector.cipher)
+    ahead, itself = (reader.personal(decision(protector, app=APP, decision_id=d))
+                     for d in ("D1", "D2"))
+    opened = protector.cipher.open(sealed, "APP-1")
+    assert opened["applicant"]["national_id"] == key.national_ref
+    assert ahead == itself
+
+
 def test_one_random_key_per_customer(protector, keys):
     """The same customer shares a key under a random ref; another customer has another."""
     a, b = decision(protector), decision(protector, {**APP, "application_id": "APP-2"}, "D2")
