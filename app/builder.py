@@ -351,7 +351,8 @@ class Builder:
 
     def review_projector(self) -> ReviewProjector:
         return ReviewProjector(self.review_projection, self.audit,
-                               self.settings.review_sync_interval_s)
+                               self.settings.review_sync_interval_s,
+                               cpu_share=self.settings.background_cpu_share)
 
     @cached_property
     def outcome_store(self) -> OutcomeStore:
@@ -480,7 +481,7 @@ def build_services(settings: Settings) -> Services:
         feature_timeout_s=settings.feature_store_timeout_s, listeners=[projector.on_decision])
     monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
                            settings.monitoring_refresh_s, settings.monitoring_performance_days,
-                           settings.monitoring_drift_days)
+                           settings.monitoring_drift_days, settings.background_cpu_share)
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,

@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     review_notice_days: int = Field(default=30, ge=1)  # adverse-action notice due in
     # How often the review store catches up with the audit log (it always does at start).
     review_sync_interval_s: float = Field(default=60.0, ge=0)
+    # Of the GIL, what a background pass (review catch-up, monitoring refresh) may take while
+    # decisions are served: above it the pass pauses (core/pacing.py, ADR 0149).
+    background_cpu_share: float = Field(default=0.25, gt=0, le=1)
 
     @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from core.pacing import Pacer
 from monitoring.service import Monitor
 from monitoring.store import Period
 
@@ -93,8 +94,9 @@ class Refresher:
     (so requests find little to project) and recompute the gauges."""
 
     def __init__(self, monitor: Monitor, metrics: MonitoringMetrics, interval_s: float,
-                 performance_days: int, drift_days: int) -> None:
+                 performance_days: int, drift_days: int, cpu_share: float = 1.0) -> None:
         self.monitor = monitor
+        self.cpu_share = cpu_share  # of the GIL, while it projects (core/pacing.py)
         self.metrics = metrics
         self.interval_s = interval_s
         self.performance_days = performance_days
@@ -104,7 +106,8 @@ class Refresher:
 
     def run_once(self) -> None:
         try:
-            fresh = self.monitor.refresh(share=True)  # every worker runs one
+            fresh = self.monitor.refresh(share=True,  # every worker runs one
+                                         pace=Pacer(self.cpu_share))
             self.metrics.update(
                 self.monitor.performance(window(self.performance_days), fresh=fresh),
                 self.monitor.drift(window(self.drift_days), fresh=fresh))

@@ -28,6 +28,7 @@ from audit.pii import RecordReader
 from audit.record import Entry
 from audit.records import DecisionRecord, parse_record
 from audit.store import AuditStore
+from core.pacing import UNPACED, Pacer
 from monitoring.performance import pd_band
 from monitoring.reference import SCORE, Reference
 from monitoring.store import BinCount, Fact, OutcomeStore
@@ -136,7 +137,8 @@ class Projector:
         done = self.store.checkpoints()
         return sum(max(0, h.seq - done.get(h.chain_id, 0)) for h in self.audit.heads())
 
-    def catch_up(self, budget_s: float | None = None, *, share: bool = False) -> Freshness:
+    def catch_up(self, budget_s: float | None = None, *, share: bool = False,
+                 pace: Pacer = UNPACED) -> Freshness:
         """Project what the log holds beyond the checkpoints; with a budget, stop after the
         batch that spends it. A failing part (log, store, registry) stops it too: the read
         model is then older, never wrong, and the answer says so. While another thread of
@@ -146,13 +148,14 @@ class Projector:
         `share` is for the background refresh, which runs in every worker: it starts on the
         chain this process writes (workers refreshing at once work on different chains), and
         leaves a chain another process is projecting to it for this pass, instead of
-        projecting the same batches again only to lose the race for each."""
+        projecting the same batches again only to lose the race for each. `pace` keeps a
+        background pass to its share of the GIL (core/pacing.py)."""
         t0 = time.monotonic()
         projected = [0]
         if not self._lock.acquire(timeout=-1 if budget_s is None else budget_s):
             return self._pending(t0, 0, "another catch-up is running")
         try:
-            pending = self._catch_up(t0, budget_s, projected, share)
+            pending = self._catch_up(t0, budget_s, projected, share, pace)
             return Freshness(projected[0], pending, time.monotonic() - t0)
         except Exception as exc:  # noqa: BLE001 - reported, retried on the next call
             _log.warning("projection_failed", error_type=type(exc).__name__)
@@ -170,7 +173,7 @@ class Projector:
         return Freshness(projected, pending, time.monotonic() - t0, note if pending else None)
 
     def _catch_up(self, t0: float, budget_s: float | None, projected: list[int],
-                  share: bool) -> int:
+                  share: bool, pace: Pacer) -> int:
         heads = self.audit.heads()
         if share:
             heads.sort(key=lambda h: h.chain_id != self.audit.chain_id)
@@ -181,7 +184,7 @@ class Projector:
                     break
                 end = min(head.seq, start + self.batch)
                 entries = list(self.audit.entries(head.chain_id, start + 1, end))
-                facts, counts = self._project(entries)
+                facts, counts = self._project(entries, pace)
                 # False: another process projected this range meanwhile.
                 if self.store.project(head.chain_id, start, end, facts, counts):
                     projected[0] += len(entries)
@@ -190,10 +193,12 @@ class Projector:
         done = self.store.checkpoints()
         return sum(max(0, h.seq - done.get(h.chain_id, 0)) for h in heads)
 
-    def _project(self, entries: Iterable[Entry]) -> tuple[list[Fact], list[BinCount]]:
+    def _project(self, entries: Iterable[Entry], pace: Pacer = UNPACED
+                 ) -> tuple[list[Fact], list[BinCount]]:
         facts: list[Fact] = []
         counts = _Counts()
         for entry in entries:
+            pace.tick()
             if b'"type":"decision"' not in entry.body:  # canonical JSON: no spaces
                 continue
             rec = parse_record(entry.body)

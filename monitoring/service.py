@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from core.pacing import UNPACED, Pacer
 from models.errors import ModelUnavailable
 from monitoring import drift, performance
 from monitoring.projection import Freshness, Projector
@@ -35,8 +36,9 @@ class Monitor:
         self.config = config
         self.model_name = model_name
 
-    def refresh(self, budget_s: float | None = None, *, share: bool = False) -> Freshness:
-        return self.projector.catch_up(budget_s, share=share)
+    def refresh(self, budget_s: float | None = None, *, share: bool = False,
+                pace: Pacer = UNPACED) -> Freshness:
+        return self.projector.catch_up(budget_s, share=share, pace=pace)
 
     def performance(self, period: Period, cohort: str = "month",
                     fresh: Freshness | None = None) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from audit.records import (
     parse_record,
 )
 from audit.store import AuditStore
+from core.pacing import UNPACED, Pacer
 from review.errors import ReviewError, ReviewNotFound
 from review.projection import HumanRecord, Projection
 
@@ -63,10 +64,12 @@ class CatchUp:
 
 class ReviewProjector:
     def __init__(self, projection: Projection, audit: AuditStore, interval_s: float = 60.0,
-                 grace_s: float = 30.0, queue_size: int = 10_000) -> None:
+                 grace_s: float = 30.0, queue_size: int = 10_000,
+                 cpu_share: float = 1.0) -> None:
         self.projection = projection
         self.audit = audit
         self.interval_s = interval_s
+        self.cpu_share = cpu_share  # of the GIL, for the background passes (core/pacing.py)
         self.grace_s = grace_s
         self.dropped = 0  # live items the queue could not take (the catch-up applies them)
         self.caught_up_at: str | None = None
@@ -108,14 +111,14 @@ class ReviewProjector:
 
     # -- catch-up ------------------------------------------------------------------------
 
-    def catch_up(self) -> CatchUp:
+    def catch_up(self, pace: Pacer = UNPACED) -> CatchUp:
         """One pass over what the audit log holds beyond the checkpoints."""
         with self._sync_lock:
-            result = self._catch_up()
+            result = self._catch_up(pace)
         self.caught_up_at = datetime.now(UTC).isoformat()
         return result
 
-    def _catch_up(self) -> CatchUp:
+    def _catch_up(self, pace: Pacer) -> CatchUp:
         store = self.projection.store
         marks = store.checkpoints()
         result = CatchUp()
@@ -132,6 +135,7 @@ class ReviewProjector:
             while chunk := list(islice(entries, _CHUNK)):
                 wanted = []
                 for entry in chunk:
+                    pace.tick()
                     result.entries += 1
                     # A gap (an entry not visible yet) stops the checkpoint until it is filled.
                     contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
@@ -183,7 +187,7 @@ class ReviewProjector:
     def _sync_loop(self) -> None:
         while True:
             try:
-                r = self.catch_up()
+                r = self.catch_up(Pacer(self.cpu_share))
                 if r.entries:
                     _log.info("review_catch_up", entries=r.entries, decisions=r.decisions,
                               actions=r.actions, skipped=r.skipped, deferred=r.deferred)

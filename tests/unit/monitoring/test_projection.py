@@ -10,6 +10,7 @@ from audit.keystore import SQLiteCustomerKeyStore
 from audit.pii import EnvelopeCipher, RecordReader
 from audit.records import DecisionRecord, parse_record
 from audit.sqlite import SQLiteAuditStore
+from core.pacing import Pacer
 from monitoring.projection import Projector, fact_of
 from monitoring.reference import Reference
 from monitoring.store import Period
@@ -61,6 +62,17 @@ def test_every_decision_once_with_its_binned_features(audit, outcome_store, read
     assert counts(outcome_store, "age").tolist() == (
         REF.features["age"].count(np.array(ages + [np.nan] * 3))).tolist()
     assert counts(outcome_store, "score").sum() == 23
+
+
+def test_a_paced_refresh_pauses_and_projects_the_same(audit, outcome_store, reader):
+    """The background refresh (core/pacing.py) gives the GIL up between records: it sleeps,
+    and the read model ends as a full-speed catch-up would leave it."""
+    log(audit, 200)
+    pace = Pacer(share=0.25, slice_s=0.001)
+    fresh = Projector(audit, outcome_store, reader, refs).catch_up(share=True, pace=pace)
+    assert (fresh.projected, fresh.pending) == (203, 0) and pace.slept_s > 0
+    assert len(outcome_store.decision_rows(Period())) == 203
+    assert counts(outcome_store, "score").sum() == 203
 
 
 def test_incremental_and_never_twice(audit, outcome_store, reader):

@@ -5,6 +5,7 @@ import uuid
 
 from audit.records import ReviewDecision, parse_record, to_json
 from audit.sqlite import SQLiteAuditStore
+from core.pacing import Pacer
 from review.model import CaseQuery
 from review.projection import Projection, referral_id
 from review.projector import ReviewProjector
@@ -201,3 +202,15 @@ def test_decisions_projected_live_cost_a_catch_up_two_reads_per_thousand(desk):
     assert (r.entries, r.decisions) == (2200, 2200)
     assert counting.calls == {"single": 0, "batch": 6}  # 3 chunks: cases, then notices
     assert len(desk.store.list_cases(CaseQuery(limit=5000))) == 1500
+
+
+def test_a_paced_pass_pauses_and_projects_the_same(desk):
+    """The background pass (cpu_share below 1) gives the GIL up between entries: it sleeps,
+    and applies exactly what a full-speed pass would."""
+    append_decisions(desk.audit, 400)
+    append_decisions(desk.audit, 100, "decline")
+    pace = Pacer(share=0.25, slice_s=0.001)
+    r = projector(desk).catch_up(pace)
+    assert (r.entries, r.decisions) == (500, 500) and pace.slept_s > 0
+    assert len(desk.store.list_cases(CaseQuery(limit=1000))) == 400
+    assert len(desk.store.notices("pending")) == 100
