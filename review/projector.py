@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,8 +46,10 @@ _log = structlog.get_logger("credit.review")
 _HUMAN = (ReviewDecision, DecisionOverride, DecisionContest, NoticeSent)
 # Bytes every record the projection needs contains (canonical JSON, no spaces): anything
 # else (an approved decision, a flag change) is skipped without parsing.
-_WANTED = re.compile(rb'"outcome":"(?:refer|decline)"|"type":"(?:review_|decision_override"|'
-                     rb'decision_contest"|adverse_action_notice_sent")')
+# Substring tests, not one regex: 2.7 vs 6.9 µs over a 5 KB decision record.
+_WANTED = (b'"outcome":"refer"', b'"outcome":"decline"', b'"type":"review_',
+           b'"type":"decision_override"', b'"type":"decision_contest"',
+           b'"type":"adverse_action_notice_sent"')
 _CHUNK = 1000  # entries whose projection is looked up at once
 
 
@@ -141,7 +142,7 @@ class ReviewProjector:
                     contiguous = contiguous and entry.seq == safe[head.chain_id] + 1
                     if contiguous:
                         safe[head.chain_id] = entry.seq
-                    if _WANTED.search(entry.body) is not None:
+                    if any(w in entry.body for w in _WANTED):
                         wanted.append(entry)
                 self._apply(wanted, result, actions, failed)
         young = (datetime.now(UTC) - timedelta(seconds=self.grace_s)).isoformat()
