@@ -205,12 +205,10 @@ class RecordProtector:
         return DataKey(key_ref, key, national_ref)
 
     def seal_decision(self, application: dict[str, Any], inputs: DecisionInputs,
-                      key: DataKey | None = None) -> tuple[dict[str, Any], Sealed]:
-        """(the application as the record keeps it, the sealed PersonalData); with the
-        customer's `key` in hand, no key-store call."""
+                      key: DataKey) -> tuple[dict[str, Any], Sealed]:
+        """(the application as the record keeps it, the sealed PersonalData), under the
+        customer's `key` (`data_key`): no key-store call."""
         applicant = application["applicant"]
-        if key is None:
-            key = self.data_key(applicant["customer_id"], applicant["national_id"])
         personal = PersonalData(applicant={**applicant, "national_id": key.national_ref},
                                 loan=application["loan"], inputs=inputs)
         sealed = self.cipher.seal_with(key.key_ref, key.key, to_json(personal),

@@ -8,8 +8,9 @@ redis.py, dynamodb.py, tiered.py) passes the same contract suite (tests/contract
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -101,6 +102,12 @@ def sum_ranges(store: FeatureStore, fs: FeatureSet,
                amounts: Mapping[str, tuple[int, float | None]],
                ranges: Mapping[str, BucketRange]) -> dict[str, int]:
     """`increment_and_sum` by way of `increment_and_count`."""
+    return range_sums(ranges, partial(store.increment_and_count, fs, amounts))
+
+
+def range_sums(ranges: Mapping[str, BucketRange],
+               read: Callable[[list[str]], Mapping[str, int]]) -> dict[str, int]:
+    """Each named range's sum, the counters of all of them read by one `read` call."""
     entities = {name: r.entities() for name, r in ranges.items()}
-    found = store.increment_and_count(fs, amounts, [e for es in entities.values() for e in es])
+    found = read([e for es in entities.values() for e in es])
     return {name: sum(found.get(e, 0) for e in es) for name, es in entities.items()}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from audit.pii import Pseudonymizer
-from feature_store.protocol import BucketRange, FeatureSet, FeatureStore
+from feature_store.protocol import BucketRange, FeatureSet, FeatureStore, range_sums
 
 VELOCITY_SET = FeatureSet("application_velocity", "2")
 
@@ -76,9 +77,7 @@ class Velocity:
                subjects: dict[str, str] | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
         subjects = subjects or self._subjects(customer_id, national_id)
-        keys = {name: r.entities() for name, r in _windows(subjects, now).items()}
-        found = self._store.counts(VELOCITY_SET, [k for ks in keys.values() for k in ks])
-        return {name: sum(found.get(k, 0) for k in ks) for name, ks in keys.items()}
+        return range_sums(_windows(subjects, now), partial(self._store.counts, VELOCITY_SET))
 
 
 def _windows(subjects: dict[str, str], now: float) -> dict[str, BucketRange]:

@@ -193,7 +193,7 @@ class Projector:
         done = self.store.checkpoints()
         return sum(max(0, h.seq - done.get(h.chain_id, 0)) for h in heads)
 
-    def _project(self, entries: Iterable[Entry], pace: Pacer = UNPACED
+    def _project(self, entries: Iterable[Entry], pace: Pacer
                  ) -> tuple[list[Fact], list[BinCount]]:
         facts: list[Fact] = []
         counts = _Counts()
