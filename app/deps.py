@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from app.builder import Services
 from app.errors import BadRequest
+from app.services import Services
 
 
 async def get_services(request: Request) -> Services:

@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.auth import AuthenticateFirst
-from app.builder import Services, build_services
 from app.console import router as console
 from app.errors import STATUS, status_of
 from app.logging import configure_logging
@@ -34,6 +33,7 @@ from app.routes import (
     policies,
     reviews,
 )
+from app.services import Services, build_services
 from app.settings import Settings
 from app.tracing import configure_tracing
 

@@ -227,7 +227,7 @@ def migrated_database(server: PostgresServer, name: str) -> str:
     the service's login role; returns the service's URL of it."""
     import psycopg
 
-    from app.builder import POSTGRES_SCHEMAS
+    from app.configs import POSTGRES_SCHEMAS
     from core.schema import upgrade
 
     with psycopg.connect(server.url(), autocommit=True) as admin:

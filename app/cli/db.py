@@ -30,7 +30,7 @@ def db_upgrade(sql: Annotated[bool, typer.Option(
     """Bring every schema to this build's head, in one transaction, as the owner
     (CREDIT_POSTGRES_ADMIN_URL, else CREDIT_POSTGRES_URL); the service's role
     (CREDIT_POSTGRES_SERVICE_ROLE) is created if missing and granted what the stores need."""
-    from app.builder import POSTGRES_SCHEMAS
+    from app.configs import POSTGRES_SCHEMAS
     from core.schema import upgrade
 
     settings = Settings()
@@ -53,7 +53,7 @@ def db_status() -> None:
     is current (the service refuses to start otherwise)."""
     import psycopg
 
-    from app.builder import POSTGRES_SCHEMAS
+    from app.configs import POSTGRES_SCHEMAS
     from core.schema import SchemaMismatch, check, current
 
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 
 from app.auth import SCOPES, ApiKeyStore
-from app.builder import Services, build_services
 from app.main import create_app
+from app.services import Services, build_services
 from app.settings import Settings
 from tests.conftest import GENEROUS_DEADLINES
 

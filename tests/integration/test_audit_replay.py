@@ -10,8 +10,9 @@ import sys
 import orjson
 import pytest
 
-from app.builder import Builder, build_services
+from app.builder import Builder
 from app.schemas import COUNTRIES, Application
+from app.services import build_services
 from app.settings import Settings
 from app.simulators.server import application_for_row
 from audit.records import parse_record

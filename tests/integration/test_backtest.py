@@ -17,9 +17,10 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from app.builder import Builder, build_services
+from app.builder import Builder
 from app.cli import cli
 from app.schemas import COUNTRIES, Application
+from app.services import build_services
 from app.settings import Settings
 from app.simulators.server import application_for_row
 from decision.policy import Policy

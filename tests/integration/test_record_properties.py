@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.builder import Builder, build_services
+from app.builder import Builder
+from app.services import build_services
 from app.settings import Settings
 from audit.records import DecisionRecord, parse_record
 from decision.application import Application

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.builder import cached_sources
-from app.builder import feature_config as config_from_settings
+from app.configs import feature_config as config_from_settings
+from app.services import cached_sources
 from app.settings import Settings
 from audit.pii import Pseudonymizer
 from feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
@@ -50,7 +50,7 @@ def test_zero_ttl_leaves_a_source_uncached(tmp_path):
 
 def test_outcome_store_is_embedded_under_the_data_dir(tmp_path):
     """CREDIT_OUTCOME_STORE=sqlite (the default): outcomes.db in data_dir."""
-    from app.builder import outcome_config
+    from app.configs import outcome_config
     from monitoring.sqlite import SQLiteOutcomeConfig
 
     cfg = outcome_config(Settings(data_dir=tmp_path))

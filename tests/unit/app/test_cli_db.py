@@ -5,8 +5,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from app.builder import Builder, outcome_config
+from app.builder import Builder
 from app.cli import cli
+from app.configs import outcome_config
 from app.settings import Settings
 from core.schema import SchemaMismatch
 from tests.conftest import drop_postgres_db, new_postgres_db

@@ -4,7 +4,7 @@ first, and the check that refuses a database at a revision this build does not k
 import psycopg
 import pytest
 
-from app.builder import POSTGRES_SCHEMAS
+from app.configs import POSTGRES_SCHEMAS
 from core.schema import Branch, SchemaMismatch, check, current, upgrade
 from tests.conftest import PostgresDB, drop_postgres_db, new_postgres_db
 from tests.servers import SERVICE_ROLE
