@@ -141,6 +141,9 @@ def build_services(settings: Settings) -> Services:
                           settings.rate_limit_storage,
                           on_error=decision_metrics.rate_limit_errors.inc)
     projector = b.review_projector()
+    listeners = [projector.on_decision]
+    if settings.monitoring_refresh_s > 0:  # only its passes drop what others projected first
+        listeners.append(b.monitor.projector.on_decision)
     policy_holder = PolicyHolder(b.policy)
     policies = PolicyReloader(b.policy_admin, policy_holder, settings.policy_poll_s)
     orchestrator = Orchestrator(
@@ -150,7 +153,8 @@ def build_services(settings: Settings) -> Services:
         reason_count=settings.reason_count, metrics=decision_metrics,
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
         rollout=_rollout(b, metrics_registry), audit_timeout_s=settings.audit_timeout_s,
-        feature_timeout_s=settings.feature_store_timeout_s, listeners=[projector.on_decision])
+        feature_timeout_s=settings.feature_store_timeout_s,
+        listeners=listeners)
     monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
                            settings.monitoring_refresh_s, settings.monitoring_performance_days,
                            settings.monitoring_drift_days, settings.background_cpu_share)

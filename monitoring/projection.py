@@ -9,7 +9,12 @@ customer never needs to touch them. A batch's facts, counts and new checkpoint a
 in one transaction, so a crash or a second process never counts a decision twice.
 
 A decision's features are personal data: they are read only through the RecordReader
-seam (None once the customer was erased; then only the score is counted).
+seam (None once the customer was erased; then only the score is counted), or handed over
+live: the orchestrator calls `on_decision` once a decision is durable, with its inputs in
+clear, and the catch-up that reaches its entry takes the fact and features from there
+instead of parsing the record and opening its sealed inputs again (135 -> ~10 µs of CPU per
+decision, ADR 0150). They stay in this worker's memory until then: at most two passes of
+the background refresh.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import structlog
 
 from audit.pii import RecordReader
 from audit.record import Entry
-from audit.records import DecisionRecord, parse_record
+from audit.records import DecisionInputs, DecisionRecord, parse_record
 from audit.store import AuditStore
 from core.pacing import UNPACED, Pacer
 from monitoring.performance import pd_band
@@ -34,6 +39,7 @@ from monitoring.reference import SCORE, Reference
 from monitoring.store import BinCount, Fact, OutcomeStore
 
 BATCH = 2000  # audit entries per transaction
+LIVE = 50_000  # decisions handed over live and not yet projected, at most (then parsed)
 _log = structlog.get_logger("credit.monitoring")
 
 
@@ -88,6 +94,7 @@ def fact_of(rec: DecisionRecord) -> Fact:
 
 
 Key = tuple[str, str, str]  # day, country, model version
+Features = dict[str, float | None]
 
 
 class _Counts:
@@ -98,7 +105,7 @@ class _Counts:
         self.rows: dict[Key, list[list[float]]] = defaultdict(list)
         self.scores: dict[Key, list[float]] = defaultdict(list)
 
-    def add(self, key: Key, ref: Reference, features: dict[str, float | None] | None,
+    def add(self, key: Key, ref: Reference, features: Features | None,
             pd: float | None) -> None:
         self.refs[key] = ref
         if features is not None:
@@ -125,13 +132,33 @@ class _Counts:
 
 class Projector:
     def __init__(self, audit: AuditStore, store: OutcomeStore, reader: RecordReader,
-                 references: Callable[[str], Reference | None], batch: int = BATCH) -> None:
+                 references: Callable[[str], Reference | None], batch: int = BATCH,
+                 live: int = LIVE) -> None:
         self.audit = audit
         self.store = store
         self.reader = reader
         self.references = references
         self.batch = batch
         self._lock = threading.Lock()  # one catch-up at a time in this process
+        # Decisions handed over live, by decision id, in two generations: a background pass
+        # starts a new one and drops the one before, whose entries that pass or an earlier
+        # one reached (projected here or by another process: either way not needed).
+        self._live_max = live
+        self._live: dict[str, tuple[Fact, Features | None]] = {}
+        self._older: dict[str, tuple[Fact, Features | None]] = {}
+
+    def on_decision(self, record: DecisionRecord, inputs: DecisionInputs | None = None) -> None:
+        """A decision listener (after its record is durable): keeps what its projection
+        needs. Never blocks; past `live` kept decisions it keeps nothing (they are parsed)."""
+        live = self._live
+        if len(live) < self._live_max:
+            live[record.decision_id] = (fact_of(record),
+                                        None if inputs is None else inputs.features)
+
+    def _handed_over(self, decision_id: str | None) -> tuple[Fact, Features | None] | None:
+        if decision_id is None:
+            return None
+        return self._live.pop(decision_id, None) or self._older.pop(decision_id, None)
 
     def pending(self) -> int:
         done = self.store.checkpoints()
@@ -176,6 +203,10 @@ class Projector:
                   share: bool, pace: Pacer) -> int:
         heads = self.audit.heads()
         if share:
+            # What was handed over before the last pass started is below the heads that
+            # pass read, so it is projected (here or by another process) or gets parsed:
+            # dropping it changes what projecting costs, never the read model.
+            self._older, self._live = self._live, {}
             heads.sort(key=lambda h: h.chain_id != self.audit.chain_id)
         for head in heads:
             while budget_s is None or time.monotonic() - t0 < budget_s:
@@ -199,17 +230,22 @@ class Projector:
         counts = _Counts()
         for entry in entries:
             pace.tick()
-            if b'"type":"decision"' not in entry.body:  # canonical JSON: no spaces
+            rec: DecisionRecord | None = None
+            if (live := self._handed_over(entry.decision_id)) is not None:
+                fact, features = live
+            elif b'"type":"decision"' not in entry.body:  # canonical JSON: no spaces
                 continue
-            rec = parse_record(entry.body)
-            if not isinstance(rec, DecisionRecord):
+            elif isinstance(parsed := parse_record(entry.body), DecisionRecord):
+                rec, fact, features = parsed, fact_of(parsed), None
+            else:
                 continue
-            fact = fact_of(rec)
             facts.append(fact)
             ref = self.references(fact.model_version)
             if ref is None:
                 continue  # a version trained before references were kept: no drift counts
-            inputs = self.reader.inputs(rec)
-            counts.add((rec.decided_at[:10], rec.country, fact.model_version), ref,
-                       inputs.features if inputs is not None else None, fact.pd)
+            if rec is not None:
+                inputs = self.reader.inputs(rec)
+                features = inputs.features if inputs is not None else None
+            counts.add((fact.decided_at[:10], fact.country, fact.model_version), ref,
+                       features, fact.pd)
         return facts, counts.binned()

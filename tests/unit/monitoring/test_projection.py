@@ -8,7 +8,7 @@ import pytest
 
 from audit.keystore import SQLiteCustomerKeyStore
 from audit.pii import EnvelopeCipher, RecordReader
-from audit.records import DecisionRecord, parse_record
+from audit.records import DecisionInputs, DecisionRecord, parse_record
 from audit.sqlite import SQLiteAuditStore
 from core.pacing import Pacer
 from monitoring.projection import Projector, fact_of
@@ -62,6 +62,58 @@ def test_every_decision_once_with_its_binned_features(audit, outcome_store, read
     assert counts(outcome_store, "age").tolist() == (
         REF.features["age"].count(np.array(ages + [np.nan] * 3))).tolist()
     assert counts(outcome_store, "score").sum() == 23
+
+
+class CountingReader(RecordReader):
+    def __init__(self, cipher):
+        super().__init__(cipher)
+        self.opened: list[str] = []
+
+    def inputs(self, record):
+        self.opened.append(record.decision_id)
+        return super().inputs(record)
+
+
+def hand_over(projector, audit, start, n):
+    """Log decisions as the orchestrator does, then hand each over live with its inputs."""
+    log(audit, n, start=start)
+    for i in range(start, start + n):
+        rec = parse_record(audit.get_by_application(f"A{i}").body)
+        projector.on_decision(rec, DecisionInputs(
+            raw_inputs={}, features={"age": float(i), "amount": 10.0 * i}, velocity=None,
+            sources={}))
+
+
+def test_decisions_handed_over_live_are_projected_without_opening_them(audit, outcome_store,
+                                                                         reader):
+    """The orchestrator's hand-over: the same facts and counts as parsing the log, and the
+    sealed inputs of those decisions are never opened; the others are."""
+    counting = CountingReader(reader.cipher)
+    projector = Projector(audit, outcome_store, counting, refs)
+    hand_over(projector, audit, 10, 20)
+    fresh = projector.catch_up()
+    assert (fresh.projected, fresh.pending) == (23, 0)
+    assert counting.opened == ["D1", "D2", "D3"]  # the fixture's, not handed over
+    ages = [float(i) for i in range(10, 30)]
+    assert counts(outcome_store, "age").tolist() == (
+        REF.features["age"].count(np.array(ages + [np.nan] * 3))).tolist()
+    assert counts(outcome_store, "score").sum() == 23
+    assert len(outcome_store.decision_rows(Period())) == 23
+
+
+def test_decisions_another_process_projected_are_dropped_after_two_passes(
+        audit, outcome_store, reader):
+    """What another process projected first is never reached here: the background pass
+    after next drops it, so memory stays bounded; past `live` nothing more is kept."""
+    projector = Projector(audit, outcome_store, reader, refs, live=5)
+    hand_over(projector, audit, 10, 8)
+    assert len(projector._live) == 5
+    Projector(audit, outcome_store, reader, refs).catch_up()  # the other process
+    projector.catch_up(share=True)
+    assert (len(projector._live), len(projector._older)) == (0, 5)
+    projector.catch_up(share=True)
+    assert (len(projector._live), len(projector._older)) == (0, 0)
+    assert len(outcome_store.decision_rows(Period())) == 11
 
 
 def test_a_paced_refresh_pauses_and_projects_the_same(audit, outcome_store, reader):
