@@ -73,8 +73,9 @@ class Arms:
         return live, other if shadow else None
 
 
-def request_hash(app: Application) -> str:
-    return sha256_hex(canonical(app.model_dump(mode="json")))
+def request_hash(body: dict[str, Any]) -> str:
+    """Of the application as JSON (`model_dump(mode="json")`)."""
+    return sha256_hex(canonical(body))
 
 
 class Orchestrator:
@@ -118,7 +119,8 @@ class Orchestrator:
     async def decide(self, app: Application, language: str = "en") -> Outcome:
         """Single flight per application id: a concurrent duplicate waits for the decision in
         progress instead of racing it (across processes the audit log's unique key decides)."""
-        rhash = request_hash(app)
+        body = app.model_dump(mode="json")
+        rhash = request_hash(body)
         running = self._inflight.get(app.application_id)
         if running is not None:
             first_hash, future = running
@@ -131,11 +133,11 @@ class Orchestrator:
         self._inflight[app.application_id] = (rhash, future)
         try:
             if self._tracer is None:
-                outcome = await self._decide(app, rhash, language)
+                outcome = await self._decide(app, body, rhash, language)
             else:
                 with self._tracer.start_as_current_span("decision") as span:
                     span.set_attribute("credit.country", app.country)
-                    outcome = await self._decide(app, rhash, language)
+                    outcome = await self._decide(app, body, rhash, language)
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -144,7 +146,8 @@ class Orchestrator:
         future.set_result(outcome)
         return outcome
 
-    async def _decide(self, app: Application, rhash: str, language: str) -> Outcome:
+    async def _decide(self, app: Application, body: dict[str, Any], rhash: str,
+                      language: str) -> Outcome:
         t0 = time.perf_counter()
         stage = Stages(self._tracer)
         with stage("idempotency"):
@@ -174,8 +177,8 @@ class Orchestrator:
             with stage("shadow_wait"):
                 shadow = await self.rollout.compare(pending, live, app.country)  # type: ignore[union-attr]
         with stage("audit"):
-            record, inputs = self._record(app, rhash, case, enrichment, assignment, live,
-                                          shadow, stage.ms, language, await key)
+            record, inputs = self._record(app, body, rhash, case, enrichment, assignment,
+                                          live, shadow, stage.ms, language, await key)
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
@@ -203,9 +206,9 @@ class Orchestrator:
         return Case(app.country, x, raw, as_dict(x), [d.source for d in enrichment.degraded],
                     velocity, self.scorers.current)  # pinned: one version throughout
 
-    def _record(self, app: Application, rhash: str, case: Case, enrichment: Enrichment,
-                assignment: Assignment | None, live: ArmOutcome, shadow: ShadowSection | None,
-                timings: dict[str, float], language: str,
+    def _record(self, app: Application, body: dict[str, Any], rhash: str, case: Case,
+                enrichment: Enrichment, assignment: Assignment | None, live: ArmOutcome,
+                shadow: ShadowSection | None, timings: dict[str, float], language: str,
                 key: DataKey) -> tuple[DecisionRecord, DecisionInputs]:
         decision_id = uuid.uuid4().hex
         scorer = case.scorer
@@ -214,8 +217,7 @@ class Orchestrator:
         inputs = DecisionInputs(raw_inputs=case.raw, features=case.features,
                                 velocity=case.velocity,
                                 sources={n: a.values for n, a in enrichment.sources.items()})
-        application, personal = self.protector.seal_decision(app.model_dump(mode="json"),
-                                                             inputs, key)
+        application, personal = self.protector.seal_decision(body, inputs, key)
         record = DecisionRecord(
             decision_id=decision_id, application_id=app.application_id, country=app.country,
             decided_at=datetime.now(UTC).isoformat(), request_sha256=rhash,

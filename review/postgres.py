@@ -40,9 +40,7 @@ class PostgresReviewStore:
             try:
                 with conn.transaction():  # a savepoint: the conflict leaves the rest usable
                     conn.execute("INSERT INTO review_cases VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                                 (case.review_id, case.decision_id, case.kind, case.country,
-                                  rank(case), case.opened_at, case.outcome is None,
-                                  case.version, case.to_json()))
+                                 _case_row(case))
             except psycopg.errors.UniqueViolation:
                 if conn.execute("SELECT 1 FROM review_cases WHERE review_id = %s",
                                 (case.review_id,)).fetchone():
@@ -52,6 +50,19 @@ class PostgresReviewStore:
             if action is not None:
                 _insert_action(conn, action)
         return True
+
+    def open_referrals(self, cases: Sequence[Case], notices: Sequence[Notice]) -> int:
+        new = 0
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if cases:
+                cur.executemany("INSERT INTO review_cases VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                                "ON CONFLICT DO NOTHING", [_case_row(c) for c in cases])
+                new += cur.rowcount
+            if notices:
+                cur.executemany("INSERT INTO review_notices VALUES (%s,%s,%s,%s,%s) "
+                                "ON CONFLICT DO NOTHING", [_notice_row(n) for n in notices])
+                new += cur.rowcount
+        return new
 
     def save_case(self, case: Case, expected_version: int, action: Action) -> bool:
         with self._pool.connection() as conn, conn.transaction():
@@ -178,6 +189,11 @@ class PostgresReviewStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _case_row(c: Case) -> tuple:
+    return (c.review_id, c.decision_id, c.kind, c.country, rank(c), c.opened_at,
+            c.outcome is None, c.version, c.to_json())
 
 
 def _notice_row(n: Notice) -> tuple:

@@ -70,19 +70,25 @@ class Projection:
 
     # -- automated decisions -------------------------------------------------------------
 
-    def decision(self, record: DecisionRecord, inputs: DecisionInputs | None = None,
-                 fresh: bool = False) -> None:
-        # Looked up first: a record seen again (every catch-up pass re-reads the last
-        # minute) costs a read, not a write transaction or opening personal inputs. A
-        # `fresh` one (live, just written) is almost never there: the writes' own
-        # insert-if-absent covers the rare race with a catch-up pass.
+    def decision(self, record: DecisionRecord) -> None:
+        """One decision found in the log. Looked up first: a record seen again (every
+        catch-up pass re-reads the last minute) costs a read, not a write transaction or
+        opening its personal inputs."""
         outcome, store = record.response.outcome, self.store
-        if outcome == "refer" and (fresh or store.get_case(referral_id(record.decision_id))
-                                   is None):
-            store.open_case(self.referral(record, inputs))
-        elif outcome == "decline" and (fresh or store.get_notice(record.decision_id) is None):
+        if outcome == "refer" and store.get_case(referral_id(record.decision_id)) is None:
+            store.open_case(self.referral(record))
+        elif outcome == "decline" and store.get_notice(record.decision_id) is None:
             store.put_notice(self._notice(record.decision_id, record.country,
                                           utc(record.decided_at)))
+
+    def decisions(self, fresh: Sequence[tuple[DecisionRecord, DecisionInputs | None]]) -> int:
+        """Decisions just written (live), with their inputs in clear when given: their
+        referral cases and decline notices in one write, each inserted if absent (a fresh
+        one is almost never there; a catch-up pass may have raced it)."""
+        cases = [self.referral(r, i) for r, i in fresh if r.response.outcome == "refer"]
+        notices = [self._notice(r.decision_id, r.country, utc(r.decided_at))
+                   for r, _ in fresh if r.response.outcome == "decline"]
+        return self.store.open_referrals(cases, notices)
 
     def projected(self, decision_ids: Sequence[str]) -> set[str]:
         """Those of these decisions whose referral case or decline notice is in the store

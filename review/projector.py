@@ -51,6 +51,7 @@ _WANTED = (b'"outcome":"refer"', b'"outcome":"decline"', b'"type":"review_',
            b'"type":"decision_override"', b'"type":"decision_contest"',
            b'"type":"adverse_action_notice_sent"')
 _CHUNK = 1000  # entries whose projection is looked up at once
+_BURST = 500  # queued decisions applied in one store write, at most
 
 
 @dataclass
@@ -93,16 +94,26 @@ class ReviewProjector:
             self.dropped += 1
 
     def _apply_queued(self) -> None:
-        while True:
-            item = self._queue.get()
+        """Applies what the queue holds in one store write: one item when decisions are
+        spread out, a burst at once under load (a write per decision cost its transaction
+        and a wakeup of this thread each)."""
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(items) < _BURST:
+                    items.append(self._queue.get_nowait())
+            fresh = [i for i in items if i is not None]
+            stop = len(fresh) < len(items)
             try:
-                if item is None:
-                    return
-                self.projection.decision(*item, fresh=True)
-            except Exception as exc:  # noqa: BLE001 - the catch-up applies it from the log
-                _log.warning("review_projection_failed", error_type=type(exc).__name__)
+                if fresh:
+                    self.projection.decisions(fresh)
+            except Exception as exc:  # noqa: BLE001 - the catch-up applies them from the log
+                _log.warning("review_projection_failed", error_type=type(exc).__name__,
+                             decisions=len(fresh))
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
 
     def drain(self, timeout_s: float = 5.0) -> bool:
         """Wait until queued decisions are applied (tests, shutdown); False on timeout."""

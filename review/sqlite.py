@@ -76,16 +76,26 @@ class SQLiteReviewStore:
                            (case.review_id,)).fetchone():
                 return False
             try:
-                cur.execute("INSERT INTO cases VALUES (?,?,?,?,?,?,?,?,?)",
-                            (case.review_id, case.decision_id, case.kind, case.country,
-                             rank(case), case.opened_at, int(case.outcome is None),
-                             case.version, case.to_json()))
+                cur.execute("INSERT INTO cases VALUES (?,?,?,?,?,?,?,?,?)", _case_row(case))
             except sqlite3.IntegrityError:
                 raise CaseConflict(f"decision {case.decision_id} already has a {case.kind} "
                                    "case or an open case") from None
             if action is not None:
                 _insert_action(cur, action)
         return True
+
+    def open_referrals(self, cases: Sequence[Case], notices: Sequence[Notice]) -> int:
+        new = 0
+        with self._write() as cur:
+            if cases:
+                cur.executemany("INSERT OR IGNORE INTO cases VALUES (?,?,?,?,?,?,?,?,?)",
+                                [_case_row(c) for c in cases])
+                new += cur.rowcount
+            if notices:
+                cur.executemany("INSERT OR IGNORE INTO notices VALUES (?,?,?,?,?)",
+                                [_notice_row(n) for n in notices])
+                new += cur.rowcount
+        return new
 
     def save_case(self, case: Case, expected_version: int, action: Action) -> bool:
         with self._write() as cur:
@@ -158,16 +168,12 @@ class SQLiteReviewStore:
 
     def put_notice(self, notice: Notice) -> bool:
         with self._write() as cur:
-            cur.execute("INSERT OR IGNORE INTO notices VALUES (?,?,?,?,?)",
-                        (notice.decision_id, notice.country, notice.status, notice.due_at,
-                         notice.to_json()))
+            cur.execute("INSERT OR IGNORE INTO notices VALUES (?,?,?,?,?)", _notice_row(notice))
             return cur.rowcount == 1
 
     def set_notice(self, notice: Notice) -> None:
         with self._write() as cur:
-            cur.execute("INSERT OR REPLACE INTO notices VALUES (?,?,?,?,?)",
-                        (notice.decision_id, notice.country, notice.status, notice.due_at,
-                         notice.to_json()))
+            cur.execute("INSERT OR REPLACE INTO notices VALUES (?,?,?,?,?)", _notice_row(notice))
 
     def get_notice(self, decision_id: str) -> Notice | None:
         rows = self._read("SELECT doc FROM notices WHERE decision_id = ?", (decision_id,))
@@ -209,6 +215,15 @@ class SQLiteReviewStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _case_row(c: Case) -> tuple:
+    return (c.review_id, c.decision_id, c.kind, c.country, rank(c), c.opened_at,
+            int(c.outcome is None), c.version, c.to_json())
+
+
+def _notice_row(n: Notice) -> tuple:
+    return n.decision_id, n.country, n.status, n.due_at, n.to_json()
 
 
 def _insert_action(cur: sqlite3.Cursor, a: Action) -> bool:

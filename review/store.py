@@ -21,6 +21,12 @@ class ReviewStore(Protocol):
         id exists already (a replay of the same event); CaseConflict when the decision
         already has a case of this kind or an open case."""
 
+    def open_referrals(self, cases: Sequence[Case], notices: Sequence[Notice]) -> int:
+        """The live projection of a burst of automated decisions, in one transaction: each
+        referral case and decline notice inserted if absent. A case that would break one of
+        the three rules is left out, as a replayed one is (the catch-up meets it again and
+        says why). Returns how many of them were new."""
+
     def save_case(self, case: Case, expected_version: int, action: Action) -> bool:
         """Store `case` if the stored one is still at `expected_version`, with the action
         that moved it; CaseConflict otherwise. False (and no change) when this action was

@@ -193,6 +193,21 @@ def test_queue_stats_count_open_cases_oldest_and_overdue_per_country_and_kind(st
     assert store.queue_stats("2026-11-01T00:00:00.000000+00:00")[0][4] == 0
 
 
+def test_open_referrals_inserts_a_burst_once_and_leaves_out_conflicts(store):
+    """The live projection's write: new cases and notices in one call, counted; a replayed
+    one, or a case breaking a rule (a second open case of its decision), is left out."""
+    store.open_case(case())  # D1's referral, already there
+    n1 = Notice("D5", "ES", "2026-11-20T10:00:00.000000+00:00", "2026-12-20T10:00:00.000000+00:00")
+    burst = [case(), case("ref-2", "D2"), case("ref-3", "D3"), case("con-1", "D1", "contest")]
+    assert store.open_referrals(burst, [n1]) == 3
+    assert sorted(c.review_id for c in store.list_cases(CaseQuery())) == ["ref-1", "ref-2",
+                                                                          "ref-3"]
+    assert store.get_case("ref-2") == case("ref-2", "D2")
+    assert store.get_notice("D5") == n1
+    assert store.open_referrals(burst[1:3], [n1]) == 0
+    assert store.open_referrals([], []) == 0
+
+
 def test_notices_insert_once_update_and_list_by_due(store):
     """A decision has one notice; listing by status and country, earliest due first."""
     n1 = Notice("D1", "ES", "2026-11-20T10:00:00.000000+00:00", "2026-12-20T10:00:00.000000+00:00")
