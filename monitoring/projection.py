@@ -39,7 +39,7 @@ from monitoring.reference import SCORE, Reference
 from monitoring.store import BinCount, Fact, OutcomeStore
 
 BATCH = 2000  # audit entries per transaction
-LIVE = 50_000  # decisions handed over live and not yet projected, at most (then parsed)
+LIVE = 30_000  # decisions handed over live and not yet projected (~1.5 KB each), at most
 _log = structlog.get_logger("credit.monitoring")
 
 
