@@ -153,8 +153,7 @@ def build_services(settings: Settings) -> Services:
         reason_count=settings.reason_count, metrics=decision_metrics,
         limiter=limiter, velocity=Velocity(b.feature_store, b.pseudonymizer),
         rollout=_rollout(b, metrics_registry), audit_timeout_s=settings.audit_timeout_s,
-        feature_timeout_s=settings.feature_store_timeout_s,
-        listeners=listeners)
+        feature_timeout_s=settings.feature_store_timeout_s, listeners=listeners)
     monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
                            settings.monitoring_refresh_s, settings.monitoring_performance_days,
                            settings.monitoring_drift_days, settings.background_cpu_share)
