@@ -28,10 +28,11 @@ from audit.anchor import DigestAnchor, DirectoryAnchorConfig
 from audit.digest import DigestSigner, DigestStore, DigestWriter
 from audit.factory import open_anchor, open_digests, open_keys, open_log
 from audit.keystore import CustomerKeyStore
-from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader, key_file
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
 from audit.s3_anchor import S3AnchorConfig
 from audit.store import AuditStore
 from audit.verify import LogReport, VerifyResult, verify_log
+from core.keyfile import load_or_create
 from decision.application import COUNTRIES
 from decision.erasure import Eraser
 from decision.policy import Policy
@@ -139,7 +140,7 @@ class Builder:
         s = self.settings
         current = (base64.b64decode(s.audit_master_key.get_secret_value())
                    if s.audit_master_key is not None
-                   else key_file(s.keys_dir / "audit-master.key"))
+                   else load_or_create(s.keys_dir / "audit-master.key"))
         return EnvelopeCipher([current, *s.other_master_keys], self.customer_keys)
 
     @cached_property

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.record import canonical, now_stamp, sha256_hex
+from core.keyfile import load_or_create
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ def key_id(key: Ed25519PublicKey) -> str:
     return sha256_hex(raw)[:16]
 
 
+def _new_private_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+
+
 class DigestSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
@@ -99,17 +106,9 @@ class DigestSigner:
     @classmethod
     def from_key_file(cls, path: Path) -> DigestSigner:
         """Load the key, creating one (mode 0600, public half beside it) on first use."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())
-            path.write_bytes(pem)
-            path.chmod(0o600)
-        signer = cls.from_pem(path.read_bytes())
-        pub = path.with_suffix(".pub.pem")
-        if not pub.exists():
-            pub.write_bytes(public_key_pem(signer.public_key))
+        signer = cls.from_pem(load_or_create(path, _new_private_pem))
+        load_or_create(path.with_suffix(".pub.pem"), lambda: public_key_pem(signer.public_key),
+                       mode=0o644)
         return signer
 
     def sign_bytes(self, data: bytes) -> bytes:

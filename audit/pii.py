@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from audit.keystore import CustomerKey, CustomerKeyStore, KeyErased
 from audit.record import canonical
 from audit.records import DecisionInputs, DecisionRecord, PersonalData, Sealed, to_json
+from core.keyfile import load_or_create
 
 ALG = "A256GCM"
 
@@ -42,7 +42,7 @@ class Pseudonymizer:
     @classmethod
     def from_key_file(cls, path: Path) -> Pseudonymizer:
         """Load the key, creating a random one (mode 0600) on first use."""
-        return cls(key_file(path))
+        return cls(load_or_create(path))
 
     def national_id(self, national_id: str) -> str:
         digest = hmac.new(self._key, national_id.strip().upper().encode(), hashlib.sha256)
@@ -52,15 +52,6 @@ class Pseudonymizer:
         """The key store's name for a customer (the log never holds the customer id)."""
         digest = hmac.new(self._key, b"customer:" + customer_id.encode(), hashlib.sha256)
         return "cust-" + digest.hexdigest()[:32]
-
-
-def key_file(path: Path, size: int = 32) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(size))
-    return path.read_bytes()
 
 
 def _b64(data: bytes) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
+from core.keyfile import load_or_create
 from feature_flags.model import BUCKETS
 
 
@@ -29,21 +28,4 @@ class Bucketer:
 
     @classmethod
     def from_key_file(cls, path: Path) -> Bucketer:
-        return cls(load_or_create_key(path))
-
-
-def load_or_create_key(path: Path) -> bytes:
-    """Read the key file, creating it on first use. Two processes starting together must end
-    up with the same key, so the new key is linked into place (fails if another won)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_bytes()
+        return cls(load_or_create(path))

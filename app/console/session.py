@@ -8,26 +8,11 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 COOKIE = "console_session"
-
-
-def load_or_create_key(path: Path) -> bytes:
-    """The signing key, generated once under data_dir/keys (like the other local keys)."""
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(key)
-    tmp.chmod(0o600)
-    os.replace(tmp, path)
-    return key
 
 
 @dataclass(frozen=True)

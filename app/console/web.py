@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app.auth import DEV_PRINCIPAL, Principal
-from app.console.session import COOKIE, Session, SessionSigner, load_or_create_key
+from app.console.session import COOKIE, Session, SessionSigner
+from core.keyfile import load_or_create
 
 HERE = Path(__file__).parent
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
@@ -60,7 +61,7 @@ def signer(request: Request) -> SessionSigner:
     if getattr(state, "console_signer", None) is None:
         settings = request.app.state.services.settings
         state.console_signer = SessionSigner(
-            load_or_create_key(settings.keys_dir / "console-session.key"))
+            load_or_create(settings.keys_dir / "console-session.key"))
     return state.console_signer
 
 

@@ -1,13 +1,14 @@
 """Console session cookies: signed, expiring, never holding the key."""
 
 
-from app.console.session import SessionSigner, load_or_create_key
+from app.console.session import SessionSigner
+from core.keyfile import load_or_create
 
 
 def test_round_trip_and_tamper(tmp_path):
     """A cookie reads back; a changed byte, another key or no cookie reads as no session."""
-    key = load_or_create_key(tmp_path / "k")
-    assert load_or_create_key(tmp_path / "k") == key and len(key) == 32
+    key = load_or_create(tmp_path / "k")
+    assert load_or_create(tmp_path / "k") == key and len(key) == 32
     signer = SessionSigner(key)
     cookie = signer.issue("abc123")
     session = signer.read(cookie)
