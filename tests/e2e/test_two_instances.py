@@ -120,6 +120,10 @@ def system(trained, fault_simulators_url, redis_process, tmp_path_factory):
         with ThreadPoolExecutor(2) as pool:
             started = list(pool.map(servers.start_api, envs))
         try:
+            # Ready, not only alive: the first decisions must find PostgreSQL answering
+            # within the audit deadline (a cold pool on a busy box took longer once: 503).
+            for proc, url in started:
+                servers.wait_http(f"{url}/readyz", proc)
             a, b = (Instance(p, url, env, auth(d))
                     for (p, url), env, d in zip(started, envs, dirs, strict=True))
             yield System(a, b, pg, pg.url("credit"), fault_simulators_url)
