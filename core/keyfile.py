@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def random_bytes(size: int = 32) -> Callable[[], bytes]:
-    return lambda: secrets.token_bytes(size)
+def _random_key() -> bytes:
+    return secrets.token_bytes(32)
 
 
-def load_or_create(path: Path, make: Callable[[], bytes] = random_bytes(),
+def load_or_create(path: Path, make: Callable[[], bytes] = _random_key,
                    mode: int = 0o600) -> bytes:
     """The bytes of `path`, created from `make()` if it does not exist yet (with `mode`:
     a public half may be readable by others)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from pathlib import Path
 
 from audit.digest import DigestSigner
 from core.keyfile import load_or_create
@@ -31,7 +32,7 @@ def test_created_once_whole_and_private_under_a_race(tmp_path):
 
 
 def _first_use(path: str, out: multiprocessing.Queue) -> None:
-    out.put(DigestSigner.from_key_file(__import__("pathlib").Path(path)).key_id)
+    out.put(DigestSigner.from_key_file(Path(path)).key_id)
 
 
 def test_workers_starting_together_sign_with_the_same_digest_key(tmp_path):
