@@ -84,13 +84,15 @@ def api(env: dict[str, str], log: Path | None = None) -> Iterator[str]:
         yield base
 
 
-def start_api(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """An API process the caller owns (to kill -9 it): (process, base URL)."""
+def start_api(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """An API process the caller owns (to kill -9 it): (process, base URL). Its output goes
+    to `log` (appended) if given."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(_api_args(port), env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            cwd=tempfile.mkdtemp(prefix="server-cwd-"))
+    with open(log, "ab") if log else open(os.devnull, "wb") as out:
+        proc = subprocess.Popen(_api_args(port), env={**os.environ, **env},
+                                stdout=out, stderr=subprocess.STDOUT,
+                                cwd=tempfile.mkdtemp(prefix="server-cwd-"))
     try:
         wait_http(f"{base}/healthz", proc)
     except BaseException:

@@ -13,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import orjson
@@ -53,9 +55,14 @@ class Instance:
     url: str
     env: dict[str, str]
     headers: dict[str, str]
+    log: Path
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """What the instance logged last (for a failure's message: which store, which error)."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
 @dataclass
@@ -117,15 +124,16 @@ def system(trained, fault_simulators_url, redis_process, tmp_path_factory):
                   **shared_secrets()}
         dirs = [fresh_data_dir(trained, tmp_path_factory.mktemp(f"instance-{n}")) for n in "ab"]
         envs = [api_env(d, fault_simulators_url, **shared) for d in dirs]
+        logs = [d / "api.log" for d in dirs]
         with ThreadPoolExecutor(2) as pool:
-            started = list(pool.map(servers.start_api, envs))
+            started = list(pool.map(servers.start_api, envs, logs))
         try:
             # Ready, not only alive: the first decisions must find PostgreSQL answering
             # within the audit deadline (a cold pool on a busy box took longer once: 503).
             for proc, url in started:
                 servers.wait_http(f"{url}/readyz", proc)
-            a, b = (Instance(p, url, env, auth(d))
-                    for (p, url), env, d in zip(started, envs, dirs, strict=True))
+            a, b = (Instance(p, url, env, auth(d), log)
+                    for (p, url), env, d, log in zip(started, envs, dirs, logs, strict=True))
             yield System(a, b, pg, pg.url("credit"), fault_simulators_url)
         finally:
             for proc, _ in started:
@@ -144,7 +152,16 @@ def test_decisions_on_both_are_one_system(system, df):
         first = a.post("/v1/decisions", json=application_for_row(31, df, application_id="TWO-1"))
         assert first.status_code == 200, first.text
         record = b.get(f"/v1/decisions/{first.json()['decision_id']}")
-        assert record.status_code == 200 and record.json()["response"] == first.json()
+        if record.status_code == 503:
+            # Twice in ~5 full runs on a slow, stalling disk (not reproduced since): a store
+            # past its deadline. Being one system is this test's subject, availability under
+            # a stalled store test_degradation's: kept as a warning with its evidence, and
+            # read once more.
+            warnings.warn(f"GET on b: {record.text}\n{system.b.log_tail()}", stacklevel=1)
+            time.sleep(1)
+            record = b.get(f"/v1/decisions/{first.json()['decision_id']}")
+        assert record.status_code == 200, f"{record.text}\n{system.b.log_tail()}"
+        assert record.json()["response"] == first.json()
         again = b.post("/v1/decisions", json=application_for_row(31, df, application_id="TWO-1"))
         assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
         calls = bureau_calls(system.sims)
