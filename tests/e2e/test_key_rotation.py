@@ -17,6 +17,7 @@ from tests import servers
 from tests.conftest import api_env, auth, fresh_data_dir
 
 ROWS = list(range(40, 70))  # customers who come back again and again
+PAUSE_S = 0.02
 
 
 def b64() -> str:
@@ -24,7 +25,8 @@ def b64() -> str:
 
 
 class Load(threading.Thread):
-    """Decisions in a loop against whichever API processes are up (round robin)."""
+    """Decisions in a loop against whichever API processes are up (round robin), paced
+    (PAUSE_S between them): a steady stream, not a flood that slows every process start."""
 
     def __init__(self, headers):
         super().__init__(daemon=True)
@@ -53,6 +55,7 @@ class Load(threading.Thread):
                 if r.status_code == 200:
                     self.ids.append(r.json()["decision_id"])
                 i += 1
+                time.sleep(PAUSE_S)
 
 
 def test_rotation_while_serving(trained, simulators_url, tmp_path):
