@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from app.auth import ApiKeyStore
+from app.api_keys import ApiKeyStore
 from app.configs import (
     audit_config,
     feature_config,
@@ -43,13 +44,8 @@ from feature_flags.store import FlagStore
 from feature_store.factory import build_store
 from feature_store.protocol import FeatureStore
 from feature_store.velocity import Velocity
-from models.admin import ModelAdmin
-from models.registry import ModelRegistry
-from monitoring.drift import Thresholds
 from monitoring.factory import open_outcome_store
 from monitoring.ingest import OutcomeIngestor
-from monitoring.projection import Projector, ReferenceCache
-from monitoring.service import Monitor, MonitorConfig
 from monitoring.store import OutcomeStore
 from review.desk import ReviewDesk
 from review.factory import build_review_store
@@ -61,8 +57,15 @@ from review.sealing import CustomerSealer
 from review.store import ReviewStore
 from strategy.admin import PolicyAdmin
 from strategy.factory import build_policy_store
-from strategy.jobs import Backtester
 from strategy.store import PolicyStore
+
+if TYPE_CHECKING:
+    # Imported where built: with LightGBM, scikit-learn, SciPy and pandas they cost ~1.5 s,
+    # which only what scores, monitors or backtests pays (`credit audit ...` starts without).
+    from models.admin import ModelAdmin
+    from models.registry import ModelRegistry
+    from monitoring.service import Monitor
+    from strategy.jobs import Backtester
 
 # -- the builder ----------------------------------------------------------------------------
 
@@ -182,11 +185,15 @@ class Builder:
 
     @cached_property
     def model_admin(self) -> ModelAdmin:
+        from models.admin import ModelAdmin
+
         return ModelAdmin(self.registry, self.audit)
 
     def new_registry(self) -> ModelRegistry:
         """A registry client of its own (the reloader polls from a background thread)."""
         s = self.settings
+        from models.registry import ModelRegistry
+
         return ModelRegistry(s.mlflow_uri, s.model_name, s.mlflow_artifacts_dir)
 
     @cached_property
@@ -210,6 +217,8 @@ class Builder:
     @cached_property
     def backtester(self) -> Backtester:
         """Backtests of a candidate policy/model on the recorded history (Dask)."""
+        from strategy.jobs import Backtester
+
         return Backtester(self.audit, self.record_reader, self.outcome_store,
                           self.monitor.refresh, self.new_registry().load,
                           self.settings.data_dir / "backtests")
@@ -250,6 +259,10 @@ class Builder:
     @cached_property
     def monitor(self) -> Monitor:
         """Performance and drift over the read model projected from the audit log."""
+        from monitoring.drift import Thresholds
+        from monitoring.projection import Projector, ReferenceCache
+        from monitoring.service import Monitor, MonitorConfig
+
         s = self.settings
         references = ReferenceCache(self.new_registry().reference)
         projector = Projector(self.audit, self.outcome_store, self.record_reader, references)

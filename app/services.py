@@ -12,7 +12,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
-from app.auth import ApiKeyStore
+from app.api_keys import ApiKeyStore
 from app.builder import Builder
 from app.metrics import HttpMetrics, new_registry
 from app.settings import Settings

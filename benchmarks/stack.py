@@ -32,7 +32,7 @@ class Prepared:
 
 def prepare_data_dir(data_dir: Path, log=print) -> Prepared:
     """Reuse the data dir's @champion model, or train and register one; add a fresh API key."""
-    from app.auth import SCOPES, ApiKeyStore
+    from app.api_keys import SCOPES, ApiKeyStore
     from app.builder import Builder
     from app.settings import Settings
     from training.train import TrainConfig, train

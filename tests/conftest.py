@@ -71,7 +71,7 @@ def api_dir(trained: tuple[Settings, TrainResult],
 
 def create_key(data_dir: Path, scopes: list[str] | None = None, name: str = "tests") -> str:
     """A real API key in the data dir's key store (all scopes unless given)."""
-    from app.auth import SCOPES, ApiKeyStore
+    from app.api_keys import SCOPES, ApiKeyStore
 
     return ApiKeyStore(data_dir / "keys" / "api_keys.json").create(name, scopes or list(SCOPES))
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.auth import SCOPES, ApiKeyStore
+from app.api_keys import SCOPES, ApiKeyStore
 from app.settings import Settings
 
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys and their scopes.")

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.auth import DEV_PRINCIPAL, Principal
+from app.api_keys import DEV_PRINCIPAL, Principal
 from app.console.session import COOKIE, Session, SessionSigner
 from core.keyfile import load_or_create
 

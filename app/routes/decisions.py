@@ -6,7 +6,8 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, Response
 
-from app.auth import Principal, require
+from app.api_keys import Principal
+from app.auth import require
 from app.deps import ServicesDep, unique_json_keys
 from app.errors import NotFound
 from app.routes.review_story import story_json

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import Principal, require
+from app.api_keys import Principal
+from app.auth import require
 from app.deps import ServicesDep, unique_json_keys
 from app.errors import Unavailable
 from app.schemas import Country, ErrorOut

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import Principal, require
+from app.api_keys import Principal
+from app.auth import require
 from app.deps import ServicesDep
 from app.schemas import ErrorOut
 from monitoring.store import OutcomeStoreUnavailable

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import Principal, require
+from app.api_keys import Principal
+from app.auth import require
 from app.deps import ServicesDep, unique_json_keys
 from app.routes.monitoring import Day
 from app.schemas import Country, ErrorOut

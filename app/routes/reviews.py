@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 
-from app.auth import Principal, require
+from app.api_keys import Principal
+from app.auth import require
 from app.deps import ServicesDep
 from app.review_schemas import (
     CURSOR,

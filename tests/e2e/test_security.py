@@ -4,7 +4,7 @@ import httpx
 import orjson
 import pytest
 
-from app.auth import SCOPES
+from app.api_keys import SCOPES
 from app.simulators.server import application_for_row
 from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir

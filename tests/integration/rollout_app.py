@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from app.auth import SCOPES, ApiKeyStore
+from app.api_keys import SCOPES, ApiKeyStore
 from app.main import create_app
 from app.services import Services, build_services
 from app.settings import Settings

@@ -14,7 +14,7 @@ def test_hostile_console_input_is_refused_cleanly(data_dir, simulators_url):
             c.headers.pop("Authorization")
             cookie = await c.get("/console/decisions",
                                  headers={"Cookie": b"console_session=e30=.\xe9"})
-            from app.auth import SCOPES, ApiKeyStore
+            from app.api_keys import SCOPES, ApiKeyStore
 
             key = ApiKeyStore(settings.api_keys_path).create("console", list(SCOPES))
             login = await c.post("/console/login", data={"api_key": key})

@@ -36,7 +36,7 @@ def test_session_cookie_is_httponly_strict_and_holds_no_key(console, page):
 
 def test_revoked_key_ends_the_session(console, page):
     """The key is re-checked on every request: once revoked, the next page asks to sign in."""
-    from app.auth import ApiKeyStore
+    from app.api_keys import ApiKeyStore
     from tests.conftest import create_key
 
     key = create_key(console.data_dir, ["decisions:read"], name="short-lived")
