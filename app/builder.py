@@ -191,9 +191,9 @@ class Builder:
 
     def new_registry(self) -> ModelRegistry:
         """A registry client of its own (the reloader polls from a background thread)."""
-        s = self.settings
         from models.registry import ModelRegistry
 
+        s = self.settings
         return ModelRegistry(s.mlflow_uri, s.model_name, s.mlflow_artifacts_dir)
 
     @cached_property
