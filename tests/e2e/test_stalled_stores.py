@@ -19,10 +19,13 @@ from tests.conftest import GENEROUS_DEADLINES, api_env, auth, deadline_env, fres
 
 # The deadlines under test: production's defaults, not the functional tests' generous ones.
 DEADLINES = deadline_env({k: Settings.model_fields[k].default for k in GENEROUS_DEADLINES})
-# A loop held by a frozen store call would stall /healthz for at least that call's deadline
-# (Redis: rate limit, two cache reads and velocity, >= 0.3 s together; SQLite and DynamoDB
-# >= 1 s); below 0.2 s it was never held, with room for a busy machine.
+# A loop held by a frozen store call would stall /healthz for at least that call's deadline:
+# Redis (rate limit, two cache reads and velocity) >= 0.3 s together, the audit stores
+# (SQLite, DynamoDB) >= 1 s. Each limit is under that, with room for a busy machine: once, in
+# a full run, the whole process paused ~0.35 s (the decision took as much longer, 1.90 s
+# against 1.52 s) with a frozen DynamoDB, a pause no store call of its own made.
 PROBE_LIMIT_S = 0.2
+AUDIT_PROBE_LIMIT_S = 0.6
 
 
 def decide_while_probing(base, headers, body):
@@ -84,7 +87,7 @@ def test_a_locked_sqlite_store_is_503_within_2s(api, locked, row):
             base, headers, application_for_row(row, application_id=f"LOCK-{locked}"))
         ready = httpx.get(f"{base}/readyz", timeout=5)
     assert r.status_code == 503 and r.json()["error"] == "audit_unavailable"
-    assert took < 2.0 and probe < PROBE_LIMIT_S, (took, probe)
+    assert took < 2.0 and probe < AUDIT_PROBE_LIMIT_S, (took, probe)
     assert ready.status_code == 503 and "failing" in ready.json()["checks"]["audit_appends"]
     # Once the lock is gone the same application is decided, and readiness comes back.
     with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
@@ -110,7 +113,8 @@ def test_a_frozen_dynamodb_is_503_within_2s(trained, simulators_url, tmp_path, m
                     base, headers, application_for_row(32, application_id="DDB-FROZEN"))
             finally:
                 proc.send_signal(signal.SIGCONT)
-    assert r.status_code == 503 and took < 2.0 and probe < PROBE_LIMIT_S, (r.status_code, took, probe)
+    assert r.status_code == 503 and took < 2.0 and probe < AUDIT_PROBE_LIMIT_S, \
+        (r.status_code, took, probe)
 
 
 def test_a_frozen_redis_degrades_within_2s(trained, simulators_url, tmp_path):
