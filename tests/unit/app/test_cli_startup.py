@@ -16,15 +16,3 @@ def test_the_cli_imports_none_of_the_heavy_libraries():
                        timeout=60, check=True)
     assert r.stdout.strip() == ""
 
-
-def test_the_builder_still_builds_what_needs_them(tmp_path):
-    """The lazily imported parts are there when asked for."""
-    from app.builder import Builder
-    from app.settings import Settings
-
-    b = Builder(Settings(data_dir=tmp_path, monitoring_refresh_s=0))
-    try:
-        assert type(b.monitor).__name__ == "Monitor"
-        assert type(b.new_registry()).__name__ == "ModelRegistry"
-    finally:
-        b.close()
