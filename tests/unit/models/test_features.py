@@ -1,10 +1,13 @@
 import math
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.features import (
     CATEGORIES,
     FEATURE_NAMES,
+    NUMERIC_FIELDS,
     RAW_FIELDS,
     as_dict,
     feature_matrix,
@@ -55,3 +58,20 @@ def test_serving_row_equals_training_matrix_row():
     for i in range(0, len(df), 37):
         row = feature_row({f: cols[f][i] for f in RAW_FIELDS})
         np.testing.assert_array_equal(row[0], matrix[i])
+
+
+_number = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(-10**6, 10**6), st.sampled_from([0.0, -0.0, 1e-308, 1e308]))
+_category = st.one_of(st.none(), st.text(max_size=3), *(st.sampled_from(v) for v in CATEGORIES.values()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({**{f: _number for f in NUMERIC_FIELDS},
+                              **{f: _category for f in CATEGORIES}}))
+def test_one_row_is_bit_identical_to_the_matrix(raw):
+    """The serving path (plain floats) gives the training path's (numpy) bits for any input:
+    zeros, NaN, infinities, overflowing ratios, unknown categories."""
+    row = feature_row(raw)
+    matrix = feature_matrix({f: [raw[f]] for f in RAW_FIELDS})
+    np.testing.assert_array_equal(row, matrix)
+    assert not np.isinf(row).any()
