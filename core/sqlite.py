@@ -49,9 +49,13 @@ class WalCheckpointer:
     every `interval_s` instead. PASSIVE: it never waits for, nor blocks, readers or writers;
     what it cannot copy now it copies next time. Several processes may each run one on the
     same file: SQLite lets one checkpoint run at a time and the others just skip a turn.
+
+    0.2 s, not 0.5 s: the single-connection p99 follows this interval (a checkpoint's
+    writes and fsync hold up the next commit's fsync), and shorter passes copy less each
+    time. Four alternating rounds: p99 8.9-9.8 ms against 7.6-105 ms (ADR 0153).
     """
 
-    def __init__(self, writer: sqlite3.Connection, path: Path, interval_s: float = 0.5) -> None:
+    def __init__(self, writer: sqlite3.Connection, path: Path, interval_s: float = 0.2) -> None:
         writer.execute("PRAGMA wal_autocheckpoint=0")
         self._path = path
         self._interval_s = interval_s
