@@ -4,8 +4,9 @@ JSON report.
     .venv/bin/python -m benchmarks.run --rounds 3 --out benchmarks/results/decision.json
 
 The machine is shared and noisy, so nothing is compared across runs, and within a run the
-targets alternate: round 1 peer, API configurations; round 2 the same; ... Each target is
-started afresh in each round and stopped after it; only the medians over rounds count.
+targets alternate: round 1 peer, API configurations; round 2 the same, starting one target
+later (peer last); ... Each target is started afresh in each round and stopped after it;
+only the medians over rounds count.
 
 Per round: the peer (`mlflow models serve`, OMP_NUM_THREADS=1, same workers) after a warm-up
 at each --peer-connections; then each API (configuration, scenario): prime (one decision per
@@ -29,7 +30,7 @@ import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import report, stack
 from benchmarks.bodies import decision_body, read_lines, write_bodies
@@ -48,6 +49,8 @@ from benchmarks.scenarios import (
 )
 from benchmarks.stages import StageProbe
 from benchmarks.wrk import run_wrk, wrk_binary
+
+T = TypeVar("T")
 
 
 def log(msg: str) -> None:
@@ -326,13 +329,11 @@ def main(argv: list[str] | None = None) -> None:
             log(f"round {n} of {args.rounds}")
             entry: dict[str, Any] = {"round": n, "load_average_before": os.getloadavg(),
                                      "targets": {}}
-            if not args.no_peer:
-                entry["targets"]["peer"] = _guarded(lambda n=n: run.peer(n), "peer")
-            for config in runnable:
-                for scenario in scenarios:
-                    name = f"{config.name}/{scenario.name}"
-                    entry["targets"][name] = _guarded(
-                        lambda c=config, s=scenario, n=n: run.api(c, s, n), name)
+            targets = ([] if args.no_peer else [("peer", lambda n=n: run.peer(n))]) + [
+                (f"{c.name}/{s.name}", lambda c=c, s=s, n=n: run.api(c, s, n))
+                for c in runnable for s in scenarios]
+            for name, measure in in_turn(targets, n):
+                entry["targets"][name] = _guarded(measure, name)
             entry["load_average_after"] = os.getloadavg()
             rounds.append(entry)
         embedded = next((c for c in runnable if c.name == "embedded"), None)
@@ -375,6 +376,14 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(doc, indent=1))
     log(f"report: {args.out}")
     print(json.dumps({"medians": summary, "targets": doc["targets"]}, indent=1))
+
+
+def in_turn(targets: list[T], n: int) -> list[T]:
+    """Round n's order: each round starts one target later, so no target always runs first
+    after a pause, or right after the same other one (which leaves the disk writing back its
+    files and its caches warm or cold): a fixed order would bias the medians."""
+    k = (n - 1) % len(targets) if targets else 0
+    return targets[k:] + targets[:k]
 
 
 def _guarded(measure, name: str) -> dict[str, Any]:
