@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from benchmarks import report, stack
 from benchmarks.bodies import decision_body, read_lines, write_bodies
 from benchmarks.cpu import CpuMeter
+from benchmarks.disk import FsyncProbe
 from benchmarks.scenarios import (
     CONFIGURATIONS,
     SCENARIOS,
@@ -61,10 +62,12 @@ class Loader:
     """Drives one running target: warm-ups, closed-loop points, open loop; each measured
     point gets the server's CPU per request and the load average around it."""
 
-    def __init__(self, args: argparse.Namespace, authorization: str, run_token: str) -> None:
+    def __init__(self, args: argparse.Namespace, authorization: str, run_token: str,
+                 data_dir: Path) -> None:
         self.args = args
         self.authorization = authorization
         self.run_token = run_token
+        self.data_dir = data_dir  # where the API's audit log is fsynced: the disk probe's
 
     def _prefix(self, label: str, part: str, decisions: bool) -> str | None:
         # Decision bodies need unique ids (a repeated id is a cheaper idempotent replay).
@@ -97,19 +100,23 @@ class Loader:
 
     def _observed(self, load, roots: list[int], api_base: str | None,
                   sims: str | None) -> dict[str, Any]:
-        """Run `load` with the CPU meter; for the API add its stage breakdown and the
-        simulator calls it caused."""
+        """Run `load` with the CPU meter and the disk's fsync probe; for the API add its
+        stage breakdown and the simulator calls it caused."""
         meter = CpuMeter(roots)
         if api_base is None:
-            meter.start()
-            result = load()
-            result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+            with FsyncProbe(self.data_dir) as disk:
+                meter.start()
+                result = load()
+                result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+            result["disk"] = disk.result()
             return result
         calls0 = simulator_calls(sims) if sims else None
-        with StageProbe(api_base, self.authorization) as probe:
+        with StageProbe(api_base, self.authorization) as probe, \
+                FsyncProbe(self.data_dir) as disk:
             meter.start()
             result = load()
             result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+        result["disk"] = disk.result()
         result["stages"] = probe.result(result["requests"])
         calls1 = simulator_calls(sims) if sims else None
         if calls0 is not None and calls1 is not None:
@@ -303,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()
     prepared = stack.prepare_data_dir(args.data_dir or run_dir / "data", log)
     bodies, peer_bodies = write_bodies(run_dir, args.rows)
-    loader = Loader(args, prepared.authorization, secrets.token_hex(3))
+    loader = Loader(args, prepared.authorization, secrets.token_hex(3), prepared.data_dir)
     rounds: list[dict[str, Any]] = []
     once: dict[str, Any] = {}
     skipped: dict[str, str] = {}
