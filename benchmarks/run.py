@@ -103,21 +103,18 @@ class Loader:
         """Run `load` with the CPU meter and the disk's fsync probe; for the API add its
         stage breakdown and the simulator calls it caused."""
         meter = CpuMeter(roots)
-        if api_base is None:
-            with FsyncProbe(self.data_dir) as disk:
-                meter.start()
-                result = load()
-                result["cpu"] = meter.stop(result.get("completed", result["requests"]))
-            result["disk"] = disk.result()
-            return result
         calls0 = simulator_calls(sims) if sims else None
-        with StageProbe(api_base, self.authorization) as probe, \
-                FsyncProbe(self.data_dir) as disk:
+        with ExitStack() as probes:
+            stages = (probes.enter_context(StageProbe(api_base, self.authorization))
+                      if api_base else None)
+            disk = probes.enter_context(FsyncProbe(self.data_dir))
             meter.start()
             result = load()
             result["cpu"] = meter.stop(result.get("completed", result["requests"]))
         result["disk"] = disk.result()
-        result["stages"] = probe.result(result["requests"])
+        if stages is None:
+            return result
+        result["stages"] = stages.result(result["requests"])
         calls1 = simulator_calls(sims) if sims else None
         if calls0 is not None and calls1 is not None:
             result["simulator_calls"] = {k: calls1[k] - calls0[k] for k in calls1}
