@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import mlflow
 import pytest
+from mlflow.entities.model_registry import ModelVersion
 
 from app.builder import Builder
 from app.settings import Settings
+from models.registry import ModelRegistry
 from tests import servers
 from tests.servers import SERVICE_LOGIN, migrated_database
 from training.train import TrainConfig, TrainResult, train
@@ -44,6 +47,21 @@ def fresh_data_dir(trained: tuple[Settings, TrainResult], parent: Path) -> Path:
 @pytest.fixture
 def data_dir(trained: tuple[Settings, TrainResult], tmp_path: Path) -> Path:
     return fresh_data_dir(trained, tmp_path)
+
+
+def register_again(registry: ModelRegistry, source: ModelVersion) -> str:
+    """`source`'s model files registered as a new version (cheap; no retraining). MLflow
+    looks a `models:/m-...` source up through the process's global tracking URI (a TODO in
+    its `create_model_version`), which a training test in the same worker may have pointed
+    at its own registry: pointed at this one for the call."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    try:
+        mv = registry.client.create_model_version(registry.model_name, source.source,
+                                                  run_id=source.run_id)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return str(mv.version)
 
 
 # Functional tests share a busy 2-core machine: the stores' deadlines are raised so that a

@@ -24,7 +24,14 @@ from app.cli import cli
 from app.settings import Settings
 from app.simulators.server import application_for_row
 from tests import servers
-from tests.conftest import api_env, create_key, drop_postgres_db, fresh_data_dir, new_postgres_db
+from tests.conftest import (
+    api_env,
+    create_key,
+    drop_postgres_db,
+    fresh_data_dir,
+    new_postgres_db,
+    register_again,
+)
 from training.data import load_credit_data
 
 RUNBOOKS = Path(__file__).parents[2] / "docs" / "runbooks"
@@ -80,17 +87,15 @@ def site(trained, simulators_url, tmp_path_factory):
         b = Builder(Settings(data_dir=data_dir))
         registry = b.registry
         champion = registry.client.get_model_version_by_alias(registry.model_name, "champion")
-        mv = registry.client.create_model_version(registry.model_name, champion.source,
-                                                  run_id=champion.run_id)
-        registry.client.set_model_version_tag(registry.model_name, mv.version, "gates",
-                                              "passed")
-        b.model_admin.promote(str(mv.version), who="risk:tests", reason="runbook drill")
+        version = register_again(registry, champion)
+        registry.client.set_model_version_tag(registry.model_name, version, "gates", "passed")
+        b.model_admin.promote(version, who="risk:tests", reason="runbook drill")
         chain = b.audit.heads()[0].chain_id
         b.close()
         env = {**server, "CREDIT_AUDIT_MASTER_KEY": new, "CREDIT_AUDIT_OTHER_MASTER_KEYS": old,
                "COLUMNS": "200"}
         yield {"env": env, "data_dir": data_dir, "decisions": decisions, "df": df,
-               "version": str(mv.version), "chain": chain, "url": base}
+               "version": version, "chain": chain, "url": base}
 
 
 def old_key_id(site) -> str:

@@ -12,16 +12,15 @@ from app.builder import Builder
 from app.settings import Settings
 from audit.records import Erasure, FlagChange, ModelAliasChange, parse_record
 from models.errors import PromotionRefused
-from tests.conftest import fresh_data_dir
+from tests.conftest import fresh_data_dir, register_again
 
 
 def a_second_version(registry) -> str:
     """The champion's artifacts registered again as a version whose gates failed."""
     champion = registry.client.get_model_version_by_alias(registry.model_name, "champion")
-    mv = registry.client.create_model_version(registry.model_name, champion.source,
-                                              run_id=champion.run_id)
-    registry.client.set_model_version_tag(registry.model_name, mv.version, "gates", "failed")
-    return str(mv.version)
+    version = register_again(registry, champion)
+    registry.client.set_model_version_tag(registry.model_name, version, "gates", "failed")
+    return version
 
 
 def test_governance_events_are_exported_and_verifiable(trained, tmp_path):

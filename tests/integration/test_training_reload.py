@@ -9,6 +9,7 @@ from app.settings import Settings
 from models.registry import ModelRegistry
 from models.reloader import ModelReloader, ScorerHolder
 from models.scorer import Scorer
+from tests.conftest import register_again
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def reg(data_dir):
 
 def second_version(reg, v1):
     src = reg.client.get_model_version(reg.model_name, v1)
-    v2 = str(reg.client.create_model_version(reg.model_name, src.source, run_id=src.run_id).version)
+    v2 = register_again(reg, src)
     reg.client.set_model_version_tag(reg.model_name, v2, "gates", "passed")
     return v2
 
