@@ -56,7 +56,8 @@ class FsyncProbe:
         def at(q: float) -> float:
             return round(done[min(len(done) - 1, int(q * len(done)))], 3)
 
-        return {"source": "4 KB append + fsync in the data dir, every 50 ms",
+        return {"source": f"4 KB append + fsync in the data dir, every "
+                          f"{self.interval_s * 1000:g} ms",
                 "fsyncs": len(done), "p50_ms": at(0.5), "p99_ms": at(0.99),
                 "max_ms": round(done[-1], 3),
                 f"over_{STALL_MS:g}_ms": sum(1 for x in done if x > STALL_MS)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,18 +50,28 @@ def data_dir(trained: tuple[Settings, TrainResult], tmp_path: Path) -> Path:
     return fresh_data_dir(trained, tmp_path)
 
 
-def register_again(registry: ModelRegistry, source: ModelVersion) -> str:
-    """`source`'s model files registered as a new version (cheap; no retraining). MLflow
-    looks a `models:/m-...` source up through the process's global tracking URI (a TODO in
-    its `create_model_version`), which a training test in the same worker may have pointed
-    at its own registry: pointed at this one for the call."""
+@contextmanager
+def global_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's process-wide tracking URI set to `uri` for a block, then put back."""
     previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(registry.tracking_uri)
+    mlflow.set_tracking_uri(uri)
     try:
-        mv = registry.client.create_model_version(registry.model_name, source.source,
-                                                  run_id=source.run_id)
+        yield
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+def register_again(registry: ModelRegistry, source: ModelVersion,
+                   gates: str | None = None) -> str:
+    """`source`'s model files registered as a new version (cheap; no retraining), tagged
+    with its gates' verdict if given. MLflow looks a `models:/m-...` source up through the
+    process's global tracking URI (a TODO in its `create_model_version`), which a training
+    test in the same worker may have pointed at its own registry: this one for the call."""
+    with global_tracking_uri(registry.tracking_uri):
+        mv = registry.client.create_model_version(registry.model_name, source.source,
+                                                  run_id=source.run_id)
+    if gates is not None:
+        registry.client.set_model_version_tag(registry.model_name, mv.version, "gates", gates)
     return str(mv.version)
 
 

@@ -87,8 +87,7 @@ def site(trained, simulators_url, tmp_path_factory):
         b = Builder(Settings(data_dir=data_dir))
         registry = b.registry
         champion = registry.client.get_model_version_by_alias(registry.model_name, "champion")
-        version = register_again(registry, champion)
-        registry.client.set_model_version_tag(registry.model_name, version, "gates", "passed")
+        version = register_again(registry, champion, gates="passed")
         b.model_admin.promote(version, who="risk:tests", reason="runbook drill")
         chain = b.audit.heads()[0].chain_id
         b.close()

@@ -18,9 +18,7 @@ from tests.conftest import fresh_data_dir, register_again
 def a_second_version(registry) -> str:
     """The champion's artifacts registered again as a version whose gates failed."""
     champion = registry.client.get_model_version_by_alias(registry.model_name, "champion")
-    version = register_again(registry, champion)
-    registry.client.set_model_version_tag(registry.model_name, version, "gates", "failed")
-    return version
+    return register_again(registry, champion, gates="failed")
 
 
 def test_governance_events_are_exported_and_verifiable(trained, tmp_path):

@@ -1,19 +1,15 @@
 """Aliases, promotion with gates, rollback and the alias history on a real MLflow registry."""
 
-import mlflow
 import pytest
 
 from app.settings import Settings
 from models.registry import ModelRegistry, PromotionRefused
-from tests.conftest import register_again
+from tests.conftest import global_tracking_uri, register_again
 
 
 def new_version(reg: ModelRegistry, source_version: str, gates: str | None) -> str:
-    """Another registered version of the same model files, with its gates' verdict."""
-    version = register_again(reg, reg.client.get_model_version(reg.model_name, source_version))
-    if gates is not None:
-        reg.client.set_model_version_tag(reg.model_name, version, "gates", gates)
-    return version
+    return register_again(reg, reg.client.get_model_version(reg.model_name, source_version),
+                          gates)
 
 
 @pytest.fixture
@@ -99,10 +95,6 @@ def test_a_version_registers_again_whatever_the_process_tracking_uri(reg, tmp_pa
     """MLflow resolves a `models:/m-...` source through the global tracking URI; another
     test of the same worker may have left it on its own registry (a flake seen in CI)."""
     champion = reg.client.get_model_version_by_alias(reg.model_name, "champion")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'another-registry.db'}")
-    try:
+    with global_tracking_uri(f"sqlite:///{tmp_path / 'another-registry.db'}"):
         version = register_again(reg, champion)
-    finally:
-        mlflow.set_tracking_uri(previous)
     assert reg.client.get_model_version(reg.model_name, version).run_id == champion.run_id

@@ -1,0 +1,107 @@
+"""Drives one running target of the benchmark: warm-ups, closed-loop points and the open
+loop, each measured with the server's CPU, the disk's fsync latency and, for the API, its
+stage breakdown (benchmarks/run.py runs the rounds)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cpu import CpuMeter
+from benchmarks.disk import FsyncProbe
+from benchmarks.scenarios import simulator_calls
+from benchmarks.stages import StageProbe
+from benchmarks.wrk import run_wrk
+
+
+def log(msg: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+class Loader:
+    """Drives one running target: warm-ups, closed-loop points, open loop; each measured
+    point gets the server's CPU per request and the load average around it."""
+
+    def __init__(self, args: argparse.Namespace, authorization: str, run_token: str,
+                 data_dir: Path) -> None:
+        self.args = args
+        self.authorization = authorization
+        self.run_token = run_token
+        self.data_dir = data_dir  # where the API's audit log is fsynced: the disk probe's
+
+    def _prefix(self, label: str, part: str, decisions: bool) -> str | None:
+        # Decision bodies need unique ids (a repeated id is a cheaper idempotent replay).
+        return f"{self.run_token}-{label}-{part}" if decisions else None
+
+    def warm(self, url: str, bodies: Path, label: str, decisions: bool) -> None:
+        if self.args.warmup > 0:
+            run_wrk(url, bodies, connections=8, duration_s=self.args.warmup,
+                    authorization=self.authorization,
+                    id_prefix=self._prefix(label, "warm", decisions))
+
+    def closed(self, url: str, bodies: Path, c: int, *, label: str, roots: list[int],
+               api_base: str | None = None, sims: str | None = None,
+               duration_s: float | None = None) -> dict[str, Any]:
+        duration_s = duration_s or self.args.duration
+        log(f"{label}: closed loop, {c} connections, {duration_s:g}s")
+        decisions = api_base is not None
+        return self._observed(
+            lambda: run_wrk(url, bodies, connections=c, duration_s=duration_s,
+                            authorization=self.authorization,
+                            id_prefix=self._prefix(label, f"c{c}", decisions)),
+            roots, api_base, sims)
+
+    def open_loop(self, url: str, bodies: Path, rate: float, *, label: str, roots: list[int],
+                  api_base: str | None = None, sims: str | None = None) -> dict[str, Any]:
+        log(f"{label}: open loop, {rate:g}/s, {self.args.open_duration:g}s")
+        prefix = f"{self.run_token}-{label}-open" if api_base else None
+        return self._observed(lambda: self._open_loop(url, bodies, rate, prefix), roots,
+                              api_base, sims)
+
+    def _observed(self, load, roots: list[int], api_base: str | None,
+                  sims: str | None) -> dict[str, Any]:
+        """Run `load` with the CPU meter and the disk's fsync probe; for the API add its
+        stage breakdown and the simulator calls it caused."""
+        meter = CpuMeter(roots)
+        calls0 = simulator_calls(sims) if sims else None
+        with ExitStack() as probes:
+            stages = (probes.enter_context(StageProbe(api_base, self.authorization))
+                      if api_base else None)
+            disk = probes.enter_context(FsyncProbe(self.data_dir))
+            meter.start()
+            result = load()
+            result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+        result["disk"] = disk.result()
+        if stages is None:
+            return result
+        result["stages"] = stages.result(result["requests"])
+        calls1 = simulator_calls(sims) if sims else None
+        if calls0 is not None and calls1 is not None:
+            result["simulator_calls"] = {k: calls1[k] - calls0[k] for k in calls1}
+        return result
+
+    def _open_loop(self, url: str, bodies: Path, rate: float, prefix: str | None) -> dict:
+        args = [sys.executable, "-m", "benchmarks.openloop", "--url", url, "--bodies", str(bodies),
+                "--rate", f"{rate:g}", "--duration", f"{self.args.open_duration:g}",
+                "--connections", str(self.args.open_connections)]
+        if prefix:
+            args += ["--id-prefix", prefix]
+        env = {**os.environ, "BENCH_AUTHORIZATION": self.authorization}
+        try:
+            # An overloaded server answers the queued requests late or after their 5 s
+            # timeout: give the drain that long.
+            p = subprocess.run(args, capture_output=True, text=True, env=env,
+                               timeout=self.args.open_duration * 2 + 300)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the open-loop generator did not finish: the server is "
+                               f"overloaded at {rate:g}/s on this machine") from None
+        if p.returncode != 0:
+            raise RuntimeError(f"open-loop generator failed: {p.stderr[-2000:]}")
+        return json.loads(p.stdout)
