@@ -34,8 +34,25 @@ class SQLiteConfig(BaseModel):
     busy_timeout_s: float = 0.5
 
 
+_SPAN_SUM = ("SELECT ? AS name, count FROM features WHERE feature_set = ? "
+             "AND entity BETWEEN ? AND ? AND length(entity) = ? "
+             "AND substr(entity, ?) NOT GLOB '*[^0-9]*' AND count IS NOT NULL "
+             "AND (expires_at IS NULL OR expires_at > ?)")
+
+
 def _expiry(ttl_s: float | None, now: float) -> float | None:
     return None if ttl_s is None else now + ttl_s
+
+
+def _same_digit_count(first: int, last: int) -> list[tuple[int, int]]:
+    """[first, last] (both >= 0) cut where the numbers gain a digit: 8..123 ->
+    (8, 9), (10, 99), (100, 123)."""
+    spans = []
+    while first <= last:
+        top = min(last, 10 ** len(str(first)) - 1)
+        spans.append((first, top))
+        first = top + 1
+    return spans
 
 
 class SQLiteFeatureStore:
@@ -98,7 +115,33 @@ class SQLiteFeatureStore:
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                           ranges: Mapping[str, BucketRange]) -> dict[str, int]:
-        return sum_ranges(self, fs, amounts, ranges)
+        if any(r.first < 0 for r in ranges.values()):  # "-5" does not sort as a number
+            return sum_ranges(self, fs, amounts, ranges)
+        now = time.time()
+        with self._lock:  # one lock turn; the sums see this write
+            self._increment(fs, amounts, now, returning=False)
+            return self._sums_locked(fs, ranges, now)
+
+    def _sums_locked(self, fs: FeatureSet, ranges: Mapping[str, BucketRange], now: float
+                     ) -> dict[str, int]:
+        """Each range summed by SQLite as index range scans, one statement for all: the
+        velocity's 132 bucket names built, bound and looked up one by one cost 3x more
+        CPU (ADR 0154). Within one digit count, names sort as their numbers do; a range
+        crossing one (9 -> 10) is split there, and only names whose suffix is all digits
+        count, so the sums are exactly those of the named buckets."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for name, r in ranges.items():
+            for lo, hi in _same_digit_count(r.first, r.last):
+                parts.append(_SPAN_SUM)
+                params += [name, fs.key, f"{r.prefix}{lo}", f"{r.prefix}{hi}",
+                           len(r.prefix) + len(str(lo)), len(r.prefix) + 1, now]
+        found: dict[str, int] = {}
+        if parts:
+            found = dict(self._db.execute(
+                f"SELECT name, SUM(count) FROM ({' UNION ALL '.join(parts)}) GROUP BY name",  # noqa: S608  # nosec B608
+                params))
+        return {name: found.get(name, 0) for name in ranges}
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:

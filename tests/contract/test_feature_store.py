@@ -181,6 +181,21 @@ def test_increment_and_sum_adds_then_sums_each_range(store):
     assert store.increment_and_sum(FS, {}, {}) == {}
 
 
+def test_a_range_sums_exactly_its_buckets_across_a_digit_count(store):
+    """Buckets 8..12 are s|8 to s|12 and nothing else: not s|100 (between s|10 and s|11 as
+    text), s|011, s|09, s|7, s|13 nor t|8; and 10..29 does not count s|1x (between s|10
+    and s|29 as text)."""
+    store.increment(FS, {"s|8": 1, "s|9": 2, "s|10": 4, "s|12": 8})
+    store.increment(FS, {"s|100": 100, "s|1x": 100, "s|011": 100, "s|09": 100, "s|7": 100,
+                         "s|13": 100, "t|8": 100, "s|8x": 100})
+    got = store.increment_and_sum(FS, {"s|11": (16, None)},
+                                  {"w": BucketRange("s|", 8, 12), "zero": BucketRange("s|", 0, 0),
+                                   "tens": BucketRange("s|", 10, 29),
+                                   "hundred": BucketRange("s|", 99, 100)})
+    assert got == {"w": 1 + 2 + 4 + 16 + 8, "zero": 0, "tens": 4 + 16 + 8 + 100,
+                   "hundred": 100}
+
+
 def test_many_counters_at_once_are_all_counted(store):
     """More counters in one call than a backend sends in one statement or request."""
     amounts = {f"e{i}": (i % 3 + 1, 60.0) for i in range(1_201)}
