@@ -26,22 +26,32 @@ def require(scope: str):
     async def dependency(request: Request,
                    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
                    ) -> Principal:
-        services = request.app.state.services
-        if services.settings.insecure_no_auth:
-            principal = DEV_PRINCIPAL
-        else:
-            if creds is None:
-                raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-            principal = services.api_keys.authenticate(creds.credentials)
-            if principal is None:
-                raise Unauthorized("invalid API key")
-        if scope not in principal.scopes:
-            raise Forbidden(f"this API key lacks the '{scope}' scope")
-        request.state.principal = principal
-        structlog.contextvars.bind_contextvars(key_id=principal.key_id)  # in the access line
-        return principal
+        return _principal(request, creds, scope)
 
     return dependency
+
+
+async def authorize(request: Request, scope: str) -> Principal:
+    """What `require(scope)` gives, outside FastAPI's dependency solving."""
+    return _principal(request, await _bearer(request), scope)
+
+
+def _principal(request: Request, creds: HTTPAuthorizationCredentials | None,
+               scope: str) -> Principal:
+    services = request.app.state.services
+    if services.settings.insecure_no_auth:
+        principal = DEV_PRINCIPAL
+    else:
+        if creds is None:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        principal = services.api_keys.authenticate(creds.credentials)
+        if principal is None:
+            raise Unauthorized("invalid API key")
+    if scope not in principal.scopes:
+        raise Forbidden(f"this API key lacks the '{scope}' scope")
+    request.state.principal = principal
+    structlog.contextvars.bind_contextvars(key_id=principal.key_id)  # in the access line
+    return principal
 
 
 class AuthenticateFirst:

@@ -30,10 +30,15 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+def parse_unique(body: bytes) -> Any:
+    """The JSON document; BadRequest for a repeated key, ValueError if not JSON."""
+    return json.loads(body, object_pairs_hook=_refuse_duplicates)
+
+
 async def unique_json_keys(request: Request) -> None:
     """JSON would take the last of two equal keys ("bureau": false, "bureau": true): refused
     instead, 400. Starlette keeps the body, so this re-reads it without a second receive."""
     body = await request.body()
     if body:
         with contextlib.suppress(ValueError):  # not JSON at all: the route's parser says so
-            json.loads(body, object_pairs_hook=_refuse_duplicates)
+            parse_unique(body)
