@@ -126,9 +126,10 @@ class SQLiteFeatureStore:
                      ) -> dict[str, int]:
         """Each range summed by SQLite as index range scans, one statement for all: the
         velocity's 132 bucket names built, bound and looked up one by one cost twice the
-        CPU, and 12% of a decision's in the server (ADR 0154). Within one digit count, names sort as their numbers do; a range
-        crossing one (9 -> 10) is split there, and only names whose suffix is all digits
-        count, so the sums are exactly those of the named buckets."""
+        CPU, and 12% of a decision's in the server (ADR 0154). Within one digit count,
+        names sort as their numbers do; a range crossing one (9 -> 10) is split there, and
+        only names whose suffix is all digits count, so the sums are exactly those of the
+        named buckets."""
         parts: list[str] = []
         params: list[Any] = []
         for name, r in ranges.items():
