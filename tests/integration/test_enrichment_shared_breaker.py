@@ -13,6 +13,12 @@ from tests.integration.test_enrichment_faults import Harness
 from tests.servers import free_port, redis_server
 
 
+# These tests are about breaker state, not deadlines: a call that must answer "ok" gets a
+# timeout no loaded CI box reaches (the default 200 ms was once exceeded there, with four test
+# workers on two cores).
+PATIENT = {"call_timeout_s": 2.0, "budget_s": 3.0}
+
+
 def storage(url):
     client = redis.Redis.from_url(url, socket_timeout=0.05, socket_connect_timeout=0.05)
     return SyncedRedisStorage("credit:breaker:bureau", client, sync_s=0.05)
@@ -46,7 +52,7 @@ def test_redis_down_falls_back_to_local_state(faults, fault_simulators_url):
 
         async def go():
             async with Harness(fault_simulators_url, attempts=1, fail_max=3,
-                               reset_timeout_s=30, storage=shared) as h:
+                               reset_timeout_s=30, storage=shared, **PATIENT) as h:
                 before = [await h.reason() for _ in range(3)]
                 assert shared.shared
                 proc.kill()
@@ -69,7 +75,7 @@ def test_redis_down_at_start_uses_local_state(fault_simulators_url, faults):
     """A storage built while Redis is unreachable still serves calls."""
     async def go():
         async with Harness(fault_simulators_url, storage=storage(
-                f"redis://127.0.0.1:{free_port()}/0")) as h:
+                f"redis://127.0.0.1:{free_port()}/0"), **PATIENT) as h:
             return [await h.reason() for _ in range(3)]
 
     assert run(go()) == ["ok"] * 3
