@@ -13,16 +13,44 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.cpu import CpuMeter
 from benchmarks.disk import FsyncProbe
 from benchmarks.scenarios import simulator_calls
+from benchmarks.spread import SpreadProbe
 from benchmarks.stages import StageProbe
 from benchmarks.wrk import run_wrk
 
 
 def log(msg: str) -> None:
     print(f"[bench {datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+REMEASURES = 2
+
+
+def idle_worker(counts: list[int], connections: int, workers: int) -> bool:
+    """Some worker held none of the connections although there were enough for each."""
+    return connections >= workers and len(counts) < workers
+
+
+def spread_out(measure, connections: int, workers: int, remeasures: int) -> dict[str, Any]:
+    """`measure(n)` again while some worker got none of the connections: such a point
+    measured the other workers only (benchmarks/spread.py). At most `remeasures` times, for
+    every target alike; the discarded attempts stay in the point, under `remeasured_after`."""
+    discarded: list[dict[str, Any]] = []
+    for n in range(1 + remeasures):
+        point = measure(n)
+        counts = point["connections_by_process"]
+        if n == remeasures or not idle_worker(counts, connections, workers):
+            break
+        discarded.append({"requests_per_s": point["requests_per_s"],
+                          "cpu_us_per_request": point["cpu"]["cpu_us_per_request"],
+                          "connections_by_process": counts})
+    if discarded:
+        point["remeasured_after"] = discarded
+    return point
 
 
 class Loader:
@@ -48,15 +76,25 @@ class Loader:
 
     def closed(self, url: str, bodies: Path, c: int, *, label: str, roots: list[int],
                api_base: str | None = None, sims: str | None = None,
-               duration_s: float | None = None) -> dict[str, Any]:
+               duration_s: float | None = None, remeasure: bool = True) -> dict[str, Any]:
         duration_s = duration_s or self.args.duration
-        log(f"{label}: closed loop, {c} connections, {duration_s:g}s")
         decisions = api_base is not None
-        return self._observed(
-            lambda: run_wrk(url, bodies, connections=c, duration_s=duration_s,
-                            authorization=self.authorization,
-                            id_prefix=self._prefix(label, f"c{c}", decisions)),
-            roots, api_base, sims)
+        port = urlsplit(url).port
+
+        def attempt(n: int) -> dict[str, Any]:
+            log(f"{label}: closed loop, {c} connections, {duration_s:g}s"
+                + (" (again: a worker was idle)" if n else ""))
+            part = f"c{c}" + (f"-again{n}" if n else "")  # ids stay unique
+            with SpreadProbe(roots, port, after_s=min(2.0, duration_s / 2)) as spread:
+                point = self._observed(
+                    lambda: run_wrk(url, bodies, connections=c, duration_s=duration_s,
+                                    authorization=self.authorization,
+                                    id_prefix=self._prefix(label, part, decisions)),
+                    roots, api_base, sims)
+            point["connections_by_process"] = spread.counts
+            return point
+
+        return spread_out(attempt, c, self.args.workers, REMEASURES if remeasure else 0)
 
     def open_loop(self, url: str, bodies: Path, rate: float, *, label: str, roots: list[int],
                   api_base: str | None = None, sims: str | None = None) -> dict[str, Any]:

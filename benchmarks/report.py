@@ -56,7 +56,9 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 "rounds": len(points),
                 "median": {k: _median(v) for k, v in fig.items()},
                 "per_round": fig,
-                "errors": sum(_errors(p) for p in points)}
+                "errors": sum(_errors(p) for p in points),
+                # measured again because a worker had got none of the connections
+                "remeasured_points": sum(bool(p.get("remeasured_after")) for p in points)}
     peer = out.get("peer", {})
     for name, by_c in out.items():
         if name == "peer":

@@ -130,7 +130,8 @@ class Run:
         if self.args.steady_duration > 0:
             out["steady"] = _guarded(lambda: self.loader.closed(
                 target, self.bodies, self.args.steady_connections, label=label, roots=roots,
-                api_base=url, sims=self.sims, duration_s=self.args.steady_duration), "steady")
+                api_base=url, sims=self.sims, duration_s=self.args.steady_duration,
+                remeasure=False), "steady")  # once, 5 minutes: its spread is recorded
         if self.args.rate:
             out["open_loop"] = _guarded(lambda: self.loader.open_loop(
                 target, self.bodies, self.args.rate, label=label, roots=roots, api_base=url,

@@ -1,0 +1,98 @@
+"""Which of a server's processes holds each of the load generator's connections.
+
+uvicorn's workers share one listening socket, and whichever worker wakes first accepts every
+connection then waiting. wrk opens all its connections at once and keeps them, so a point
+may load one worker and leave the other idle: measured on 2026-12-02, 8 fresh starts of each
+target at 8 connections, the peer once held all 8 in one worker (188 requests/s against
+557-580 for 4 + 4); the API never (862-943, 4 + 4 six times). Such a point measures one
+worker, not the server; benchmarks/loader.py measures it again (ADR 0155).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from benchmarks.cpu import tree_ticks
+
+ESTABLISHED = "01"  # /proc/net/tcp's state column, include/net/tcp_states.h
+
+
+def _established(port: int) -> list[tuple[str, int, int]]:
+    """(socket inode, local port, remote port) of every established TCP connection with an end
+    on `port`: the server's end has local port `port`, a client's end remote port `port`."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:  # no IPv6
+            continue
+        for line in lines:
+            f = line.split()
+            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in (f[1], f[2]))
+            if f[3] == ESTABLISHED and port in (local, remote):
+                out.append((f[9], local, remote))
+    return out
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # exited meanwhile
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def connections_by_process(roots: list[int], port: int,
+                           ignore_clients_of: int | None = None) -> dict[int, int]:
+    """pid -> how many established connections to `port` it serves, for every process under
+    `roots` that serves one; not counting those whose client end is held by the process
+    `ignore_clients_of` (the benchmark's own probes, which keep connections to every worker)."""
+    conns = _established(port)
+    ignored_ports: set[int] = set()
+    if ignore_clients_of is not None:
+        own = _socket_inodes(ignore_clients_of)
+        ignored_ports = {local for inode, local, remote in conns
+                         if remote == port and inode in own}
+    served = {inode for inode, local, remote in conns
+              if local == port and remote not in ignored_ports}
+    out: dict[int, int] = {}
+    for pid in tree_ticks(roots):
+        held = len(_socket_inodes(pid) & served)
+        if held:
+            out[pid] = held
+    return out
+
+
+class SpreadProbe:
+    """Counts the load generator's connections per process once, `after_s` into a load (wrk
+    connects first); this process's own connections (the stage probe's) are not counted."""
+
+    def __init__(self, roots: list[int], port: int, after_s: float) -> None:
+        self.roots, self.port, self.after_s = roots, port, after_s
+        self.counts: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        if not self._stop.wait(self.after_s):
+            self.counts = sorted(connections_by_process(self.roots, self.port,
+                                                        ignore_clients_of=os.getpid()).values(),
+                                 reverse=True)
+
+    def __enter__(self) -> SpreadProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
