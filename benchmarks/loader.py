@@ -30,20 +30,25 @@ def log(msg: str) -> None:
 REMEASURES = 2
 
 
-def idle_worker(counts: list[int], connections: int, workers: int) -> bool:
-    """Some worker held none of the connections although there were enough for each."""
-    return connections >= workers and len(counts) < workers
+def starved_worker(counts: list[int], connections: int, workers: int) -> bool:
+    """Some worker held less than half its even share of the connections (none, when there
+    are fewer than two per worker): `counts` per process, largest first. At 8 connections
+    and 2 workers, 7 + 1 and 8 + 0 are starved; 6 + 2 is not."""
+    if connections < workers:
+        return False
+    return len(counts) < workers or counts[-1] < connections // workers // 2
 
 
 def spread_out(measure, connections: int, workers: int, remeasures: int) -> dict[str, Any]:
-    """`measure(n)` again while some worker got none of the connections: such a point
-    measured the other workers only (benchmarks/spread.py). At most `remeasures` times, for
-    every target alike; the discarded attempts stay in the point, under `remeasured_after`."""
+    """`measure(n)` again while some worker got too few of the connections: such a point
+    measures the accept race more than the server (benchmarks/spread.py). At most
+    `remeasures` times, for every target alike; the discarded attempts stay in the point,
+    under `remeasured_after`."""
     discarded: list[dict[str, Any]] = []
     for n in range(1 + remeasures):
         point = measure(n)
         counts = point["connections_by_process"]
-        if n == remeasures or not idle_worker(counts, connections, workers):
+        if n == remeasures or not starved_worker(counts, connections, workers):
             break
         discarded.append({"requests_per_s": point["requests_per_s"],
                           "cpu_us_per_request": point["cpu"]["cpu_us_per_request"],
@@ -83,7 +88,7 @@ class Loader:
 
         def attempt(n: int) -> dict[str, Any]:
             log(f"{label}: closed loop, {c} connections, {duration_s:g}s"
-                + (" (again: a worker was idle)" if n else ""))
+                + (" (again: a worker had too few connections)" if n else ""))
             part = f"c{c}" + (f"-again{n}" if n else "")  # ids stay unique
             with SpreadProbe(roots, port, after_s=min(2.0, duration_s / 2)) as spread:
                 point = self._observed(

@@ -2,10 +2,9 @@
 
 uvicorn's workers share one listening socket, and whichever worker wakes first accepts every
 connection then waiting. wrk opens all its connections at once and keeps them, so a point
-may load one worker and leave the other idle: measured on 2026-12-02, 8 fresh starts of each
-target at 8 connections, the peer once held all 8 in one worker (188 requests/s against
-557-580 for 4 + 4); the API never (862-943, 4 + 4 six times). Such a point measures one
-worker, not the server; benchmarks/loader.py measures it again (ADR 0155).
+may give one worker nearly all of them. Measured on 2026-12-02 at 8 connections, the peer
+made 188 requests/s at 8 + 0 and 421-478 at 7 + 1, against 557-580 at 4 + 4. Such a point
+measures the race more than the server: benchmarks/loader.py measures it again (ADR 0155).
 """
 
 from __future__ import annotations

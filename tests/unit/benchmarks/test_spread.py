@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.loader import idle_worker, spread_out
+from benchmarks.loader import spread_out, starved_worker
 from benchmarks.spread import SpreadProbe, connections_by_process
 
 
@@ -75,11 +75,16 @@ def test_the_probe_samples_once_the_load_has_connected():
     assert probe.counts == [1]
 
 
-def test_an_idle_worker_is_one_without_a_connection_when_there_were_enough():
-    assert idle_worker([8], 8, 2)
-    assert not idle_worker([7, 1], 8, 2)
-    assert not idle_worker([1], 1, 2)  # one connection cannot reach two workers
-    assert idle_worker([], 8, 2)  # the probe saw none: nothing shows the point is sound
+def test_a_starved_worker_holds_less_than_half_its_even_share():
+    assert starved_worker([8], 8, 2)
+    assert starved_worker([7, 1], 8, 2)
+    assert not starved_worker([6, 2], 8, 2)
+    assert not starved_worker([4, 4], 8, 2)
+    assert starved_worker([25, 7], 32, 2) and not starved_worker([24, 8], 32, 2)
+    assert not starved_worker([3, 1], 4, 2)  # fewer than 2 each: only none counts
+    assert starved_worker([4], 4, 2)
+    assert not starved_worker([1], 1, 2)  # one connection cannot reach two workers
+    assert starved_worker([], 8, 2)  # the probe saw none: nothing shows the point is sound
 
 
 def point(rps, counts):
@@ -87,7 +92,7 @@ def point(rps, counts):
             "connections_by_process": counts}
 
 
-def test_a_point_with_an_idle_worker_is_measured_again_and_the_attempt_kept():
+def test_a_point_with_a_starved_worker_is_measured_again_and_the_attempt_kept():
     attempts = iter([point(190, [8]), point(560, [4, 4]), point(999, [8])])
     out = spread_out(lambda n: next(attempts), 8, 2, remeasures=2)
     assert out["requests_per_s"] == 560
