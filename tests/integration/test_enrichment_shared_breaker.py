@@ -12,7 +12,6 @@ from sources.breaker_storage import SyncedRedisStorage
 from tests.integration.test_enrichment_faults import Harness
 from tests.servers import free_port, redis_server
 
-
 # These tests are about breaker state, not deadlines: a call that must answer "ok" gets a
 # timeout no loaded CI box reaches (the default 200 ms was once exceeded there, with four test
 # workers on two cores).
