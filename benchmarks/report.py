@@ -57,7 +57,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 "median": {k: _median(v) for k, v in fig.items()},
                 "per_round": fig,
                 "errors": sum(_errors(p) for p in points),
-                # measured again because a worker had got none of the connections
+                # measured again: a worker had got too few connections (ADR 0155)
                 "remeasured_points": sum(bool(p.get("remeasured_after")) for p in points)}
     peer = out.get("peer", {})
     for name, by_c in out.items():
