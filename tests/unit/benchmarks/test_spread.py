@@ -1,4 +1,4 @@
-"""benchmarks/spread.py and the loader's rule: a point where a worker got none of the
+"""benchmarks/spread.py and the loader's rule: a point where a worker got too few of the
 connections is measured again."""
 
 import os
@@ -30,7 +30,7 @@ def test_the_server_side_of_each_connection_is_counted_not_the_client_side():
 
 def clients_elsewhere(port, n):
     """`n` connections to `port` from another process, held until it is killed."""
-    code = ("import socket, sys, time\n"
+    code = ("import socket, time\n"
             f"c = [socket.create_connection(('127.0.0.1', {port})) for _ in range({n})]\n"
             "print('up', flush=True)\ntime.sleep(30)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
