@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from benchmarks.cpu import CpuMeter
 from benchmarks.disk import FsyncProbe
 from benchmarks.scenarios import simulator_calls
-from benchmarks.spread import SpreadProbe
+from benchmarks.spread import spread_probe
 from benchmarks.stages import StageProbe
 from benchmarks.wrk import run_wrk
 
@@ -90,13 +90,13 @@ class Loader:
             log(f"{label}: closed loop, {c} connections, {duration_s:g}s"
                 + (" (again: a worker had too few connections)" if n else ""))
             part = f"c{c}" + (f"-again{n}" if n else "")  # ids stay unique
-            with SpreadProbe(roots, port, after_s=min(2.0, duration_s / 2)) as spread:
+            with spread_probe(roots, port, after_s=min(2.0, duration_s / 2)) as counts:
                 point = self._observed(
                     lambda: run_wrk(url, bodies, connections=c, duration_s=duration_s,
                                     authorization=self.authorization,
                                     id_prefix=self._prefix(label, part, decisions)),
                     roots, api_base, sims)
-            point["connections_by_process"] = spread.counts
+            point["connections_by_process"] = counts
             return point
 
         return spread_out(attempt, c, self.args.workers, REMEASURES if remeasure else 0)

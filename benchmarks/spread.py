@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.cpu import tree_ticks
@@ -72,26 +74,22 @@ def connections_by_process(roots: list[int], port: int,
     return out
 
 
-class SpreadProbe:
-    """Counts the load generator's connections per process once, `after_s` into a load (wrk
-    connects first); this process's own connections (the stage probe's) are not counted."""
+@contextmanager
+def spread_probe(roots: list[int], port: int, after_s: float) -> Iterator[list[int]]:
+    """Yields a list that gets the load generator's connections per process, largest first,
+    counted once `after_s` into a load (wrk connects first); this process's own connections
+    (the stage probe's) are not counted."""
+    counts: list[int] = []
 
-    def __init__(self, roots: list[int], port: int, after_s: float) -> None:
-        self.roots, self.port, self.after_s = roots, port, after_s
-        self.counts: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+    def sample() -> None:
+        found = connections_by_process(roots, port, ignore_clients_of=os.getpid())
+        counts[:] = sorted(found.values(), reverse=True)
 
-    def _sample(self) -> None:
-        if not self._stop.wait(self.after_s):
-            self.counts = sorted(connections_by_process(self.roots, self.port,
-                                                        ignore_clients_of=os.getpid()).values(),
-                                 reverse=True)
-
-    def __enter__(self) -> SpreadProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    timer = threading.Timer(after_s, sample)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield counts
+    finally:
+        timer.cancel()
+        timer.join()

@@ -8,7 +8,7 @@ import sys
 import time
 
 from benchmarks.loader import spread_out, starved_worker
-from benchmarks.spread import SpreadProbe, connections_by_process
+from benchmarks.spread import connections_by_process, spread_probe
 
 
 def test_the_server_side_of_each_connection_is_counted_not_the_client_side():
@@ -66,13 +66,13 @@ def test_the_probe_samples_once_the_load_has_connected():
         port = listener.getsockname()[1]
         client = clients_elsewhere(port, 1)
         server_end, _ = listener.accept()
-        with SpreadProbe([os.getpid()], port, after_s=0.2) as probe:
-            assert probe.counts == []  # not yet
+        with spread_probe([os.getpid()], port, after_s=0.2) as counts:
+            assert counts == []  # not yet
             time.sleep(0.4)
         client.kill()
         client.wait()
         server_end.close()
-    assert probe.counts == [1]
+    assert counts == [1]
 
 
 def test_a_starved_worker_holds_less_than_half_its_even_share():
