@@ -20,6 +20,7 @@ from benchmarks.disk import FsyncProbe
 from benchmarks.scenarios import simulator_calls
 from benchmarks.spread import spread_probe
 from benchmarks.stages import StageProbe
+from benchmarks.threads import ThreadMeter
 from benchmarks.wrk import run_wrk
 
 
@@ -113,17 +114,22 @@ class Loader:
         """Run `load` with the CPU meter and the disk's fsync probe; for the API add its
         stage breakdown and the simulator calls it caused."""
         meter = CpuMeter(roots)
+        threads = ThreadMeter(roots) if api_base else None
         calls0 = simulator_calls(sims) if sims else None
         with ExitStack() as probes:
             stages = (probes.enter_context(StageProbe(api_base, self.authorization))
                       if api_base else None)
             disk = probes.enter_context(FsyncProbe(self.data_dir))
+            if threads:
+                threads.start()
             meter.start()
             result = load()
-            result["cpu"] = meter.stop(result.get("completed", result["requests"]))
+            answered = result.get("completed", result["requests"])
+            result["cpu"] = meter.stop(answered)
         result["disk"] = disk.result()
-        if stages is None:
+        if stages is None or threads is None:
             return result
+        result["cpu"]["by_thread"] = threads.stop(answered)
         result["stages"] = stages.result(result["requests"])
         calls1 = simulator_calls(sims) if sims else None
         if calls0 is not None and calls1 is not None:
