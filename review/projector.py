@@ -52,6 +52,9 @@ _WANTED = (b'"outcome":"refer"', b'"outcome":"decline"', b'"type":"review_',
            b'"type":"adverse_action_notice_sent"')
 _CHUNK = 1000  # entries whose projection is looked up at once
 _BURST = 500  # queued decisions applied in one store write, at most
+# How long the queue's thread gathers decisions before a write: the desk shows a new case
+# this much later, which no reviewer can tell.
+LINGER_S = 0.05
 
 
 @dataclass
@@ -67,12 +70,13 @@ class CatchUp:
 class ReviewProjector:
     def __init__(self, projection: Projection, audit: AuditStore, interval_s: float = 60.0,
                  grace_s: float = 30.0, queue_size: int = 10_000,
-                 cpu_share: float = 1.0) -> None:
+                 cpu_share: float = 1.0, linger_s: float = LINGER_S) -> None:
         self.projection = projection
         self.audit = audit
         self.interval_s = interval_s
         self.cpu_share = cpu_share  # of the GIL, for the background passes (core/pacing.py)
         self.grace_s = grace_s
+        self.linger_s = linger_s
         self.dropped = 0  # live items the queue could not take (the catch-up applies them)
         self.caught_up_at: str | None = None
         self._queue: queue.Queue[tuple[DecisionRecord, DecisionInputs | None] | None] = \
@@ -94,12 +98,14 @@ class ReviewProjector:
             self.dropped += 1
 
     def _apply_queued(self) -> None:
-        """Applies what the queue holds in one store write: one item when decisions are
-        spread out, a burst at once under load (a write per decision cost its transaction
-        and a wakeup of this thread each)."""
+        """Applies what the queue holds in one store write. After the first item it waits
+        `linger_s` for more, so that decisions spread out share a write too: one each cost
+        its transaction and a wake-up of this thread (ADR 0156)."""
         stop = False
         while not stop:
             items = [self._queue.get()]
+            if items[0] is not None:
+                self._stop.wait(self.linger_s)  # stop() ends the wait
             with contextlib.suppress(queue.Empty):
                 while len(items) < _BURST:
                     items.append(self._queue.get_nowait())
