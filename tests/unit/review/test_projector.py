@@ -1,6 +1,8 @@
 """The review store caught up from the audit log: every refer record gets its case, every
 human action its effect (once), whatever the live path missed."""
 
+import threading
+import time
 import uuid
 from collections import Counter
 
@@ -179,6 +181,27 @@ def test_a_queued_burst_is_applied_in_one_store_write(desk):
     assert counting.calls == {"open_referrals": 1}
     assert len(desk.store.list_cases(CaseQuery())) == 5
     assert len(desk.store.notices("pending")) == 3
+
+
+def test_decisions_arriving_apart_share_a_write(desk):
+    """At a few connections decisions arrive milliseconds apart: the thread waits `linger_s`
+    after the first one, so they still go to the store in one write, not one each."""
+    append_decisions(desk.audit, 4)
+    counting = CountingStore(desk.store)
+    p = ReviewProjector(Projection(counting, desk.projection.rules, inputs), desk.audit,
+                        interval_s=0, linger_s=0.5)
+    thread = threading.Thread(target=p._apply_queued)  # the live thread, no catch-up
+    thread.start()
+    try:
+        for e in desk.audit.entries():
+            p.on_decision(parse_record(e.body))
+            time.sleep(0.02)
+        assert p.drain()
+    finally:
+        p.stop()
+        thread.join()
+    assert counting.calls == {"open_referrals": 1}
+    assert len(desk.store.list_cases(CaseQuery())) == 4
 
 
 class CountingStore:
