@@ -111,3 +111,11 @@ def range_sums(ranges: Mapping[str, BucketRange],
     entities = {name: r.entities() for name, r in ranges.items()}
     found = read([e for es in entities.values() for e in es])
     return {name: sum(found.get(e, 0) for e in es) for name, es in entities.items()}
+
+
+def alone(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, BaseException | None]:
+    """One call of a lane turn (`call_many`): its value, or the exception it raised."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # noqa: BLE001 - that caller's to raise
+        return None, exc

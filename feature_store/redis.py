@@ -15,7 +15,7 @@ import redis
 from pydantic import BaseModel, Field
 from redis.exceptions import NoScriptError
 
-from feature_store.protocol import BucketRange, FeatureSet, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, alone, ttl_of
 
 
 class RedisConfig(BaseModel):
@@ -58,13 +58,6 @@ def _decoded(raw: bytes | None) -> dict[str, Any] | None:
 
 def _sums(ranges: Mapping[str, BucketRange], sums: Sequence[Any]) -> dict[str, int]:
     return {name: int(n) for name, n in zip(ranges, sums, strict=True)}
-
-
-def _alone(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, BaseException | None]:
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - that caller's to raise
-        return None, exc
 
 
 def _px(ttl_s: float | None) -> int | None:
@@ -175,16 +168,16 @@ class RedisFeatureStore:
                 pipe.evalsha(self._increment_and_sum.sha, len(keys), *keys, *script_args)
                 decoders.append(partial(_sums, args[2]))
             else:
-                return [_alone(fn, args) for fn, args in calls]
+                return [alone(fn, args) for fn, args in calls]
         replies = pipe.execute(raise_on_error=False)
         out: list[tuple[Any, BaseException | None]] = []
         for (fn, args), decode, reply in zip(calls, decoders, replies, strict=True):
             if isinstance(reply, NoScriptError):
-                out.append(_alone(fn, args))  # the Script object loads it again
+                out.append(alone(fn, args))  # the Script object loads it again
             elif isinstance(reply, Exception):
                 out.append((None, reply))
             else:
-                out.append(_alone(decode, (reply,)))
+                out.append(alone(decode, (reply,)))
         return out
 
     def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:

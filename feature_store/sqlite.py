@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel
 
 from core.sqlite import WalCheckpointer, begin_immediate
-from feature_store.protocol import BucketRange, FeatureSet, sum_ranges, ttl_of
+from feature_store.protocol import BucketRange, FeatureSet, alone, sum_ranges, ttl_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS features (
@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS features (
     PRIMARY KEY (feature_set, entity)
 ) WITHOUT ROWID;
 """
+T = TypeVar("T")
 _CHUNK = 500  # SQLite's host-parameter limit is far above this; keeps statements small
 
 
@@ -75,16 +76,22 @@ class SQLiteFeatureStore:
         return self.get_many(fs, [entity]).get(entity)
 
     def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            now = time.time()
-            for i in range(0, len(entities), _CHUNK):
-                chunk = list(entities[i:i + _CHUNK])
-                marks = ",".join("?" * len(chunk))
-                out.update((e, orjson.loads(v)) for e, v in self._db.execute(
-                    "SELECT entity, value FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
-                    f"AND entity IN ({marks}) AND value IS NOT NULL "
-                    "AND (expires_at IS NULL OR expires_at > ?)", [fs.key, *chunk, now]))
+            return self._get_many_locked(fs, entities, time.time())
+
+    def _get_locked(self, fs: FeatureSet, entity: str, now: float) -> dict[str, Any] | None:
+        return self._get_many_locked(fs, [entity], now).get(entity)
+
+    def _get_many_locked(self, fs: FeatureSet, entities: Sequence[str], now: float
+                         ) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(entities), _CHUNK):
+            chunk = list(entities[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            out.update((e, orjson.loads(v)) for e, v in self._db.execute(
+                "SELECT entity, value FROM features WHERE feature_set = ? "  # noqa: S608  # nosec B608
+                f"AND entity IN ({marks}) AND value IS NOT NULL "
+                "AND (expires_at IS NULL OR expires_at > ?)", [fs.key, *chunk, now]))
         return out
 
     def put(self, fs: FeatureSet, entity: str, values: Mapping[str, Any],
@@ -151,34 +158,80 @@ class SQLiteFeatureStore:
             self._increment(fs, amounts, now, returning=False)
             return self._counts_locked(fs, entities, now)
 
-    def _increment(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
-                   now: float, returning: bool = True) -> dict[str, int]:
-        if not amounts:
-            return {}
-        rows = [(e, n, _expiry(ttl_s, now)) for e, (n, ttl_s) in amounts.items()]
-        tail = " RETURNING entity, count" if returning else ""
-        out: dict[str, int] = {}
+    def call_many(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
+                  ) -> list[tuple[Any, BaseException | None]]:
+        """The calls of one turn of the feature lane (core/blocking.py): the velocity calls
+        of several decisions in one write transaction, one BEGIN and one COMMIT instead of
+        one each. Each call's sums see the increments of the calls before it, as when made
+        one after another. A failed write fails the velocity calls of the turn (each
+        caller's degradation); the cached reads are answered each on its own. Any other
+        call in the batch: each made alone."""
+        velocity: list[tuple[int, tuple[Any, ...]]] = []
+        reads: list[tuple[int, tuple[Any, ...]]] = []
+        for i, (fn, args) in enumerate(calls):
+            method = getattr(fn, "__func__", None)
+            if method is SQLiteFeatureStore.get:
+                reads.append((i, args))
+            elif method is SQLiteFeatureStore.increment_and_sum and all(
+                    r.first >= 0 for r in args[2].values()):
+                velocity.append((i, args))
+            else:
+                return [alone(fn, args) for fn, args in calls]
+        now = time.time()
+
+        def write() -> list[dict[str, int]]:
+            sums = []
+            for _, (fs, amounts, ranges) in velocity:
+                self._upsert(fs, amounts, now, returning=False)
+                sums.append(self._sums_locked(fs, ranges, now))
+            return sums
+
+        out: list[tuple[Any, BaseException | None]] = [(None, None)] * len(calls)
+        with self._lock:
+            if velocity:
+                sums, error = alone(self._in_transaction, (write,))
+                for n, (i, _) in enumerate(velocity):
+                    out[i] = (None, error) if error else (sums[n], None)
+            for i, (fs, entity) in reads:
+                out[i] = alone(self._get_locked, (fs, entity, now))
+        return out
+
+    def _in_transaction(self, work: Callable[[], T]) -> T:
         begin_immediate(self._db, self._timeout_s)
         try:
-            # One statement per chunk of counters (a decision's six: one), not one each:
-            # fewer SQLite steps, and each step hands the GIL over.
-            for i in range(0, len(rows), _CHUNK):
-                chunk = rows[i:i + _CHUNK]
-                values = ",".join(["(?, ?, ?)"] * len(chunk))
-                out.update(self._db.execute(
-                    f"INSERT INTO features (feature_set, entity, count, expires_at) "  # noqa: S608  # nosec B608
-                    f"SELECT ?, column1, column2, column3 FROM (VALUES {values}) WHERE true "
-                    "ON CONFLICT (feature_set, entity) DO UPDATE SET "
-                    # An expired counter starts again from zero.
-                    "count = CASE WHEN features.expires_at IS NOT NULL "
-                    "AND features.expires_at <= ? OR features.count IS NULL "
-                    "THEN excluded.count ELSE features.count + excluded.count END, "
-                    f"expires_at = excluded.expires_at{tail}",
-                    [fs.key, *(v for r in chunk for v in r), now]))
+            result = work()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return result
+
+    def _increment(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                   now: float, returning: bool = True) -> dict[str, int]:
+        if not amounts:
+            return {}
+        return self._in_transaction(lambda: self._upsert(fs, amounts, now, returning))
+
+    def _upsert(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                now: float, returning: bool = True) -> dict[str, int]:
+        rows = [(e, n, _expiry(ttl_s, now)) for e, (n, ttl_s) in amounts.items()]
+        tail = " RETURNING entity, count" if returning else ""
+        out: dict[str, int] = {}
+        # One statement per chunk of counters (a decision's six: one), not one each:
+        # fewer SQLite steps, and each step hands the GIL over.
+        for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i:i + _CHUNK]
+            values = ",".join(["(?, ?, ?)"] * len(chunk))
+            out.update(self._db.execute(
+                f"INSERT INTO features (feature_set, entity, count, expires_at) "  # noqa: S608  # nosec B608
+                f"SELECT ?, column1, column2, column3 FROM (VALUES {values}) WHERE true "
+                "ON CONFLICT (feature_set, entity) DO UPDATE SET "
+                # An expired counter starts again from zero.
+                "count = CASE WHEN features.expires_at IS NOT NULL "
+                "AND features.expires_at <= ? OR features.count IS NULL "
+                "THEN excluded.count ELSE features.count + excluded.count END, "
+                f"expires_at = excluded.expires_at{tail}",
+                [fs.key, *(v for r in chunk for v in r), now]))
         return out
 
     def _counts_locked(self, fs: FeatureSet, entities: Sequence[str], now: float

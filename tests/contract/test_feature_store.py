@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import pytest
 
+from core import blocking
 from feature_store.protocol import BucketRange, FeatureSet
 
 FS = FeatureSet("customer_features", "1")
@@ -202,3 +204,29 @@ def test_many_counters_at_once_are_all_counted(store):
     got = store.increment_and_count(FS, amounts, list(amounts))
     assert got == {e: n for e, (n, _) in amounts.items()}
     assert store.counts(FS, ["e0", "e1200", "missing"]) == {"e0": 1, "e1200": 1}
+
+
+def lane_turn(calls):
+    """The calls made in one turn of the event loop on the feature lane (core/blocking.py),
+    as the orchestrator's decisions make them: handed to the store's `call_many` if it has
+    one, else made one by one."""
+    async def run():
+        return await asyncio.gather(*(blocking.call(fn, *args, timeout_s=5.0, lane="features")
+                                      for fn, args in calls), return_exceptions=True)
+    return asyncio.run(run())
+
+
+def test_a_lane_turn_answers_as_the_calls_made_one_by_one(store):
+    """Several decisions' cached reads and velocity calls in one turn: each answered as if
+    made alone, in order (the second call on a subject sees the first one's increment)."""
+    store.put(FS, "e1", {"v": 1})
+    store.increment(FS, {"s|9": 5})
+
+    def velocity(subject):
+        return (FS, {f"{subject}|10": (1, 60.0)}, {"n": BucketRange(f"{subject}|", 9, 10)})
+
+    got = lane_turn([(store.get, (FS, "e1")), (store.increment_and_sum, velocity("s")),
+                     (store.get, (FS, "missing")), (store.increment_and_sum, velocity("s")),
+                     (store.increment_and_sum, velocity("t"))])
+    assert got == [{"v": 1}, {"n": 6}, None, {"n": 7}, {"n": 1}]
+    assert store.counts(FS, ["s|10", "t|10"]) == {"s|10": 2, "t|10": 1}
