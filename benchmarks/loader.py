@@ -43,20 +43,27 @@ def starved_worker(counts: list[int], connections: int, workers: int) -> bool:
 def spread_out(measure, connections: int, workers: int, remeasures: int) -> dict[str, Any]:
     """`measure(n)` again while some worker got too few of the connections: such a point
     measures the accept race more than the server (benchmarks/spread.py). At most
-    `remeasures` times, for every target alike; the discarded attempts stay in the point,
-    under `remeasured_after`."""
-    discarded: list[dict[str, Any]] = []
+    `remeasures` times, for every target alike. When every attempt was starved, the most
+    even of them stands (7 + 1 rather than 8 + 0), the first if several. The discarded
+    attempts stay in the point, under `remeasured_after`."""
+    attempts: list[dict[str, Any]] = []
     for n in range(1 + remeasures):
-        point = measure(n)
-        counts = point["connections_by_process"]
-        if n == remeasures or not starved_worker(counts, connections, workers):
+        attempts.append(measure(n))
+        if not starved_worker(attempts[-1]["connections_by_process"], connections, workers):
             break
-        discarded.append({"requests_per_s": point["requests_per_s"],
-                          "cpu_us_per_request": point["cpu"]["cpu_us_per_request"],
-                          "connections_by_process": counts})
+    point = max(attempts, key=lambda p: _fewest(p["connections_by_process"], workers))
+    discarded = [{"requests_per_s": p["requests_per_s"],
+                  "cpu_us_per_request": p["cpu"]["cpu_us_per_request"],
+                  "connections_by_process": p["connections_by_process"]}
+                 for p in attempts if p is not point]
     if discarded:
         point["remeasured_after"] = discarded
     return point
+
+
+def _fewest(counts: list[int], workers: int) -> int:
+    """Connections of the worker that held the fewest (0 if one held none)."""
+    return counts[-1] if len(counts) >= workers else 0
 
 
 class Loader:

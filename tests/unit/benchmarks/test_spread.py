@@ -100,10 +100,13 @@ def test_a_point_with_a_starved_worker_is_measured_again_and_the_attempt_kept():
         {"requests_per_s": 190, "cpu_us_per_request": 1000.0, "connections_by_process": [8]}]
 
 
-def test_remeasures_stop_at_the_limit_and_the_last_attempt_stands():
-    attempts = iter([point(190, [8]), point(185, [8]), point(180, [8])])
+def test_remeasures_stop_at_the_limit_and_the_most_even_attempt_stands():
+    """Measured on 2026-12-02: the peer at 7 + 1 (407/s), 7 + 1 (386/s), then 8 + 0 (169/s);
+    the last one stood and made that round's ratio 4.9x. The first 7 + 1 stands now."""
+    attempts = iter([point(407, [7, 1]), point(386, [7, 1]), point(169, [8])])
     out = spread_out(lambda n: next(attempts), 8, 2, remeasures=2)
-    assert out["requests_per_s"] == 180 and len(out["remeasured_after"]) == 2
+    assert out["requests_per_s"] == 407
+    assert [a["requests_per_s"] for a in out["remeasured_after"]] == [386, 169]
 
 
 def test_a_sound_point_is_measured_once():
