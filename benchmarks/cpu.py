@@ -18,16 +18,18 @@ from typing import Any
 TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def stat_fields(path: str) -> list[str] | None:
+    """The fields of a `/proc/<pid>/stat` (or `/proc/<pid>/task/<tid>/stat`) after the
+    command name; None once the process or thread has exited."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(path).read_text()
     except OSError:  # exited meanwhile
         return None
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
     return raw[raw.rindex(")") + 2:].split()
 
 
-def _ticks(fields: list[str]) -> tuple[int, int]:
+def ticks(fields: list[str]) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
 
 
@@ -36,7 +38,7 @@ def tree_ticks(roots: list[int]) -> dict[int, tuple[int, int]]:
     stats: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            f = _stat_fields(int(entry.name))
+            f = stat_fields(f"/proc/{entry.name}/stat")
             if f is not None:
                 stats[int(entry.name)] = f
     children: dict[int, list[int]] = {}
@@ -45,7 +47,7 @@ def tree_ticks(roots: list[int]) -> dict[int, tuple[int, int]]:
     out, todo = {}, [r for r in roots if r in stats]
     while todo:
         pid = todo.pop()
-        out[pid] = _ticks(stats[pid])
+        out[pid] = ticks(stats[pid])
         todo.extend(children.get(pid, ()))
     return out
 

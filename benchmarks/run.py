@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from benchmarks.scenarios import (
     heal,
     missing_settings,
 )
+from benchmarks.threads import py_spy
 from benchmarks.wrk import wrk_binary
 
 T = TypeVar("T")
@@ -141,14 +141,13 @@ class Run:
     def _profile(self, target: str, url: str, label: str, roots: list[int]) -> dict[str, Any]:
         """py-spy over every worker during a closed-loop load at the highest connection count;
         one flame graph (SVG) in --profile-dir. Not a measured point: sampling costs CPU."""
-        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         out_dir = self.args.profile_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         fmt = self.args.profile_format
         svg = out_dir / f"flame-{label}.{'svg' if fmt == 'flamegraph' else 'txt'}"
         c = max(self.args.connections)
         seconds = max(5, round(self.args.duration))
-        spy = subprocess.Popen([py_spy, "record", "--pid", str(roots[0]), "--subprocesses",
+        spy = subprocess.Popen([py_spy(), "record", "--pid", str(roots[0]), "--subprocesses",
                                 "--duration", str(seconds), "--rate", "200",
                                 # native stacks need the process paused while sampled
                                 *(["--native"] if self.args.profile_native

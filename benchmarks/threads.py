@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cpu import TICK_S, tree_ticks
+from benchmarks.cpu import TICK_S, stat_fields, ticks, tree_ticks
 
 _THREAD = re.compile(r'^Thread (?:0x[0-9a-fA-F]+|(\d+)) \([^)]*\): "(.*)"$', re.MULTILINE)
 _NUMBERED = re.compile(r"_\d+$")
 
 
-def _py_spy() -> str:
+def py_spy() -> str:
+    """py-spy on PATH, else the one installed beside this Python (a benchmark dependency)."""
     return shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
 
@@ -37,12 +38,9 @@ def task_ticks(pid: int) -> dict[int, tuple[int, int]]:
     except OSError:  # exited meanwhile
         return out
     for tid in tids:
-        try:
-            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue
-        f = raw[raw.rindex(")") + 2:].split()
-        out[tid] = (int(f[11]), int(f[12]))
+        fields = stat_fields(f"/proc/{pid}/task/{tid}/stat")
+        if fields is not None:
+            out[tid] = ticks(fields)
     return out
 
 
@@ -50,7 +48,7 @@ def python_names(pid: int) -> dict[int, str]:
     """Native thread id -> Python's name of the thread, for each thread of a Python process;
     empty for any other process (py-spy finds no interpreter)."""
     try:
-        dump = subprocess.run([_py_spy(), "dump", "--pid", str(pid), "--nonblocking"],
+        dump = subprocess.run([py_spy(), "dump", "--pid", str(pid), "--nonblocking"],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return {}
