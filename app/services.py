@@ -98,7 +98,7 @@ class Services:
         self.reloader.start()
         if self.policies is not None:
             self.policies.start()
-        self.projector.start()
+        self.projector.start(catch_up=self.settings.background_passes == "workers")
         if self.monitoring is not None:
             self.monitoring.start()
 
@@ -142,7 +142,8 @@ def build_services(settings: Settings) -> Services:
                           on_error=decision_metrics.rate_limit_errors.inc)
     projector = b.review_projector()
     listeners = [projector.on_decision]
-    if settings.monitoring_refresh_s > 0:  # only its passes drop what others projected first
+    in_workers = settings.background_passes == "workers"  # else `credit background` runs them
+    if in_workers and settings.monitoring_refresh_s > 0:  # only its passes drop what it keeps
         listeners.append(b.monitor.projector.on_decision)
     policy_holder = PolicyHolder(b.policy)
     policies = PolicyReloader(b.policy_admin, policy_holder, settings.policy_poll_s)
@@ -156,7 +157,8 @@ def build_services(settings: Settings) -> Services:
         feature_timeout_s=settings.feature_store_timeout_s, listeners=listeners)
     monitoring = Refresher(b.monitor, MonitoringMetrics(metrics_registry),
                            settings.monitoring_refresh_s, settings.monitoring_performance_days,
-                           settings.monitoring_drift_days, settings.background_cpu_share)
+                           settings.monitoring_drift_days, settings.background_cpu_share,
+                           project=in_workers)
     return Services(settings=settings, registry=b.registry, audit=b.audit,
                     orchestrator=orchestrator, metrics_registry=metrics_registry,
                     http_metrics=HttpMetrics(metrics_registry), api_keys=b.api_keys,

@@ -162,9 +162,15 @@ class Settings(BaseSettings):
     review_notice_days: int = Field(default=30, ge=1)  # adverse-action notice due in
     # How often the review store catches up with the audit log (it always does at start).
     review_sync_interval_s: float = Field(default=60.0, ge=0)
-    # Of the GIL, what a background pass (review catch-up, monitoring refresh) may take while
-    # decisions are served: above it the pass pauses (core/pacing.py, ADR 0149).
+    # Where the background passes (review catch-up, monitoring refresh) run: in threads of
+    # every API worker, or in one process of their own beside the workers (`credit
+    # background`, which `credit serve` starts), where they never hold a worker's GIL
+    # while it serves decisions (ADR 0157).
+    background_passes: Literal["workers", "process"] = "workers"
+    # In the workers: the most of the GIL a pass may take; above it the pass pauses
+    # (core/pacing.py, ADR 0149). Its own process runs at this niceness instead.
     background_cpu_share: float = Field(default=0.25, gt=0, le=1)
+    background_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
     @classmethod

@@ -86,8 +86,8 @@ class Run:
             else f"{config.name}-{scenario.name}-{phases}"
         log(f"starting API ({config.name}, {self.args.workers} workers) for {scenario.name}")
         with stack.api_process(self.prepared, self.sims, self.args.workers, env, self.run_dir,
-                               label, config.server) as (url, pid):
-            roots = [pid] + [self.server_pids[n] for n in config.needs if n in self.server_pids]
+                               label, config.server, config.passes) as (url, pids):
+            roots = pids + [self.server_pids[n] for n in config.needs if n in self.server_pids]
             tails = read_lines(self.bodies)
             ctx = Context(self.sims, url, self.prepared.authorization,
                           [decision_body(t, f"{self.loader.run_token}-{label}-prime-{i}")
@@ -251,12 +251,15 @@ def main(argv: list[str] | None = None) -> None:
                 entry["targets"][name] = _guarded(measure, name)
             entry["load_average_after"] = os.getloadavg()
             rounds.append(entry)
-        embedded = next((c for c in runnable if c.name == "embedded"), None)
+        # The embedded default and its variants (another commit, the passes in the workers),
+        # in the order given: an A/B of the steady run and the open loop, not alternating.
         cache_hit = next((s for s in SCENARIOS if s.name == "cache_hit"), None)
-        if embedded and cache_hit and (args.rate or args.steady_duration > 0):
-            log("after the rounds: open loop and steady load, embedded/cache_hit")
-            once["embedded/cache_hit"] = _guarded(
-                lambda: run.api(embedded, cache_hit, 0, phases="steady"), "steady")
+        for c in runnable:
+            if c.name.startswith("embedded") and cache_hit and (args.rate or
+                                                               args.steady_duration > 0):
+                log(f"after the rounds: open loop and steady load, {c.name}/cache_hit")
+                once[f"{c.name}/cache_hit"] = _guarded(
+                    lambda c=c: run.api(c, cache_hit, 0, phases="steady"), "steady")
         if args.profile_dir:
             for config in runnable:
                 once[f"{config.name}/cache_hit profile"] = _guarded(

@@ -32,6 +32,7 @@ class Configuration:
     needs: tuple[str, ...] = ()              # servers to start: "redis", "postgres"
     requires_settings: tuple[str, ...] = ()  # Settings fields this build must have
     server: str = "uvicorn"                  # the ASGI server: "uvicorn" or "granian"
+    passes: str = "process"                  # CREDIT_BACKGROUND_PASSES (ADR 0157)
 
 
 CONFIGURATIONS = [
@@ -43,6 +44,8 @@ CONFIGURATIONS = [
                   {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}",
                    "PYTHONPATH": str(Path(__file__).with_name("without_hiredis"))},
                   needs=("redis",), requires_settings=("feature_store", "redis_url")),
+    # The background passes in every worker, paced (as before ADR 0157): its A/B.
+    Configuration("embedded-passes-in-workers", passes="workers"),
     # The embedded defaults under granian (Rust HTTP) instead of uvicorn: its A/B.
     Configuration("granian", server="granian"),
     # The audit log, digests and customer keys on PostgreSQL (fsync on), the rest embedded.
@@ -64,8 +67,10 @@ def code_at(ref: str, base: Configuration) -> Configuration:
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(dest)
     path = os.pathsep.join(p for p in (str(dest), base.env.get("PYTHONPATH")) if p)
+    # Code from before `credit background` runs its passes in the workers whatever it is told.
+    passes = base.passes if (dest / "app" / "background.py").exists() else "workers"
     return Configuration(f"{base.name}-at-{sha}", {**base.env, "PYTHONPATH": path},
-                         base.needs, base.requires_settings, base.server)
+                         base.needs, base.requires_settings, base.server, passes)
 
 
 @dataclass

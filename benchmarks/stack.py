@@ -127,12 +127,13 @@ def api(prepared: Prepared, sims: str, workers: int, env: dict[str, str], run_di
 
 @contextmanager
 def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str],
-                run_dir: Path, name: str, server_name: str = "uvicorn"
-                ) -> Iterator[tuple[str, int]]:
+                run_dir: Path, name: str, server_name: str = "uvicorn",
+                passes: str = "process") -> Iterator[tuple[str, list[int]]]:
     """The API as production runs it (`credit serve`: uvicorn's access log off, the app's
-    own JSON access and decision log lines on, at INFO), written to a log file; or under
-    granian (`server_name`), the same way. Yields its base URL and the pid of the server's
-    supervisor (the workers are its children)."""
+    own JSON access and decision log lines on, at INFO; the background passes in a niced
+    process of their own, unless `passes` is "workers"), written to log files; or under
+    granian (`server_name`), the same way. Yields its base URL and the pids of the server's
+    supervisor (the workers are its children) and of the background process."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = run_dir / f"api-{name}.log"
@@ -142,6 +143,7 @@ def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str]
                 "CREDIT_OPEN_BANKING_URL": f"{sims}/open-banking",
                 "CREDIT_RATE_LIMIT_PER_CUSTOMER": "100000000/minute",
                 "CREDIT_RATE_LIMIT_PER_CLIENT": "100000000/minute",
+                "CREDIT_BACKGROUND_PASSES": passes,
                 **env}
     common = ["app.main:app_from_env", "--factory", "--host", "127.0.0.1", "--port", str(port),
               "--workers", str(workers), "--no-access-log"]
@@ -153,7 +155,32 @@ def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str]
         ready = "Application startup complete"
     with server(args, f"{base}/readyz", log, env=full_env, cwd=run_dir) as proc:
         wait_workers(log, workers, proc, line=ready)
-        yield base, proc.pid
+        if passes != "process":
+            yield base, [proc.pid]
+            return
+        with background(full_env, run_dir / f"background-{name}.log", run_dir) as passer:
+            yield base, [proc.pid, passer.pid]
+
+
+@contextmanager
+def background(env: dict[str, str], log: Path, cwd: Path) -> Iterator[subprocess.Popen]:
+    """`credit background` as `credit serve` starts it: niced (app/cli/background.py)."""
+    from app.settings import Settings
+
+    nice = Settings.model_fields["background_nice"].default
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "background"],
+                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=cwd, start_new_session=True,
+                                preexec_fn=lambda: os.nice(nice))  # noqa: PLW1509
+    try:
+        time.sleep(1.0)  # a build that lacks the command exits at once
+        if proc.poll() is not None:
+            raise RuntimeError(f"credit background exited with code {proc.returncode}; "
+                               f"see {log}")
+        yield proc
+    finally:
+        _stop(proc)
 
 
 @contextmanager

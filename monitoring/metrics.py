@@ -91,12 +91,15 @@ def window(days: int) -> Period:
 
 class Refresher:
     """Every `interval_s`, in a thread of its own: catch the read model up with the log
-    (so requests find little to project) and recompute the gauges."""
+    (so requests find little to project; unless `project` is False: another process does)
+    and recompute the gauges."""
 
     def __init__(self, monitor: Monitor, metrics: MonitoringMetrics, interval_s: float,
-                 performance_days: int, drift_days: int, cpu_share: float = 1.0) -> None:
+                 performance_days: int, drift_days: int, cpu_share: float = 1.0,
+                 project: bool = True) -> None:
         self.monitor = monitor
         self.cpu_share = cpu_share  # of the GIL, while it projects (core/pacing.py)
+        self.project = project
         self.metrics = metrics
         self.interval_s = interval_s
         self.performance_days = performance_days
@@ -107,7 +110,8 @@ class Refresher:
     def run_once(self) -> None:
         try:
             fresh = self.monitor.refresh(share=True,  # every worker runs one
-                                         pace=Pacer(self.cpu_share))
+                                         pace=Pacer(self.cpu_share)) if self.project \
+                else self.monitor.projector.status()
             self.metrics.update(
                 self.monitor.performance(window(self.performance_days), fresh=fresh),
                 self.monitor.drift(window(self.drift_days), fresh=fresh))

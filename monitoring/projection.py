@@ -191,6 +191,10 @@ class Projector:
         finally:
             self._lock.release()
 
+    def status(self) -> Freshness:
+        """How far behind the read model is, projecting nothing (another process does)."""
+        return self._pending(time.monotonic(), 0, "left to the background process")
+
     def _pending(self, t0: float, projected: int, note: str) -> Freshness:
         try:
             pending = self.pending()

@@ -4,10 +4,11 @@ Live: the orchestrator calls `on_decision` after a decision's record is durable;
 decline goes on a queue that one thread applies, so the decision never waits for the review
 store and never fails because of it (a full queue drops the item: the catch-up finds it).
 
-Catch-up (`catch_up`: at start, then every `interval_s`, and `credit reviews sync`): reads
-every audit chain from the store's checkpoint, applies what it finds (idempotently) and moves
-the checkpoint. That is what makes "no referral is ever lost" hold after kill -9: a refer
-record written before the crash opens its case at the next start.
+Catch-up (`catch_up`: at start, then every `interval_s`, in each worker or in `credit
+background`; and `credit reviews sync`): reads every audit chain from the store's checkpoint,
+applies what it finds (idempotently) and moves the checkpoint. That is what makes "no
+referral is ever lost" hold after kill -9: a refer record written before the crash opens its
+case at the next pass.
 
 Human actions found in the log without their effect in the store are applied too, unless a
 `review_action_failed` record says they failed. One younger than `grace_s` may still be in
@@ -216,12 +217,14 @@ class ReviewProjector:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """The queue's thread, and the catch-up: at once, then every `interval_s`."""
+    def start(self, catch_up: bool = True) -> None:
+        """The queue's thread, and the catch-up (unless another process runs it): at once,
+        then every `interval_s`."""
         self._threads = [threading.Thread(target=self._apply_queued, name="review-projector",
-                                          daemon=True),
-                         threading.Thread(target=self._sync_loop, name="review-catch-up",
                                           daemon=True)]
+        if catch_up:
+            self._threads.append(threading.Thread(target=self._sync_loop,
+                                                  name="review-catch-up", daemon=True))
         for t in self._threads:
             t.start()
 

@@ -102,6 +102,25 @@ def start_api(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.
 
 
 @contextmanager
+def background(env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """`credit background` (the review catch-up and monitoring refresh in a process of their
+    own) configured by CREDIT_* env; SIGTERM at the end, which it must obey within 10 s."""
+    with open(log, "ab") if log else open(os.devnull, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "background"],
+                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=tempfile.mkdtemp(prefix="server-cwd-"))
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(timeout=10) == 0, f"credit background exited {proc.returncode}"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+@contextmanager
 def redis_server(log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """A private redis-server (no persistence) on a free port; yields (url, process)."""
     import redis

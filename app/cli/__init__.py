@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 
 from app.cli.audit import audit_cli
+from app.cli.background import Launched, background
 from app.cli.backtest import backtest
+from app.cli.common import die_with_parent
 from app.cli.db import db_cli
 from app.cli.features import features_cli
 from app.cli.flags import flags_cli
@@ -44,17 +46,8 @@ cli.add_typer(outcomes_cli, name="outcomes")
 cli.add_typer(monitor_cli, name="monitor")
 cli.add_typer(policy_cli, name="policy")
 cli.command("backtest")(backtest)
+cli.command("background")(background)
 console = Console(stderr=True, soft_wrap=True)
-
-
-def _die_with_parent() -> None:
-    """In the simulators' process: end when `credit serve` ends, however it ends (uvicorn
-    re-raises SIGTERM after its shutdown, so a `finally` never runs; kill -9 neither)."""
-    if sys.platform == "linux":
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
@@ -76,7 +69,11 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> No
 @cli.command()
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
-          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+          workers: Annotated[int, typer.Option(min=1)] = 1,
+          background_process: Annotated[bool, typer.Option(
+              help="run the background passes (review catch-up, monitoring refresh) in a "
+                   "process of their own, niced, instead of in every worker")] = True
+          ) -> None:
     """Run the API. With nothing configured: trains a first model if the registry has none and
     starts the bureau and open-banking simulators beside the API."""
     import uvicorn
@@ -96,7 +93,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         sims = subprocess.Popen([sys.executable, "-m", "app.cli", "simulators",  # nosec B603
                                  "--host", settings.simulator_host,
                                  "--port", str(settings.simulator_port)],
-                                preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                preexec_fn=die_with_parent)  # noqa: PLW1509
         _wait_ready(f"{base}/healthz", sims)
         os.environ.setdefault("CREDIT_BUREAU_URL", f"{base}/bureau")
         os.environ.setdefault("CREDIT_OPEN_BANKING_URL", f"{base}/open-banking")
@@ -107,6 +104,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ["CREDIT_BACKGROUND_PASSES"] = "process" if background_process else "workers"
+    passes = Launched(settings.background_nice).start() if background_process else None
     try:
         uvicorn.run("app.main:app_from_env", factory=True, host=host or settings.host,
                     port=port or settings.port, workers=workers, access_log=False,
@@ -114,6 +113,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
                     # health-check timeout would restart a worker that is merely busy loading.
                     timeout_worker_healthcheck=60)
     finally:
+        if passes is not None:
+            passes.stop()
         if sims is not None:
             sims.terminate()
             sims.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,3 +22,13 @@ def built() -> Iterator[Builder]:
         yield builder
     finally:
         builder.close()
+
+
+def die_with_parent() -> None:
+    """In a child process (before exec): end when its parent ends, however it ends (uvicorn
+    re-raises SIGTERM after its shutdown, so a `finally` never runs; kill -9 neither)."""
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

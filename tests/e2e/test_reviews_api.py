@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 import httpx
@@ -279,11 +280,14 @@ def test_explanation_of_a_declined_applicant_in_spanish(desk, df):
     assert c["app"].get(url).json()["human_actions"][-1]["type"] == "adverse_action_notice_sent"
 
 
-def test_kill_9_during_a_burst_of_referrals_loses_no_case(trained, simulators_url, df, tmp_path):
+@pytest.mark.parametrize("passes", ["workers", "process"])
+def test_kill_9_during_a_burst_of_referrals_loses_no_case(trained, simulators_url, df, tmp_path,
+                                                          passes):
     """SIGKILL while decisions stream in: after a restart every refer record in the audit
-    log has exactly one case, the answered referrals among them."""
+    log has exactly one case, the answered referrals among them. The catch-up that finds
+    the cases the kill cut off runs in the restarted worker, or in `credit background`."""
     data_dir = fresh_data_dir(trained, tmp_path)
-    env = api_env(data_dir, simulators_url)
+    env = api_env(data_dir, simulators_url, CREDIT_BACKGROUND_PASSES=passes)
     headers = {"Authorization": f"Bearer {create_key(data_dir)}"}
     proc, base = servers.start_api(env)
     answered: list[dict] = []
@@ -327,7 +331,8 @@ def test_kill_9_during_a_burst_of_referrals_loses_no_case(trained, simulators_ur
     answered_refers = {a["decision_id"] for a in answered if a["outcome"] == "refer"}
     assert len(answered_refers) >= 10 and answered_refers <= refers
     with servers.api(env) as again, httpx.Client(base_url=again, timeout=30,
-                                                 headers=headers) as client:
+                                                 headers=headers) as client, \
+            servers.background(env) if passes == "process" else nullcontext():
         cases = wait_for_cases(client, refers)
     ids = [c["decision_id"] for c in cases]
     assert sorted(ids) == sorted(refers)  # every one, once

@@ -1,5 +1,6 @@
 """`credit serve` as an operator runs it: with nothing configured it starts the simulators
-beside the API, and SIGTERM stops both (the simulators' port is free again)."""
+and the background passes beside the API; the passes' process comes back after a crash, and
+SIGTERM stops all of them (the simulators' port is free again, no process is left)."""
 
 import os
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -18,6 +20,26 @@ from tests.servers import free_port, wait_http
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def background_of(pid: int) -> int | None:
+    """The pid of `credit background` among the children of `pid`, if one runs."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        if ppid == pid and cmdline.endswith(b"app.cli\0background\0"):
+            return int(stat.parent.name)
+    return None
+
+
+def wait_for(check, timeout_s: float = 20.0):
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
 
 
 def test_sigterm_stops_the_api_and_its_simulators(trained, tmp_path):
@@ -32,12 +54,15 @@ def test_sigterm_stops_the_api_and_its_simulators(trained, tmp_path):
     try:
         wait_http(f"http://127.0.0.1:{api}/healthz", proc)
         assert httpx.get(f"http://127.0.0.1:{sims}/healthz").status_code == 200
+        first = wait_for(lambda: background_of(proc.pid))
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # a crash: started again after 5 s
+        second = wait_for(lambda: (b := background_of(proc.pid)) != first and b)
+        assert second and second != first
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while port_open(sims) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not port_open(sims) and not port_open(api)
+        assert wait_for(lambda: not port_open(sims), 10) and not port_open(api)
+        assert wait_for(lambda: not Path(f"/proc/{second}").exists(), 10)
     finally:
         if proc.poll() is None:
             proc.kill()
