@@ -43,8 +43,7 @@ class BackgroundPasses:
             t0 = time.monotonic()
             try:
                 result = p.run()
-                _log.info(p.name, seconds=round(time.monotonic() - t0, 3),
-                          **_summary(result))
+                _log.info(p.name, took_s=round(time.monotonic() - t0, 3), **_summary(result))
             except Exception as exc:  # noqa: BLE001 - logged; the next pass tries again
                 _log.warning(f"{p.name}_failed", error_type=type(exc).__name__)
             p.due = time.monotonic() + p.interval_s if p.interval_s > 0 else math.inf

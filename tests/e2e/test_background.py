@@ -8,6 +8,7 @@ import re
 import time
 
 import httpx
+import orjson
 
 from app.simulators.server import application_for_row
 from tests import servers
@@ -50,5 +51,7 @@ def test_the_background_process_projects_what_the_workers_leave(trained, simulat
         assert pending(client) >= 12
         with servers.background(env, log=data_dir / "background.log"):
             assert wait_until(lambda: pending(client) == 0)
-        logged = (data_dir / "background.log").read_text()
-        assert "review_catch_up" in logged and "monitoring_refresh" in logged
+        events = [orjson.loads(line)["event"] for line in
+                  (data_dir / "background.log").read_text().splitlines() if line.startswith("{")]
+        assert "review_catch_up" in events and "monitoring_refresh" in events
+        assert not [e for e in events if e.endswith("_failed")]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
+
+from structlog.testing import capture_logs
 
 from app.background import BackgroundPasses, Pass
 
@@ -43,8 +46,25 @@ def test_an_interval_of_zero_runs_once():
     assert len(once.runs) == 1
 
 
-def test_a_failing_pass_is_tried_again_and_does_not_stop_the_others(capsys):
+def test_a_failing_pass_is_tried_again_and_does_not_stop_the_others():
     failing, other = Counted(fail=True), Counted()
-    run_for(BackgroundPasses([Pass("flaky", failing, 0.1), Pass("other", other, 0.1)]), 0.35)
+    with capture_logs() as logs:
+        run_for(BackgroundPasses([Pass("flaky", failing, 0.1), Pass("other", other, 0.1)]),
+                0.35)
     assert len(failing.runs) >= 3 and len(other.runs) >= 3
-    assert "flaky_failed" in capsys.readouterr().out
+    assert {"event": "flaky_failed", "error_type": "ConnectionError",
+            "log_level": "warning"} in logs
+
+
+def test_a_pass_is_logged_with_its_numbers():
+    @dataclass
+    class Result:
+        seconds: float = 0.5  # as Freshness has: the log line's own timing must not clash
+        pending: int = 3
+        checkpoints: dict = field(default_factory=lambda: {"chain": 7})
+
+    with capture_logs() as logs:
+        run_for(BackgroundPasses([Pass("counted", Result, 0)]), 0.1)
+    [line] = logs
+    assert line["event"] == "counted" and line["pending"] == 3 and line["seconds"] == 0.5
+    assert "checkpoints" not in line and line["took_s"] >= 0
