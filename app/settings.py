@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # (a miss degrades) and the audit path's (lookup, sealing, durable append: a miss is 503).
     feature_store_timeout_s: float = Field(default=0.25, gt=0)
     store_threads: int = Field(default=32, ge=4, le=256)
+    # How long a thread holding the GIL keeps it while another waits (Python's default 5 ms):
+    # a store thread's answer waits up to this for the event loop (ADR 0157).
+    gil_switch_interval_s: float = Field(default=0.005, gt=0, le=0.1)
     audit_timeout_s: float = Field(default=1.5, gt=0)
     dynamodb_endpoint: str | None = None  # empty: AWS itself
     dynamodb_region: str = "eu-west-1"
