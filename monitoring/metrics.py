@@ -111,7 +111,7 @@ class Refresher:
         try:
             fresh = self.monitor.refresh(share=True,  # every worker runs one
                                          pace=Pacer(self.cpu_share)) if self.project \
-                else self.monitor.projector.status()
+                else self.monitor.status()
             self.metrics.update(
                 self.monitor.performance(window(self.performance_days), fresh=fresh),
                 self.monitor.drift(window(self.drift_days), fresh=fresh))

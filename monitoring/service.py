@@ -40,6 +40,10 @@ class Monitor:
                 pace: Pacer = UNPACED) -> Freshness:
         return self.projector.catch_up(budget_s, share=share, pace=pace)
 
+    def status(self) -> Freshness:
+        """How far behind the read model is, projecting nothing (another process does)."""
+        return self.projector.status()
+
     def performance(self, period: Period, cohort: str = "month",
                     fresh: Freshness | None = None) -> dict[str, Any]:
         """`fresh`: a catch-up the caller just ran (none is run then)."""

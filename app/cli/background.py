@@ -1,5 +1,5 @@
 """`credit background`: the background passes in a process of their own (app/background.py),
-and the launcher `credit serve` keeps it running with beside its workers."""
+and the launcher with which `credit serve` keeps one running beside its workers."""
 
 from __future__ import annotations
 
