@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -107,7 +106,6 @@ def create_app(settings: Settings,
         # a few stalled on a dead store never starve the others.
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(settings.store_threads, thread_name_prefix="store"))
-        sys.setswitchinterval(settings.gil_switch_interval_s)
         services = build(settings)
         app.state.services = services
         await services.start()

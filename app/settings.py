@@ -70,9 +70,6 @@ class Settings(BaseSettings):
     # (a miss degrades) and the audit path's (lookup, sealing, durable append: a miss is 503).
     feature_store_timeout_s: float = Field(default=0.25, gt=0)
     store_threads: int = Field(default=32, ge=4, le=256)
-    # How long a thread holding the GIL keeps it while another waits (Python's default 5 ms):
-    # a store thread's answer waits up to this for the event loop (ADR 0157).
-    gil_switch_interval_s: float = Field(default=0.005, gt=0, le=0.1)
     audit_timeout_s: float = Field(default=1.5, gt=0)
     dynamodb_endpoint: str | None = None  # empty: AWS itself
     dynamodb_region: str = "eu-west-1"
@@ -171,9 +168,11 @@ class Settings(BaseSettings):
     # while it serves decisions (ADR 0157).
     background_passes: Literal["workers", "process"] = "workers"
     # In the workers: the most of the GIL a pass may take; above it the pass pauses
-    # (core/pacing.py, ADR 0149). Its own process runs at this niceness instead.
+    # (core/pacing.py, ADR 0149). Its own process lowers its priority instead: this
+    # niceness, or SCHED_IDLE (it runs only on CPU time nothing else wants).
     background_cpu_share: float = Field(default=0.25, gt=0, le=1)
     background_nice: int = Field(default=10, ge=0, le=19)
+    background_sched_idle: bool = False
 
     @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
     @classmethod

@@ -44,9 +44,9 @@ CONFIGURATIONS = [
                   {"CREDIT_FEATURE_STORE": "redis", "CREDIT_REDIS_URL": "{redis_url}",
                    "PYTHONPATH": str(Path(__file__).with_name("without_hiredis"))},
                   needs=("redis",), requires_settings=("feature_store", "redis_url")),
-    # A 1 ms GIL switch interval instead of Python's 5 ms: its A/B (ADR 0157).
-    Configuration("embedded-switch-1ms", {"CREDIT_GIL_SWITCH_INTERVAL_S": "0.001"},
-                  requires_settings=("gil_switch_interval_s",)),
+    # The background process under SCHED_IDLE instead of niced: its A/B (ADR 0157).
+    Configuration("embedded-sched-idle", {"CREDIT_BACKGROUND_SCHED_IDLE": "true"},
+                  requires_settings=("background_sched_idle",)),
     # The background passes in every worker, paced (as before ADR 0157): its A/B.
     Configuration("embedded-passes-in-workers", passes="workers"),
     # The embedded defaults under granian (Rust HTTP) instead of uvicorn: its A/B.

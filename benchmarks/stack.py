@@ -164,15 +164,11 @@ def api_process(prepared: Prepared, sims: str, workers: int, env: dict[str, str]
 
 @contextmanager
 def background(env: dict[str, str], log: Path, cwd: Path) -> Iterator[subprocess.Popen]:
-    """`credit background` as `credit serve` starts it: niced (app/cli/background.py)."""
-    from app.settings import Settings
-
-    nice = Settings.model_fields["background_nice"].default
+    """`credit background` as `credit serve` starts it (it lowers its own priority)."""
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "background"],
                                 env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=cwd, start_new_session=True,
-                                preexec_fn=lambda: os.nice(nice))  # noqa: PLW1509
+                                cwd=cwd, start_new_session=True)
     try:
         time.sleep(1.0)  # a build that lacks the command exits at once
         if proc.poll() is not None:

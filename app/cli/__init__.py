@@ -105,7 +105,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ["CREDIT_BACKGROUND_PASSES"] = "process" if background_process else "workers"
-    passes = Launched(settings.background_nice).start() if background_process else None
+    passes = Launched().start() if background_process else None
     try:
         uvicorn.run("app.main:app_from_env", factory=True, host=host or settings.host,
                     port=port or settings.port, workers=workers, access_log=False,

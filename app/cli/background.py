@@ -19,7 +19,9 @@ def background() -> None:
     """Run the background passes (review catch-up, monitoring refresh) until SIGTERM. `credit
     serve` starts one beside its workers; start one per host yourself if you run the API
     another way with CREDIT_BACKGROUND_PASSES=process."""
-    configure_logging(Settings().log_level)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    lower_priority(settings)
     threading.current_thread().name = "background"  # not a worker's event loop, in profiles
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -33,22 +35,24 @@ def background() -> None:
         BackgroundPasses(passes).run(stop)
 
 
-class Launched:
-    """`credit background` beside `credit serve`'s workers, at niceness `nice` (the kernel
-    runs the workers first), started again `restart_s` after it exits, ended with the API
-    (and by the kernel if `credit serve` is killed)."""
+def lower_priority(settings: Settings) -> None:
+    """So that the kernel runs the API's workers first (ADR 0157)."""
+    if settings.background_sched_idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(settings.background_nice)
 
-    def __init__(self, nice: int, restart_s: float = 5.0) -> None:
-        self.nice = nice
+
+class Launched:
+    """`credit background` beside `credit serve`'s workers, started again `restart_s` after it
+    exits, ended with the API (and by the kernel if `credit serve` is killed)."""
+
+    def __init__(self, restart_s: float = 5.0) -> None:
         self.restart_s = restart_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._keep, name="background", daemon=True)
-
-    def _child(self) -> None:
-        os.nice(self.nice)
-        die_with_parent()  # the parent is this launcher's thread, alive until stop()
 
     def _keep(self) -> None:
         while True:
@@ -57,7 +61,8 @@ class Launched:
                     return
                 self._proc = subprocess.Popen(  # nosec B603 - our own CLI, fixed arguments
                     [sys.executable, "-m", "app.cli", "background"],
-                    preexec_fn=self._child)  # noqa: PLW1509
+                    # The parent is this launcher's thread, alive until stop().
+                    preexec_fn=die_with_parent)  # noqa: PLW1509
             code = self._proc.wait()
             if self._stop.wait(self.restart_s):
                 return
