@@ -209,7 +209,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()
-    configs = [c for c in CONFIGURATIONS if c.name in args.configs.split(",")]
+    # In the order given: the phase after the rounds runs them in that order.
+    known = {c.name: c for c in CONFIGURATIONS}
+    configs = [known[n] for n in args.configs.split(",") if n in known]
     configs += [code_at(ref, c) for ref in args.code_ref for c in configs]
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="credit-bench-"))
