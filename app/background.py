@@ -27,8 +27,8 @@ _log = structlog.get_logger("credit.background")
 class Pass:
     name: str
     run: Callable[[], object]
-    interval_s: float  # between runs, after the first at start; 0: that run only
-    due: float = 0.0
+    interval_s: float  # between runs; 0: the first run only
+    due: float = 0.0  # time.monotonic() of the first run (0: at start)
 
 
 class BackgroundPasses:

@@ -8,6 +8,7 @@ import signal
 import subprocess  # nosec B404
 import sys
 import threading
+import time
 
 from app.background import BackgroundPasses, Pass
 from app.cli.common import built, console, die_with_parent
@@ -30,8 +31,10 @@ def background() -> None:
         s = b.settings
         passes = [Pass("review_catch_up", b.review_projector().catch_up,
                        s.review_sync_interval_s)]
-        if s.monitoring_refresh_s > 0:
-            passes.append(Pass("monitoring_refresh", b.monitor.refresh, s.monitoring_refresh_s))
+        if s.monitoring_refresh_s > 0:  # first after an interval, as in the workers: a
+            # restart's backlog is not urgent, and at once it competes with the new workers
+            passes.append(Pass("monitoring_refresh", b.monitor.refresh, s.monitoring_refresh_s,
+                               due=time.monotonic() + s.monitoring_refresh_s))
         BackgroundPasses(passes).run(stop)
 
 
