@@ -20,15 +20,14 @@ def background() -> None:
     """Run the background passes (review catch-up, monitoring refresh) until SIGTERM. `credit
     serve` starts one beside its workers; start one per host yourself if you run the API
     another way with CREDIT_BACKGROUND_PASSES=process."""
-    settings = Settings()
-    configure_logging(settings.log_level)
-    lower_priority(settings)
     threading.current_thread().name = "background"  # not a worker's event loop, in profiles
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with built() as b:
+    with built() as b:  # builds nothing yet: each part on first use
         s = b.settings
+        configure_logging(s.log_level)
+        lower_priority(s)
         passes = [Pass("review_catch_up", b.review_projector().catch_up,
                        s.review_sync_interval_s)]
         if s.monitoring_refresh_s > 0:  # first after an interval, as in the workers: a

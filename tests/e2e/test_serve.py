@@ -35,6 +35,10 @@ def background_of(pid: int) -> int | None:
     return None
 
 
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def wait_for(check, timeout_s: float = 20.0):
     deadline = time.monotonic() + timeout_s
     while not (found := check()) and time.monotonic() < deadline:
@@ -56,6 +60,9 @@ def test_sigterm_stops_the_api_and_its_simulators(trained, tmp_path):
         assert httpx.get(f"http://127.0.0.1:{sims}/healthz").status_code == 200
         first = wait_for(lambda: background_of(proc.pid))
         assert first is not None
+        # Field 19 of stat(5), the niceness: it lowers its own priority once its settings
+        # are read, a moment after it starts.
+        assert wait_for(lambda: nice_of(first) == 10)
         os.kill(first, signal.SIGKILL)  # a crash: started again after 5 s
         second = wait_for(lambda: (b := background_of(proc.pid)) != first and b)
         assert second and second != first
