@@ -104,12 +104,20 @@ def start_api(env: dict[str, str], log: Path | None = None) -> tuple[subprocess.
 @contextmanager
 def background(env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
     """`credit background` (the review catch-up and monitoring refresh in a process of their
-    own) configured by CREDIT_* env; SIGTERM at the end, which it must obey within 10 s."""
-    with open(log, "ab") if log else open(os.devnull, "wb") as out:
+    own) configured by CREDIT_* env, yielded once its first review catch-up is logged (its
+    signal handlers are set by then); SIGTERM at the end, which it must obey within 10 s."""
+    cwd = tempfile.mkdtemp(prefix="server-cwd-")
+    log = log or Path(cwd) / "background.log"
+    with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "background"],
                                 env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=tempfile.mkdtemp(prefix="server-cwd-"))
+                                cwd=cwd)
     try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while b"review_catch_up" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"credit background did not start: {proc.returncode}")
+            time.sleep(0.1)
         yield proc
     finally:
         proc.terminate()
