@@ -98,7 +98,7 @@ class Services:
         self.reloader.start()
         if self.policies is not None:
             self.policies.start()
-        self.projector.start(catch_up=self.settings.background_passes == "workers")
+        self.projector.start(catch_up=self.settings.passes_in_workers)
         if self.monitoring is not None:
             self.monitoring.start()
 
@@ -142,7 +142,7 @@ def build_services(settings: Settings) -> Services:
                           on_error=decision_metrics.rate_limit_errors.inc)
     projector = b.review_projector()
     listeners = [projector.on_decision]
-    in_workers = settings.background_passes == "workers"  # else `credit background` runs them
+    in_workers = settings.passes_in_workers  # else `credit background` runs them
     if in_workers and settings.monitoring_refresh_s > 0:  # only its passes drop what it keeps
         listeners.append(b.monitor.projector.on_decision)
     policy_holder = PolicyHolder(b.policy)

@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     background_nice: int = Field(default=10, ge=0, le=19)
     background_sched_idle: bool = False
 
+    @property
+    def passes_in_workers(self) -> bool:
+        """Whether each API worker runs the background passes itself."""
+        return self.background_passes == "workers"
+
     @field_validator("review_sla_hours", "review_second_approver_above", mode="before")
     @classmethod
     def _per_country(cls, value: object, info: ValidationInfo) -> object:
