@@ -5,6 +5,7 @@ stage breakdown (benchmarks/run.py runs the rounds)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -66,6 +67,15 @@ def _fewest(counts: list[int], workers: int) -> int:
     return counts[-1] if len(counts) >= workers else 0
 
 
+def id_prefix(run_token: str, label: str, part: str) -> str:
+    """The application ids' prefix of one load. Decision bodies need unique ids (a repeated
+    id is a cheaper idempotent replay), and ids must stay within the API's 64 characters: a
+    long target label (`embedded-passes-in-workers-at-ecc5a46-cache_hit-r1`) made every
+    request a 422. So the label and part go in as a digest."""
+    digest = hashlib.blake2s(f"{label}/{part}".encode(), digest_size=6).hexdigest()
+    return f"{run_token}-{digest}"
+
+
 class Loader:
     """Drives one running target: warm-ups, closed-loop points, open loop; each measured
     point gets the server's CPU per request and the load average around it."""
@@ -78,8 +88,7 @@ class Loader:
         self.data_dir = data_dir  # where the API's audit log is fsynced: the disk probe's
 
     def _prefix(self, label: str, part: str, decisions: bool) -> str | None:
-        # Decision bodies need unique ids (a repeated id is a cheaper idempotent replay).
-        return f"{self.run_token}-{label}-{part}" if decisions else None
+        return id_prefix(self.run_token, label, part) if decisions else None
 
     def warm(self, url: str, bodies: Path, label: str, decisions: bool) -> None:
         if self.args.warmup > 0:
@@ -109,7 +118,7 @@ class Loader:
     def open_loop(self, url: str, bodies: Path, rate: float, *, label: str, roots: list[int],
                   api_base: str | None = None, sims: str | None = None) -> dict[str, Any]:
         log(f"{label}: open loop, {rate:g}/s, {self.args.open_duration:g}s")
-        prefix = f"{self.run_token}-{label}-open" if api_base else None
+        prefix = id_prefix(self.run_token, label, "open") if api_base else None
         return self._observed(lambda: self._open_loop(url, bodies, rate, prefix), roots,
                               api_base, sims)
 
