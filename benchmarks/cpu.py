@@ -33,8 +33,19 @@ def ticks(fields: list[str]) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
 
 
+def minor_faults(fields: list[str]) -> int:
+    # Field 10 of stat(5): a page touched for the first time since it was mapped. Memory the
+    # allocator hands back to the kernel and maps again shows here, as system time.
+    return int(fields[7])
+
+
 def tree_ticks(roots: list[int]) -> dict[int, tuple[int, int]]:
     """pid -> (utime, stime) ticks of every process under (and including) `roots`."""
+    return {pid: ticks(f) for pid, f in tree_stats(roots).items()}
+
+
+def tree_stats(roots: list[int]) -> dict[int, list[str]]:
+    """pid -> the stat fields of every process under (and including) `roots`."""
     stats: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -47,7 +58,7 @@ def tree_ticks(roots: list[int]) -> dict[int, tuple[int, int]]:
     out, todo = {}, [r for r in roots if r in stats]
     while todo:
         pid = todo.pop()
-        out[pid] = ticks(stats[pid])
+        out[pid] = stats[pid]
         todo.extend(children.get(pid, ()))
     return out
 
@@ -66,8 +77,8 @@ class CpuMeter:
     trees under `roots`."""
     roots: list[int] = field(default_factory=list)
 
-    def _snapshot(self) -> dict[int, tuple[int, int]]:
-        return tree_ticks(self.roots)
+    def _snapshot(self) -> dict[int, list[str]]:
+        return tree_stats(self.roots)
 
     def start(self) -> CpuMeter:
         self.before = self._snapshot()
@@ -81,8 +92,10 @@ class CpuMeter:
         busy0, total0 = self.machine_before
         # Only processes seen at both ends (one that started during the load is not counted
         # whole, so it would be under-counted anyway; none do).
-        user, system = (sum(after[p][i] - self.before[p][i] for p in after if p in self.before)
+        both = [p for p in after if p in self.before]
+        user, system = (sum(ticks(after[p])[i] - ticks(self.before[p])[i] for p in both)
                         for i in (0, 1))
+        faults = sum(minor_faults(after[p]) - minor_faults(self.before[p]) for p in both)
         cpu_s = (user + system) * TICK_S
         return {
             "source": "/proc/<pid>/stat utime+stime of the server's process tree",
@@ -91,6 +104,7 @@ class CpuMeter:
             "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
             # The kernel's part (system calls: sockets, file writes, fsync, thread wake-ups).
             "system_share": round(system / (user + system), 3) if user + system else None,
+            "minor_faults_per_request": round(faults / requests, 1) if requests else None,
             # What the whole machine did meanwhile (load generator, other users included).
             "machine_busy_share": round((busy1 - busy0) / (total1 - total0), 3)
             if total1 > total0 else None,
