@@ -12,6 +12,7 @@ from tests.integration.rollout_app import client, settings_for
 def test_the_start_up_heap_is_frozen_once_the_app_has_started(data_dir, simulators_url):
     gc.unfreeze()
     thresholds = gc.get_threshold()
+    gc.set_threshold(700, *thresholds[1:])  # Python's default: an app started earlier changed it
     try:
         async def scenario():
             assert gc.get_freeze_count() == 0
@@ -24,7 +25,6 @@ def test_the_start_up_heap_is_frozen_once_the_app_has_started(data_dir, simulato
         # The model, the registry client and every imported module: far more than a handful.
         assert frozen > 10_000
         assert started == (YOUNG_GC_THRESHOLD, *thresholds[1:])
-        assert thresholds[0] != YOUNG_GC_THRESHOLD  # the test sees the change, not a default
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
         gc.set_threshold(*thresholds)
