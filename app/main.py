@@ -117,7 +117,7 @@ def create_app(settings: Settings,
         gc.collect()
         gc.freeze()
         # Python's young threshold (700) caught decisions' short-lived objects in flight and
-        # moved them to the old generation, due for a full collection (4-15 ms) every 2-5 s.
+        # moved them to the old generation, due for a full collection (4-19 ms) every 2-5 s.
         # At 10,000 they die by reference count first (ADR 0159).
         gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
         log.info("worker_started", pid=os.getpid())

@@ -11,6 +11,7 @@ its ticks (none do here; a PostgreSQL backend might).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,13 @@ class CpuMeter:
         busy0, total0 = self.machine_before
         # Only processes seen at both ends (one that started during the load is not counted
         # whole, so it would be under-counted anyway; none do).
-        both = [p for p in after if p in self.before]
-        user, system = (sum(ticks(after[p])[i] - ticks(self.before[p])[i] for p in both)
-                        for i in (0, 1))
-        faults = sum(minor_faults(after[p]) - minor_faults(self.before[p]) for p in both)
+        pairs = [(self.before[p], f) for p, f in after.items() if p in self.before]
+
+        def grown(counter: Callable[[list[str]], int]) -> int:
+            return sum(counter(end) - counter(start) for start, end in pairs)
+
+        user, system = grown(lambda f: ticks(f)[0]), grown(lambda f: ticks(f)[1])
+        faults = grown(minor_faults)
         cpu_s = (user + system) * TICK_S
         return {
             "source": "/proc/<pid>/stat utime+stime of the server's process tree",
