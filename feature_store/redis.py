@@ -1,11 +1,17 @@
-"""Online backend: Redis. One string key per entity (JSON value, PX expiry); batches go through
-MGET and non-transactional pipelines, so a batch costs one round trip. The velocity call
-(`increment_and_sum`) is one Lua script: it builds the windows' bucket keys on the server
-and returns their sums, so a decision sends 6 keys instead of 138 and gets 6 numbers back
-(ADR 0148). Those bucket keys are not declared to Redis: a single node only."""
+"""Online backend: Redis. One string key per entity's values (JSON, PX expiry); batches go
+through MGET and non-transactional pipelines, so a batch costs one round trip.
+
+Counters live in hashes, and every counter call is one Lua script (`_COUNTERS`) that writes,
+then reads or sums (ADR 0160). A window bucket `<prefix>|<n>` (`BucketRange`'s names) is field
+`n` of the hash `<prefix>|`, so a velocity call reads 6 small hashes instead of building and
+reading 132 keys. Any other counter is field `_` of a hash of its own name. Redis 7.0 has no
+expiry per hash field, so a field's value is `<count>:<expires at, ms of the server's clock;
+0: never>`, and a hash lives as long as its longest-lived field. A decision's hashes would
+need one slot in Redis Cluster: a single node only."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
@@ -17,6 +23,8 @@ from redis.exceptions import NoScriptError
 
 from feature_store.protocol import BucketRange, FeatureSet, alone, ttl_of
 
+_BUCKET = re.compile(r"^(.*\|)(0|[1-9][0-9]*)$")
+
 
 class RedisConfig(BaseModel):
     type: Literal["redis"] = "redis"
@@ -27,37 +35,146 @@ class RedisConfig(BaseModel):
     key_prefix: str = "fs"
 
 
-# KEYS: the counters to add to; ARGV: for each, its amount and PX (0: none), then per range
-# its key prefix, first and last bucket. Returns each range's sum. Atomic, as MULTI was.
-_INCREMENT_AND_SUM = """
-local out, a = {}, 1
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], ARGV[a])
-  if tonumber(ARGV[a + 1]) > 0 then redis.call('PEXPIRE', KEYS[i], ARGV[a + 1]) end
-  a = a + 2
+# Shared by the scripts: `now`; `live`, a field's count unless it has expired; `write`, a
+# field added to or set, with its expiry (field `p` marks a hash holding a field that never
+# expires; otherwise the hash expires with its longest-lived field).
+_FUNCTIONS = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local function live(v)
+  if not v then return nil end
+  local c = string.find(v, ':', 1, true)
+  local at = tonumber(string.sub(v, c + 1))
+  if at ~= 0 and at <= now then return nil end
+  return tonumber(string.sub(v, 1, c - 1))
+end
+local function write(h, f, op, n, px)
+  if op == '+' then n = n + (live(redis.call('HGET', h, f)) or 0) end
+  redis.call('HSET', h, f, string.format('%d:%d', n, px > 0 and now + px or 0))
+  if px <= 0 then
+    redis.call('HSET', h, 'p', 1)
+    redis.call('PERSIST', h)
+  elseif redis.call('HEXISTS', h, 'p') == 0 and redis.call('PTTL', h) < px then
+    redis.call('PEXPIRE', h, px)
+  end
+  return n
+end
+"""
+# KEYS: the counter hashes. ARGV[1]: how many writes; then per write its hash's index, field,
+# op ("+" adds, "=" sets), amount and PX (0: never expires); then per read its hash's index
+# and either a field (its count, or false if missing or expired) or a first and a last bucket
+# (their sum). Returns the writes' new counts, then the reads. Atomic, as one script is.
+# A range read removes the expired fields it meets.
+_COUNTERS = _FUNCTIONS + """
+local out, a = {}, 2
+for _ = 1, tonumber(ARGV[1]) do
+  out[#out + 1] = write(KEYS[tonumber(ARGV[a])], ARGV[a + 1], ARGV[a + 2],
+                        tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))
+  a = a + 5
 end
 while a <= #ARGV do
-  local keys = {}
-  for b = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) do keys[#keys + 1] = ARGV[a] .. b end
-  local sum = 0
-  if #keys > 0 then
-    for _, v in ipairs(redis.call('MGET', unpack(keys))) do
-      if v then sum = sum + tonumber(v) end
+  local h = KEYS[tonumber(ARGV[a])]
+  if ARGV[a + 2] == '' then
+    out[#out + 1] = live(redis.call('HGET', h, ARGV[a + 1])) or false
+  else
+    local first, last, sum, stale = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), 0, {}
+    local all = redis.call('HGETALL', h)
+    for j = 1, #all, 2 do
+      local f = all[j]
+      if f ~= 'p' then
+        local n = live(all[j + 1])
+        if not n then stale[#stale + 1] = f
+        elseif f ~= '_' then
+          local b = tonumber(f)
+          if b >= first and b <= last then sum = sum + n end
+        end
+      end
     end
+    if #stale > 0 then redis.call('HDEL', h, unpack(stale)) end
+    out[#out + 1] = sum
   end
-  out[#out + 1] = sum
   a = a + 3
 end
 return out
 """
+# Counters kept before ADR 0160, one string key each (KEYS[1]), added into their field (KEYS[2],
+# ARGV[1]) with the time they had left, then deleted: each moved once, whatever runs beside.
+_MOVE = _FUNCTIONS + """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local px = redis.call('PTTL', KEYS[1])
+write(KEYS[2], ARGV[1], '+', tonumber(v), px == 0 and 1 or px)
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+def _counter(entity: str) -> tuple[str, str]:
+    """Where a counter lives: (its hash's name, its field)."""
+    m = _BUCKET.match(entity)
+    return (m.group(1), m.group(2)) if m else (entity, "_")
+
+
+class _Counters:
+    """One `_COUNTERS` call: its keys and arguments, built write by write and read by read,
+    and its reply read back (the writes' new counts, then each read's)."""
+
+    def __init__(self, hash_key: Callable[[str], str]) -> None:
+        self._hash_key = hash_key
+        self._index: dict[str, int] = {}
+        self._writes: list[str | int] = []
+        self._reads: list[str | int] = []
+        self._shape: list[int] = []  # how many reply items each read or sum takes
+        self.n_writes = 0
+
+    def _hash(self, name: str) -> int:
+        return self._index.setdefault(name, len(self._index) + 1)
+
+    def write(self, entity: str, op: str, amount: int, px: int | None) -> None:
+        name, field = _counter(entity)
+        self._writes += [self._hash(name), field, op, amount, px or 0]
+        self.n_writes += 1
+
+    def read(self, entity: str) -> None:
+        name, field = _counter(entity)
+        self._reads += [self._hash(name), field, ""]
+        self._shape.append(1)
+
+    def sum(self, r: BucketRange) -> None:
+        if r.prefix.endswith("|"):
+            self._reads += [self._hash(r.prefix), r.first, r.last]
+            self._shape.append(1)
+        else:  # not buckets' names: counters of their own, summed here
+            before = len(self._shape)
+            for e in r.entities():
+                self.read(e)
+            self._shape[before:] = [len(self._shape) - before]
+
+    def keys(self) -> list[str]:
+        return [self._hash_key(name) for name in self._index]
+
+    def args(self) -> list[str | int]:
+        return [self.n_writes, *self._writes, *self._reads]
+
+    def written(self, reply: Sequence[Any]) -> list[int]:
+        return [int(n) for n in reply[:self.n_writes]]
+
+    def read_back(self, reply: Sequence[Any]) -> list[int | None]:
+        """Each read's count (None: missing or expired), each sum's total."""
+        items, out = reply[self.n_writes:], []
+        for k in self._shape:
+            got, items = [int(n) for n in items[:k] if n is not None], items[k:]
+            out.append(sum(got) if got else None)
+        return out
 
 
 def _decoded(raw: bytes | None) -> dict[str, Any] | None:
     return None if raw is None else orjson.loads(raw)
 
 
-def _sums(ranges: Mapping[str, BucketRange], sums: Sequence[Any]) -> dict[str, int]:
-    return {name: int(n) for name, n in zip(ranges, sums, strict=True)}
+def _sums(ranges: Mapping[str, BucketRange], counters: _Counters, reply: Sequence[Any]
+          ) -> dict[str, int]:
+    return {name: n or 0 for name, n in zip(ranges, counters.read_back(reply), strict=True)}
 
 
 def _px(ttl_s: float | None) -> int | None:
@@ -69,7 +186,8 @@ class RedisFeatureStore:
         self._prefix = config.key_prefix
         self._r = redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
                                        socket_connect_timeout=config.connect_timeout_s)
-        self._increment_and_sum = self._r.register_script(_INCREMENT_AND_SUM)
+        self._counters = self._r.register_script(_COUNTERS)
+        self._move = self._r.register_script(_MOVE)
 
     def _key(self, fs: FeatureSet, entity: str, kind: str = "v") -> str:
         return f"{self._prefix}:{fs.key}:{kind}:{entity}"
@@ -105,47 +223,46 @@ class RedisFeatureStore:
                 pipe.set(self._key(fs, e), v, px=(per_row_px or {}).get(e, px))
         pipe.execute()
 
+    def _counter_call(self, fs: FeatureSet) -> _Counters:
+        return _Counters(partial(self._key, fs, kind="c"))
+
+    def _run(self, counters: _Counters) -> list[Any]:
+        return self._counters(keys=counters.keys(), args=counters.args())
+
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
         px = _px(ttl_of(fs, ttl_s))
-        pipe = self._r.pipeline(transaction=True)
+        c = self._counter_call(fs)
         for e, n in amounts.items():
-            key = self._key(fs, e, "n")
-            pipe.incrby(key, n)
-            if px is not None:
-                pipe.pexpire(key, px)
-        res = pipe.execute()
-        step = 1 if px is None else 2
-        return {e: int(res[i * step]) for i, e in enumerate(amounts)}
+            c.write(e, "+", n, px)
+        return dict(zip(amounts, c.written(self._run(c)), strict=True))
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:
-        # One MULTI/EXEC round trip: the increments, their expiries, then the read.
-        pipe = self._r.pipeline(transaction=True)
-        for e, (n, ttl_s) in amounts.items():
-            key = self._key(fs, e, "n")
-            pipe.incrby(key, n)
-            px = _px(ttl_s)
-            if px is not None:
-                pipe.pexpire(key, px)
-        if entities:
-            pipe.mget([self._key(fs, e, "n") for e in entities])
-        raws = pipe.execute()[-1] if entities else []
-        return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+        c = self._add_call(fs, amounts)
+        for e in entities:
+            c.read(e)
+        got = c.read_back(self._run(c))
+        return {e: n for e, n in zip(entities, got, strict=True) if n is not None}
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                           ranges: Mapping[str, BucketRange]) -> dict[str, int]:
-        keys, args = self._script_args(fs, amounts, ranges)
-        return _sums(ranges, self._increment_and_sum(keys=keys, args=args))
+        c = self._sum_call(fs, amounts, ranges)
+        return _sums(ranges, c, self._run(c))
 
-    def _script_args(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
-                     ranges: Mapping[str, BucketRange]) -> tuple[list[str], list[str | int]]:
-        args: list[str | int] = []
-        for n, ttl_s in amounts.values():
-            args += [n, _px(ttl_s) or 0]
+    def _add_call(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]]
+                       ) -> _Counters:
+        c = self._counter_call(fs)
+        for e, (n, ttl_s) in amounts.items():
+            c.write(e, "+", n, _px(ttl_s))
+        return c
+
+    def _sum_call(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
+                  ranges: Mapping[str, BucketRange]) -> _Counters:
+        c = self._add_call(fs, amounts)
         for r in ranges.values():
-            args += [self._key(fs, r.prefix, "n"), r.first, r.last]
-        return [self._key(fs, e, "n") for e in amounts], args
+            c.sum(r)
+        return c
 
     def call_many(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
                   ) -> list[tuple[Any, BaseException | None]]:
@@ -162,11 +279,12 @@ class RedisFeatureStore:
                 pipe.get(self._key(fs, entity))
                 decoders.append(_decoded)
             elif method is RedisFeatureStore.increment_and_sum:
-                keys, script_args = self._script_args(*args)
+                c = self._sum_call(*args)
+                keys = c.keys()
                 # EVALSHA, not the Script object: on a pipeline that asks SCRIPT EXISTS first,
                 # a round trip more. A server without the script (restarted) says NOSCRIPT.
-                pipe.evalsha(self._increment_and_sum.sha, len(keys), *keys, *script_args)
-                decoders.append(partial(_sums, args[2]))
+                pipe.evalsha(self._counters.sha, len(keys), *keys, *c.args())
+                decoders.append(partial(_sums, args[2], c))
             else:
                 return [alone(fn, args) for fn, args in calls]
         replies = pipe.execute(raise_on_error=False)
@@ -184,22 +302,41 @@ class RedisFeatureStore:
         """Overwrite counters with authoritative values (the tiered store's write-through)."""
         if not counts:
             return
-        pipe = self._r.pipeline(transaction=False)
+        c = self._counter_call(fs)
         for e, n in counts.items():
-            pipe.set(self._key(fs, e, "n"), n, px=px)
-        pipe.execute()
+            c.write(e, "=", n, px)
+        self._run(c)
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
-        if not entities:
-            return {}
-        raws = self._r.mget([self._key(fs, e, "n") for e in entities])
-        return {e: int(v) for e, v in zip(entities, raws, strict=True) if v is not None}
+        return self.increment_and_count(fs, {}, entities) if entities else {}
 
     def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
         if not entities:
             return 0
-        return int(self._r.delete(*(self._key(fs, e, kind) for e in entities
-                                    for kind in ("v", "n"))))
+        pipe = self._r.pipeline(transaction=True)
+        pipe.delete(*(self._key(fs, e) for e in entities))
+        for e in entities:
+            name, field = _counter(e)
+            pipe.hdel(self._key(fs, name, "c"), field)
+        return sum(int(n) for n in pipe.execute())
+
+    def move_old_counters(self, batch: int = 500) -> int:
+        """Once, after upgrading from the layout before ADR 0160: each counter kept as a
+        string key of its own (`<prefix>:<set>:v<version>:n:<entity>`) is added into its
+        hash field with the time it had left, then deleted. Safe while decisions run (they
+        count into the hashes meanwhile) and to run again. Returns how many it moved."""
+        moved, keys = 0, self._r.scan_iter(match=f"{self._prefix}:*:n:*", count=batch)
+        while chunk := [k.decode() for _, k in zip(range(batch), keys, strict=False)]:
+            pipe = self._r.pipeline(transaction=False)
+            for key in chunk:
+                # <set name>:v<version>:<kind>:<entity>; neither part of the set has a colon
+                set_name, version, kind, entity = key[len(self._prefix) + 1:].split(":", 3)
+                if kind == "n":
+                    name, field = _counter(entity)
+                    self._move(keys=[key, f"{self._prefix}:{set_name}:{version}:c:{name}"],
+                               args=[field], client=pipe)
+            moved += sum(pipe.execute())
+        return moved
 
     def ping(self) -> None:
         self._r.ping()

@@ -45,3 +45,18 @@ def materialize(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
                          on_batch=lambda n: progress.advance(task, n))
     console.print(f"{result.rows_written} rows written into {b.settings.feature_store}"
                   + (f" (resumed after row {result.resumed_from})" if result.resumed_from else ""))
+
+
+@features_cli.command("move-counters")
+def move_counters_cmd() -> None:
+    """Once, after upgrading a Redis feature store past ADR 0160: move each counter kept as a
+    key of its own into its hash (safe while the API runs, and to run again)."""
+    from app.cli.common import built
+    from feature_store.redis import RedisFeatureStore
+
+    with built() as b:
+        store = getattr(b.feature_store, "redis", b.feature_store)  # tiered: its Redis tier
+        if not isinstance(store, RedisFeatureStore):
+            console.print(f"nothing to move: the feature store is {b.settings.feature_store}")
+            return
+        console.print(f"moved {store.move_old_counters()} counters")

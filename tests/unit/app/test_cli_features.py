@@ -34,3 +34,21 @@ def test_materialize_refuses_a_missing_file(tmp_path, monkeypatch):
     # Rich boxes the message at 80 columns, so a long temporary path wraps it across lines.
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", res.output).split())
     assert res.exit_code == 2 and "does not exist" in text, res.output
+
+
+def test_move_counters_on_the_embedded_store_says_there_is_nothing_to_move(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path / "data"))
+    res = CliRunner().invoke(cli, ["features", "move-counters"])
+    assert res.exit_code == 0 and "nothing to move: the feature store is sqlite" in res.output
+
+
+def test_move_counters_moves_a_redis_stores_old_counters(tmp_path, monkeypatch, redis_url):
+    import redis
+
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CREDIT_FEATURE_STORE", "redis")
+    monkeypatch.setenv("CREDIT_REDIS_URL", redis_url)
+    redis.Redis.from_url(redis_url).set("fs:application_velocity:v2:n:c:ab|1h|100", 3)
+    res = CliRunner().invoke(cli, ["features", "move-counters"])
+    assert res.exit_code == 0 and "moved 1 counters" in res.output, res.output
