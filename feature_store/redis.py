@@ -54,8 +54,9 @@ local function write(h, f, op, n, px)
   if px <= 0 then
     redis.call('HSET', h, 'p', 1)
     redis.call('PERSIST', h)
-  elseif redis.call('HEXISTS', h, 'p') == 0 and redis.call('PTTL', h) < px then
-    redis.call('PEXPIRE', h, px)
+  elseif redis.call('PEXPIRE', h, px, 'GT') == 0 and redis.call('PTTL', h) == -1
+      and redis.call('HEXISTS', h, 'p') == 0 then
+    redis.call('PEXPIRE', h, px)  -- a new hash (GT counts no expiry as forever)
   end
   return n
 end
