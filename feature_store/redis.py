@@ -252,7 +252,7 @@ class RedisFeatureStore:
         return _sums(ranges, c, self._run(c))
 
     def _add_call(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]]
-                       ) -> _Counters:
+                  ) -> _Counters:
         c = self._counter_call(fs)
         for e, (n, ttl_s) in amounts.items():
             c.write(e, "+", n, _px(ttl_s))
@@ -330,11 +330,11 @@ class RedisFeatureStore:
         while chunk := [k.decode() for _, k in zip(range(batch), keys, strict=False)]:
             pipe = self._r.pipeline(transaction=False)
             for key in chunk:
-                # <set name>:v<version>:<kind>:<entity>; neither part of the set has a colon
-                set_name, version, kind, entity = key[len(self._prefix) + 1:].split(":", 3)
-                if kind == "n":
-                    name, field = _counter(entity)
-                    self._move(keys=[key, f"{self._prefix}:{set_name}:{version}:c:{name}"],
+                # <set name>:v<version>:n:<entity>; neither part of the set has a colon
+                parts = key[len(self._prefix) + 1:].split(":", 3)
+                if len(parts) == 4 and parts[2] == "n":
+                    name, field = _counter(parts[3])
+                    self._move(keys=[key, f"{self._prefix}:{parts[0]}:{parts[1]}:c:{name}"],
                                args=[field], client=pipe)
             moved += sum(pipe.execute())
         return moved

@@ -64,11 +64,12 @@ def test_counters_of_the_old_layout_move_once_with_their_time_left(redis_url):
     r.set(old + "c:ab|1h|100", 3, px=60_000)
     r.set(old + "plain", 7)
     r.set(f"fs:{FS.key}:v:x:n:y", b"{}")  # a value whose entity has ':n:' in it stays
+    r.set("fs:odd:n:z", 1)  # not a key of ours (no version): left alone
     store.increment(FS, {"c:ab|1h|100": 1}, ttl_s=60)  # counted since the upgrade
     assert store.move_old_counters(batch=1) == 2
     assert store.counts(FS, ["c:ab|1h|100", "plain"]) == {"c:ab|1h|100": 4, "plain": 7}
     assert not r.exists(old + "c:ab|1h|100", old + "plain")
-    assert r.exists(f"fs:{FS.key}:v:x:n:y")
+    assert r.exists(f"fs:{FS.key}:v:x:n:y", "fs:odd:n:z") == 2
     assert 50_000 < r.pttl(f"fs:{FS.key}:c:c:ab|1h|") <= 60_000
     assert store.move_old_counters() == 0
     assert store.counts(FS, ["c:ab|1h|100"]) == {"c:ab|1h|100": 4}
