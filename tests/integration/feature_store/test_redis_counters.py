@@ -73,3 +73,14 @@ def test_counters_of_the_old_layout_move_once_with_their_time_left(redis_url):
     assert 50_000 < r.pttl(f"fs:{FS.key}:c:c:ab|1h|") <= 60_000
     assert store.move_old_counters() == 0
     assert store.counts(FS, ["c:ab|1h|100"]) == {"c:ab|1h|100": 4}
+
+
+def test_a_range_whose_names_are_not_buckets_sums_counters_of_their_own(redis_url):
+    """`e1`..`e3` are no `<prefix>|<n>` buckets: each is a counter of its own, summed by the
+    client (missing ones count 0, an empty range 0)."""
+    store = RedisFeatureStore(RedisConfig(url=redis_url))
+    store.increment(FS, {"e1": 2, "e3": 5, "e4": 100})
+    got = store.increment_and_sum(FS, {"e2": (1, None)},
+                                  {"w": BucketRange("e", 1, 3), "none": BucketRange("e", 7, 9),
+                                   "empty": BucketRange("e", 3, 2)})
+    assert got == {"w": 2 + 1 + 5, "none": 0, "empty": 0}
