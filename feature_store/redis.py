@@ -136,9 +136,12 @@ class _Counters:
         self._writes += [self._hash(name), field, op, amount, px or 0]
         self.n_writes += 1
 
-    def read(self, entity: str) -> None:
+    def _read(self, entity: str) -> None:
         name, field = _counter(entity)
         self._reads += [self._hash(name), field, ""]
+
+    def read(self, entity: str) -> None:
+        self._read(entity)
         self._shape.append(1)
 
     def sum(self, r: BucketRange) -> None:
@@ -146,10 +149,10 @@ class _Counters:
             self._reads += [self._hash(r.prefix), r.first, r.last]
             self._shape.append(1)
         else:  # not buckets' names: counters of their own, summed here
-            before = len(self._shape)
-            for e in r.entities():
-                self.read(e)
-            self._shape[before:] = [len(self._shape) - before]
+            entities = r.entities()
+            for e in entities:
+                self._read(e)
+            self._shape.append(len(entities))
 
     def keys(self) -> list[str]:
         return [self._hash_key(name) for name in self._index]
@@ -232,10 +235,8 @@ class RedisFeatureStore:
 
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
-        px = _px(ttl_of(fs, ttl_s))
-        c = self._counter_call(fs)
-        for e, n in amounts.items():
-            c.write(e, "+", n, px)
+        ttl = ttl_of(fs, ttl_s)
+        c = self._add_call(fs, {e: (n, ttl) for e, n in amounts.items()})
         return dict(zip(amounts, c.written(self._run(c)), strict=True))
 
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
