@@ -230,6 +230,18 @@ class RecordReader:
         personal = self.personal(record)
         return personal.inputs if personal is not None else None
 
+    def sealed_features(self, sealed: Sealed, application_id: str
+                        ) -> dict[str, float | None] | None:
+        """A schema-2 decision's features alone, for monitoring, which reads nothing else of
+        the person: not validated as a whole PersonalData again (AES-GCM proves the bytes are
+        the ones sealed, which were validated then)."""
+        try:
+            features: dict[str, float | None] = (
+                self.cipher.open(sealed, application_id)["inputs"]["features"])
+        except KeyErased:
+            return None
+        return features
+
     def _schema_1(self, record: DecisionRecord) -> PersonalData:
         """Schema 1 kept the inputs in clear and sealed only the applicant's fields."""
         applicant = dict(record.application.get("applicant") or {})

@@ -8,6 +8,7 @@ from typing import Any
 from audit.records import (
     ArmResult,
     Comparison,
+    DecisionInputs,
     DecisionRecord,
     DecisionResponse,
     FlagChange,
@@ -46,6 +47,19 @@ def decision(decision_id: str = "D1", *, country: str = "ES", outcome: str = "ap
             grade="B" if model else None, decided_by=decided_by,
             model_version="1" if model else None, reasons=[], degraded=[]))
     return {**to_json(record), **fields}
+
+
+def sealed(doc: dict[str, Any], protector: Any, app: dict[str, Any],
+           inputs: DecisionInputs) -> dict[str, Any]:
+    """A `decision` as schema 2 writes it: the applicant, loan and inputs sealed under the
+    customer's data key (an audit.pii.RecordProtector's), the application public."""
+    applicant = app["applicant"]
+    key = protector.data_key(applicant["customer_id"], applicant["national_id"])
+    public, personal = protector.seal_decision(app, inputs, key)
+    out = {**doc, "schema_version": 2, "application": public, "personal": to_json(personal)}
+    for name in ("raw_inputs", "features", "velocity"):
+        out.pop(name)
+    return out
 
 
 def shadow(legacy: str, model: str, *, status: str = "ok", points: float = 100.0,

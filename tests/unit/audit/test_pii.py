@@ -39,13 +39,8 @@ def protector(keys):
 
 
 def decision(protector, app=APP, decision_id="D1"):
-    key = protector.data_key(app["applicant"]["customer_id"], app["applicant"]["national_id"])
-    public, sealed = protector.seal_decision(app, INPUTS, key)
     doc = records.decision(decision_id, application_id=app["application_id"])
-    doc.update(schema_version=2, application=public, personal=to_json(sealed))
-    for field in ("raw_inputs", "features", "velocity"):
-        doc.pop(field)
-    return parse_record(canonical(doc))
+    return parse_record(canonical(records.sealed(doc, protector, app, INPUTS)))
 
 
 def test_a_record_holds_nothing_personal_in_clear(protector):

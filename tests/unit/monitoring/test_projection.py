@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import numpy as np
 import orjson
 import pytest
 
 from audit.keystore import SQLiteCustomerKeyStore
-from audit.pii import EnvelopeCipher, RecordReader
+from audit.pii import EnvelopeCipher, Pseudonymizer, RecordProtector, RecordReader
 from audit.records import DecisionInputs, DecisionRecord, parse_record
 from audit.sqlite import SQLiteAuditStore
 from core.pacing import Pacer
@@ -27,6 +29,11 @@ def reader(tmp_path):
     keys.close()
 
 
+@pytest.fixture
+def protector(reader):
+    return RecordProtector(Pseudonymizer(b"p" * 32), reader.cipher)
+
+
 def refs(version):
     return REF if version == "1" else None
 
@@ -36,6 +43,22 @@ def log(audit, n, start=10, **kw):
         audit.append(records.decision(f"D{i}", application_id=f"A{i}", pd=0.02 * (i % 20),
                                       features={"age": float(i), "amount": 10.0 * i}, **kw),
                      application_id=f"A{i}", decision_id=f"D{i}")
+
+
+def log_sealed(audit, protector, n, start=10, customers=3):
+    """Decisions as the orchestrator writes them now (schema 2): the inputs sealed."""
+    for i in range(start, start + n):
+        app = {"application_id": f"A{i}", "country": "ES", "loan": {},
+               "consent": {"bureau": True, "open_banking": True},
+               "applicant": {"customer_id": f"C{i % customers}",
+                             "national_id": f"N{i % customers}"}}
+        inputs = DecisionInputs(raw_inputs={}, features={"age": float(i), "amount": 10.0 * i},
+                                velocity=None, sources={})
+        doc = records.decision(f"D{i}", application_id=f"A{i}", pd=0.02 * (i % 20),
+                               decided_by="legacy" if i % 4 == 0 else "model",
+                               shadow=records.shadow("approve", "refer") if i % 4 == 0 else None)
+        audit.append(records.sealed(doc, protector, app, inputs), application_id=f"A{i}",
+                     decision_id=f"D{i}")
 
 
 def counts(store, feature):
@@ -239,6 +262,32 @@ def test_an_erased_customer_is_counted_by_score_only(audit, outcome_store, reade
     Projector(audit, outcome_store, Erased(reader.cipher), refs).catch_up()
     assert counts(outcome_store, "age").sum() == 0
     assert counts(outcome_store, "score").sum() == 5
+
+
+def test_sealed_decisions_project_as_their_whole_records_do(audit, outcome_store, reader,
+                                                            protector):
+    """Schema 2: the view's facts are those of the whole parsed record, and the features
+    are counted from the sealed inputs."""
+    log_sealed(audit, protector, 20)
+    fresh = Projector(audit, outcome_store, reader, refs).catch_up()
+    assert (fresh.projected, fresh.pending) == (23, 0)
+    whole = [fact_of(r) for e in audit.entries()
+             if isinstance(r := parse_record(e.body), DecisionRecord)]
+    assert sorted(outcome_store.decision_rows(Period())) == sorted(
+        (*astuple(f)[:9], 0, None, None, None) for f in whole)
+    ages = [float(i) for i in range(10, 30)]
+    assert counts(outcome_store, "age").tolist() == (
+        REF.features["age"].count(np.array(ages + [np.nan] * 3))).tolist()
+    assert counts(outcome_store, "score").sum() == 23
+
+
+def test_an_erased_sealed_customer_is_counted_by_score_only(audit, outcome_store, reader,
+                                                            protector):
+    log_sealed(audit, protector, 6, customers=2)  # C0: decisions 10, 12 and 14
+    protector.cipher.keys.erase(protector.pseudonymizer.customer_ref("C0"))
+    Projector(audit, outcome_store, reader, refs).catch_up()
+    assert counts(outcome_store, "age")[:-1].sum() == 3
+    assert counts(outcome_store, "score").sum() == 9
 
 
 def test_legacy_decisions_carry_the_shadow_models_pd():
