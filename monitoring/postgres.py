@@ -6,7 +6,7 @@ two of them interleaved would count it in the wrong cell. Reads never wait for i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +27,8 @@ from monitoring.store import (
     Period,
     StoredBatch,
     StoredObservation,
+    cell_counts,
+    fact_cell,
     outcome_state,
     period_clause,
 )
@@ -64,18 +66,32 @@ def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _bump(conn: psycopg.Connection, cell: tuple, state: int, sign: int) -> None:
-    day, country, arm, version, approved, shadow, band, pd = cell
-    has_pd = pd is not None
-    conn.execute(_BUMP, (day, country, arm, version, approved, state, shadow, band, sign,
-                         sign * has_pd, sign * (pd or 0.0), sign * (pd or 0.0) ** 2))
+def _bump(conn: psycopg.Connection, changes: Iterable[tuple[tuple, int, int]]) -> None:
+    """Count (+1) or uncount (-1) decisions, given each one's fact cell, in a state."""
+    conn.cursor().executemany(_BUMP, cell_counts(changes))
 
 
 def _move(conn: psycopg.Connection, decision_id: str, old: int, new: int) -> None:
     cell = conn.execute(_FACT_CELL, (decision_id,)).fetchone()
     if cell is not None and old != new:
-        _bump(conn, cell, old, -1)
-        _bump(conn, cell, new, 1)
+        _bump(conn, [(cell, old, -1), (cell, new, 1)])
+
+
+def _insert_facts(conn: psycopg.Connection, facts: Sequence[Fact]) -> set[str]:
+    """The decision ids of the facts not projected before (all inserted in one pipeline)."""
+    if not facts:
+        return set()
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO monitoring_facts VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                    "ON CONFLICT DO NOTHING RETURNING decision_id",
+                    [(f.decision_id, f.decided_at, f.country, f.decided_by, f.model_version,
+                      f.outcome, f.pd, f.legacy_points, f.shadow_outcome, int(f.degraded),
+                      f.pd_band) for f in facts], returning=True)
+    new = set()
+    while True:  # one result per statement: the id, or nothing when it was there already
+        new.update(row[0] for row in cur.fetchall())
+        if not cur.nextset():
+            return new
 
 
 def _current_state(conn: psycopg.Connection, decision_id: str) -> int:
@@ -169,16 +185,14 @@ class PostgresOutcomeStore:
                                (chain_id,)).fetchone()
             if (row[0] if row else 0) != after_seq:
                 return False
-            for f in facts:
-                if conn.execute("INSERT INTO monitoring_facts VALUES "
-                                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-                                "ON CONFLICT DO NOTHING RETURNING decision_id",
-                                (f.decision_id, f.decided_at, f.country, f.decided_by,
-                                 f.model_version, f.outcome, f.pd, f.legacy_points,
-                                 f.shadow_outcome, int(f.degraded), f.pd_band)).fetchone():
-                    # Its outcome may have been reported before it was projected.
-                    _bump(conn, conn.execute(_FACT_CELL, (f.decision_id,)).fetchone(),
-                          _current_state(conn, f.decision_id), 1)
+            # Three round trips a step, not four a decision: the new facts, the outcomes
+            # reported before they were projected, then their cells.
+            new = _insert_facts(conn, facts)
+            now = {d: outcome_state(dft, taken) for d, dft, taken in conn.execute(
+                "SELECT decision_id, defaulted, loan_taken FROM outcome_current "
+                "WHERE decision_id = ANY(%s)", (list(new),))}
+            _bump(conn, [(fact_cell(f), now.get(f.decision_id, NO_OUTCOME), 1)
+                         for f in facts if f.decision_id in new])
             conn.cursor().executemany(
                 "INSERT INTO monitoring_bin_counts VALUES (%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (day, country, model_version, feature, bin) DO UPDATE SET "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,8 @@ from monitoring.store import (
     Period,
     StoredBatch,
     StoredObservation,
+    cell_counts,
+    fact_cell,
     outcome_state,
     period_clause,
 )
@@ -82,6 +84,7 @@ RETURNING decision_id
 
 # Performance cells (monitoring/store.py): a decision's cell is its fact's, plus its current
 # outcome state; projecting a fact and changing a current outcome move counts between cells.
+# _FACT_CELL reads a stored fact's cell as store.fact_cell computes it from a Fact.
 _FACT_CELL = ("SELECT substr(decided_at, 1, 10), country, decided_by, "
               "CASE WHEN decided_by = 'model' THEN model_version ELSE '' END, "
               "outcome = 'approve', CASE WHEN shadow_outcome IS NULL THEN -1 "
@@ -94,12 +97,9 @@ INSERT INTO perf_cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SE
 """
 
 
-def _bump(cur: sqlite3.Cursor, cell: tuple, state: int, sign: int) -> None:
-    """Count (sign 1) or uncount (-1) one decision, given its _FACT_CELL row, in `state`."""
-    day, country, arm, version, approved, shadow, band, pd = cell
-    has_pd = pd is not None
-    cur.execute(_BUMP, (day, country, arm, version, approved, state, shadow, band, sign,
-                        sign * has_pd, sign * (pd or 0.0), sign * (pd or 0.0) ** 2))
+def _bump(cur: sqlite3.Cursor, changes: Iterable[tuple[tuple, int, int]]) -> None:
+    """Count (+1) or uncount (-1) decisions, given each one's fact cell, in a state."""
+    cur.executemany(_BUMP, cell_counts(changes))
 
 
 def _flag(value: int | None) -> bool | None:
@@ -184,8 +184,7 @@ class SQLiteOutcomeStore:
         """A projected decision's current outcome changed state: move it between cells."""
         cell = cur.execute(_FACT_CELL, (decision_id,)).fetchone()
         if cell is not None and old != new:
-            _bump(cur, cell, old, -1)
-            _bump(cur, cell, new, 1)
+            _bump(cur, [(cell, old, -1), (cell, new, 1)])
 
     def history(self, decision_id: str) -> list[StoredObservation]:
         conn = self._reader()
@@ -224,6 +223,7 @@ class SQLiteOutcomeStore:
                               (chain_id,)).fetchone()
             if (row[0] if row else 0) != after_seq:
                 return False
+            counted = []
             for f in facts:
                 if cur.execute("INSERT INTO facts VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                                "ON CONFLICT DO NOTHING RETURNING decision_id",
@@ -233,8 +233,8 @@ class SQLiteOutcomeStore:
                     # Its outcome may have been reported before it was projected.
                     now = cur.execute("SELECT defaulted, loan_taken FROM current_outcome "
                                       "WHERE decision_id = ?", (f.decision_id,)).fetchone()
-                    _bump(cur, cur.execute(_FACT_CELL, (f.decision_id,)).fetchone(),
-                          outcome_state(*now) if now else NO_OUTCOME, 1)
+                    counted.append((fact_cell(f), outcome_state(*now) if now else NO_OUTCOME, 1))
+            _bump(cur, counted)
             cur.executemany(
                 "INSERT INTO bin_counts VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                 "count = count + excluded.count",

@@ -14,7 +14,7 @@ correction). So late and out-of-order files give the same current state in any o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -132,6 +132,30 @@ NO_OUTCOME, NOT_TAKEN, REPAID, DEFAULTED = 0, 1, 2, 3
 # scored_loans, one per approved loan taken with an outcome: (country, decided_by, version,
 # pd, legacy_points, defaulted).
 Cell = tuple
+
+
+def fact_cell(f: Fact) -> tuple:
+    """A fact's cell without its outcome state: (day, country, decided_by, version, approved,
+    shadow, pd_band, pd), as each store's _FACT_CELL reads it back from the stored fact."""
+    shadow = -1 if f.shadow_outcome is None else int(f.shadow_outcome == "approve")
+    return (f.decided_at[:10], f.country, f.decided_by,
+            f.model_version if f.decided_by == "model" else "", int(f.outcome == "approve"),
+            shadow, f.pd_band, f.pd)
+
+
+def cell_counts(changes: Iterable[tuple[tuple, int, int]]) -> list[tuple]:
+    """Rows to add to the performance cells for (fact_cell, outcome state, +1 or -1) changes,
+    summed per cell: a projection step upserts each cell once, not once per decision."""
+    sums: dict[tuple, list[float]] = {}
+    for (day, country, arm, version, approved, shadow, band, pd), state, sign in changes:
+        row = sums.setdefault((day, country, arm, version, approved, state, shadow, band),
+                              [0, 0, 0.0, 0.0])
+        row[0] += sign
+        if pd is not None:
+            row[1] += sign
+            row[2] += sign * pd
+            row[3] += sign * pd ** 2
+    return [(*cell, int(n), int(n_pd), s, s2) for cell, (n, n_pd, s, s2) in sums.items()]
 
 
 def outcome_state(defaulted: bool | int | None, loan_taken: bool | int | None) -> int:

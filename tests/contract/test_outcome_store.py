@@ -12,6 +12,7 @@ from monitoring.factory import open_outcome_store
 from monitoring.postgres import PostgresOutcomeConfig
 from monitoring.sqlite import SQLiteOutcomeConfig
 from monitoring.store import (
+    NO_OUTCOME,
     AddResult,
     Batch,
     BinCount,
@@ -215,6 +216,20 @@ def test_performance_cells_count_each_decision_in_its_current_state(store):
     assert sorted(store.scored_loans(Period())) == sorted([
         ("ES", "model", "1", 0.01, None, 0), ("ES", "model", "1", 0.03, None, 1),
         ("ES", "legacy", "", None, 120.0, 1)])
+
+
+def test_a_step_counts_each_new_decision_once_in_its_cell(store):
+    """Decisions of one cell are summed into it; one projected before (by an earlier step)
+    is not counted again, and neither is the legacy decision's PD it has not got."""
+    same = [Fact(f"S{i}", "2026-11-05T09:00:00+00:00", "ES", "model", "1", "approve",
+                 0.1 * (i + 1), None, None, False, 2) for i in range(3)]
+    legacy = Fact("L1", "2026-11-05T09:30:00+00:00", "ES", "legacy", "1", "approve", None,
+                  90.0, None, False, -1)
+    assert store.project("c1", 0, 1, same[:1], [])
+    assert store.project("c2", 0, 4, [*same, legacy], [])
+    assert cells(store) == sorted([
+        ("ES", "model", "1", "2026-11", 1, NO_OUTCOME, -1, 2, 3, 3, 0.6, 0.14),
+        ("ES", "legacy", "", "2026-11", 1, NO_OUTCOME, -1, -1, 1, 0, 0.0, 0.0)])
 
 
 def test_performance_cells_do_not_depend_on_arrival_order(store, tmp_path, request):
