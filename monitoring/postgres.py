@@ -191,8 +191,12 @@ class PostgresOutcomeStore:
             now = {d: outcome_state(dft, taken) for d, dft, taken in conn.execute(
                 "SELECT decision_id, defaulted, loan_taken FROM outcome_current "
                 "WHERE decision_id = ANY(%s)", (list(new),))}
-            _bump(conn, [(fact_cell(f), now.get(f.decision_id, NO_OUTCOME), 1)
-                         for f in facts if f.decision_id in new])
+            counted = []
+            for f in facts:
+                if f.decision_id in new:
+                    new.discard(f.decision_id)  # counted once, as a repeat inserts nothing
+                    counted.append((fact_cell(f), now.get(f.decision_id, NO_OUTCOME), 1))
+            _bump(conn, counted)
             conn.cursor().executemany(
                 "INSERT INTO monitoring_bin_counts VALUES (%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (day, country, model_version, feature, bin) DO UPDATE SET "

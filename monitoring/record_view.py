@@ -13,7 +13,7 @@ from audit.records import Arm, Outcome, Sealed
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class ResponseView(_View):

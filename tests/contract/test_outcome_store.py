@@ -220,13 +220,13 @@ def test_performance_cells_count_each_decision_in_its_current_state(store):
 
 def test_a_step_counts_each_new_decision_once_in_its_cell(store):
     """Decisions of one cell are summed into it; one projected before (by an earlier step)
-    is not counted again, and neither is the legacy decision's PD it has not got."""
+    or twice in the step is counted once, and the legacy decision has no PD to count."""
     same = [Fact(f"S{i}", "2026-11-05T09:00:00+00:00", "ES", "model", "1", "approve",
                  0.1 * (i + 1), None, None, False, 2) for i in range(3)]
     legacy = Fact("L1", "2026-11-05T09:30:00+00:00", "ES", "legacy", "1", "approve", None,
                   90.0, None, False, -1)
     assert store.project("c1", 0, 1, same[:1], [])
-    assert store.project("c2", 0, 4, [*same, legacy], [])
+    assert store.project("c2", 0, 5, [*same, legacy, same[1]], [])
     assert cells(store) == sorted([
         ("ES", "model", "1", "2026-11", 1, NO_OUTCOME, -1, 2, 3, 3, 0.6, 0.14),
         ("ES", "legacy", "", "2026-11", 1, NO_OUTCOME, -1, -1, 1, 0, 0.0, 0.0)])

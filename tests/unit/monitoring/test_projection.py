@@ -242,6 +242,19 @@ def test_a_failing_registry_leaves_the_model_older_not_wrong(audit, outcome_stor
     assert counts(outcome_store, "score").sum() == 6
 
 
+def test_a_malformed_decision_stops_the_pass_and_projects_nothing_of_its_batch(
+        audit, outcome_store, reader):
+    """The view validates what it reads: a decision without its response is an error that
+    the answer names, not a fact with holes."""
+    log(audit, 2)
+    doc = records.decision("BAD", application_id="A-BAD")
+    del doc["response"]
+    audit.append(doc, application_id="A-BAD", decision_id="BAD")
+    fresh = Projector(audit, outcome_store, reader, refs).catch_up()
+    assert fresh.pending is None and "ValidationError" in fresh.error
+    assert outcome_store.decision_rows(Period()) == []
+
+
 def test_versions_without_a_reference_get_facts_but_no_counts(audit, outcome_store, reader):
     """A version trained before references: its decisions are in performance, not in drift."""
     audit.append(records.decision("V2", model={"name": "m", "version": "2", "run_id": "r"}),
