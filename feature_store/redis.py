@@ -193,8 +193,9 @@ class RedisFeatureStore:
         self._counters = self._r.register_script(_COUNTERS)
         self._move = self._r.register_script(_MOVE)
 
-    def _key(self, fs: FeatureSet, entity: str, kind: str = "v") -> str:
-        return f"{self._prefix}:{fs.key}:{kind}:{entity}"
+    def _key(self, fs: FeatureSet | str, entity: str, kind: str = "v") -> str:
+        """`fs`: the feature set, or its key (`<set name>:v<version>`)."""
+        return f"{self._prefix}:{fs if isinstance(fs, str) else fs.key}:{kind}:{entity}"
 
     def get(self, fs: FeatureSet, entity: str) -> dict[str, Any] | None:
         return _decoded(self._r.get(self._key(fs, entity)))
@@ -335,7 +336,7 @@ class RedisFeatureStore:
                 parts = key[len(self._prefix) + 1:].split(":", 3)
                 if len(parts) == 4 and parts[2] == "n":
                     name, field = _counter(parts[3])
-                    self._move(keys=[key, f"{self._prefix}:{parts[0]}:{parts[1]}:c:{name}"],
+                    self._move(keys=[key, self._key(f"{parts[0]}:{parts[1]}", name, "c")],
                                args=[field], client=pipe)
             moved += sum(pipe.execute())
         return moved
