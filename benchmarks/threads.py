@@ -30,8 +30,10 @@ def py_spy() -> str:
     return shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
 
-def task_ticks(pid: int) -> dict[int, tuple[int, int]]:
-    """tid -> (utime, stime) of each thread of `pid`."""
+def task_ticks(pid: int) -> dict[int, tuple[int, int, int, int]]:
+    """tid -> (utime, stime, voluntary, involuntary context switches) of each thread of
+    `pid`. A voluntary switch is a thread going to sleep (waiting for the GIL, a futex, a
+    socket, the disk): each hop of work between threads costs a pair of them."""
     out = {}
     try:
         tids = [int(p.name) for p in Path(f"/proc/{pid}/task").iterdir()]
@@ -39,9 +41,20 @@ def task_ticks(pid: int) -> dict[int, tuple[int, int]]:
         return out
     for tid in tids:
         fields = stat_fields(f"/proc/{pid}/task/{tid}/stat")
-        if fields is not None:
-            out[tid] = ticks(fields)
+        switches = _switches(f"/proc/{pid}/task/{tid}/status")
+        if fields is not None and switches is not None:
+            out[tid] = (*ticks(fields), *switches)
     return out
+
+
+def _switches(path: str) -> tuple[int, int] | None:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    counts = dict(line.split(":\t") for line in lines if line.endswith(tuple("0123456789"))
+                  and "ctxt_switches" in line)
+    return int(counts["voluntary_ctxt_switches"]), int(counts["nonvoluntary_ctxt_switches"])
 
 
 def python_names(pid: int) -> dict[int, str]:
@@ -75,7 +88,7 @@ class ThreadMeter:
     def __init__(self, roots: list[int]) -> None:
         self.roots = roots
 
-    def _snapshot(self) -> dict[int, dict[int, tuple[int, int]]]:
+    def _snapshot(self) -> dict[int, dict[int, tuple[int, int, int, int]]]:
         return {pid: task_ticks(pid) for pid in tree_ticks(self.roots)}
 
     def start(self) -> ThreadMeter:
@@ -87,23 +100,27 @@ class ThreadMeter:
         by_kind: dict[str, list[int]] = {}
         for pid, tasks in after.items():
             names = python_names(pid)
-            for tid, (user, system) in tasks.items():
-                u0, s0 = self.before.get(pid, {}).get(tid, (0, 0))  # born since: all of it
+            for tid, now in tasks.items():
+                then = self.before.get(pid, {}).get(tid, (0, 0, 0, 0))  # born since: all of it
                 if tid in names:
                     name = kind(names[tid])
                 elif names:
                     name = f"native:{_kernel_name(pid, tid)}"
                 else:
                     name = f"process:{_kernel_name(pid)}"
-                totals = by_kind.setdefault(name, [0, 0, 0])
-                totals[0] += user - u0
-                totals[1] += system - s0
-                totals[2] += 1
+                totals = by_kind.setdefault(name, [0, 0, 0, 0, 0])
+                for i, (a, b) in enumerate(zip(now, then, strict=True)):
+                    totals[i] += a - b
+                totals[4] += 1
         per = (TICK_S * 1e6 / requests) if requests else 0.0
+        each = 1 / requests if requests else 0.0
+        ranked = sorted(by_kind.items(), key=lambda kv: -sum(kv[1][:2]))
         return {
-            "source": "/proc/<pid>/task/<tid>/stat, named by py-spy dump",
+            "source": "/proc/<pid>/task/<tid>/stat and status, named by py-spy dump",
             "us_per_request": {
                 name: {"user": round(u * per, 1), "system": round(s * per, 1), "threads": n}
-                for name, (u, s, n) in sorted(by_kind.items(), key=lambda kv: -sum(kv[1][:2]))
-                if u + s},
+                for name, (u, s, _, _, n) in ranked if u + s},
+            "switches_per_request": {
+                name: {"voluntary": round(v * each, 2), "involuntary": round(i * each, 2)}
+                for name, (_, _, v, i, _) in ranked if v + i},
         }

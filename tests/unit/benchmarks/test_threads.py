@@ -6,7 +6,8 @@ import time
 
 from benchmarks.threads import ThreadMeter, kind, python_names
 
-# A process with a busy pool of two threads, a busy named thread and an idle one.
+# A process with a busy pool of two threads, a busy named thread, one that goes to sleep 200
+# times and an idle one.
 _SERVER = """
 import threading, time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,12 @@ threading.Thread(target=time.sleep, args=(60,), name="idle", daemon=True).start(
 print("up", flush=True)
 input()
 jobs = [pool.submit(spin, 0.3) for _ in range(2)]
+slept = threading.Event()
+threading.Thread(target=lambda: ([time.sleep(0.001) for _ in range(200)], slept.set(),
+                                 time.sleep(60)), name="sleeper", daemon=True).start()
 threading.Thread(target=spin, args=(0.6, 60), name="review-projector", daemon=True).start()
 [job.result() for job in jobs]
+slept.wait()
 time.sleep(0.7)
 print("done", flush=True)
 time.sleep(60)
@@ -48,7 +53,8 @@ def test_cpu_is_split_by_thread_name_per_request():
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "done"
         time.sleep(0.05)
-        split = meter.stop(requests=100)["us_per_request"]
+        report = meter.stop(requests=100)
+        split, switches = report["us_per_request"], report["switches_per_request"]
     finally:
         proc.kill()
         proc.wait()
@@ -60,3 +66,8 @@ def test_cpu_is_split_by_thread_name_per_request():
     assert 5_000 <= projector <= 7_500
     assert split["store"]["threads"] == 2
     assert "idle" not in split  # no CPU, no line
+    # Each of the sleeper's 200 sleeps is a voluntary switch: 2 per request, and more for
+    # each wake-up that then waits for the GIL behind the spinning threads; the idle thread
+    # never woke.
+    assert 2.0 <= switches["sleeper"]["voluntary"] <= 20
+    assert "idle" not in switches
