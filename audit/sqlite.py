@@ -23,7 +23,7 @@ from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
-from core.sqlite import WalCheckpointer, begin_immediate
+from core.sqlite import WalCheckpointer, begin_immediate, durable, held
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -83,6 +83,10 @@ class SQLiteEntries:
 
 
 class SQLiteAuditStore:
+    # Lookups may run on the event loop (core/blocking.py): a WAL reader never waits for the
+    # writer, and `held` turns a rare busy into WouldWait. Appends go through a thread.
+    honours_no_wait = True
+
     def __init__(self, path: Path, chain_id: str | None = None,
                  busy_timeout_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +121,7 @@ class SQLiteAuditStore:
         # Encoded before taking any lock: the other workers wait only for the inserts.
         bodies = [(canonical(record), country_of(record), application_id, decision_id)
                   for record, application_id, decision_id in items]
-        with self._lock:
+        with durable(self._lock):
             seq, head, at = self._seq, self._head, self._at
             begin_immediate(self._conn, self._timeout)
             cur = self._conn.cursor()
@@ -153,8 +157,10 @@ class SQLiteAuditStore:
         return conn
 
     def _one(self, where: str, value: str) -> Entry | None:
-        row = self._reader().execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608  # nosec B608
-                                 (value,)).fetchone()
+        conn = self._reader()
+        with held(None, conn, self._timeout):
+            row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608  # nosec B608
+                               (value,)).fetchone()
         return Entry(*row) if row else None
 
     def get_decision(self, decision_id: str) -> Entry | None:
@@ -180,7 +186,8 @@ class SQLiteAuditStore:
                 for (c,) in conn.execute(_CHAIN_IDS)]
 
     def ping(self) -> None:
-        self._conn.execute("SELECT 1").fetchone()
+        # On a reader: the writer's connection may be inside a commit's fsync in a thread.
+        self._reader().execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         self._checkpointer.close()

@@ -17,6 +17,12 @@ only the calls batched behind it on its own lane (the same store, likely as slow
 When every call of a batch is a method of one object that has `call_many(calls)` (a list of
 (bound method, args) -> a list of (value, exception)), the batch is handed to it: a store
 across the network makes them in one round trip (ADR 0149).
+
+A method of a store that sets `honours_no_wait = True` (the embedded SQLite stores) is first
+tried on the event loop itself, with waiting forbidden: it must then raise `WouldWait`
+instead of waiting for a lock, for another process's write transaction or for the disk
+(fsync). Only then does it go to a thread. Under load a thread hop waited for a core and
+for the GIL: most of the idempotency and enrichment stages' time (ADR 0162).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -32,6 +39,19 @@ _Call = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]
 
 class StoreTimeout(TimeoutError):
     """A store did not answer within the caller's deadline."""
+
+
+class WouldWait(Exception):  # noqa: N818 - a signal to the caller, not a failure
+    """A call made where waiting is forbidden would have had to wait; run it in a thread.
+    Raised before the call changed anything."""
+
+
+_no_wait: ContextVar[bool] = ContextVar("credit_no_wait", default=False)
+
+
+def waiting_forbidden() -> bool:
+    """True inside a call that `call` makes on the event loop (see the module docstring)."""
+    return _no_wait.get()
 
 
 class _Lanes:
@@ -105,6 +125,14 @@ _lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lanes] = \
 
 
 async def call(fn: Callable[..., T], *args: Any, timeout_s: float, lane: str | None = None) -> T:
+    if getattr(getattr(fn, "__self__", None), "honours_no_wait", False):
+        token = _no_wait.set(True)
+        try:
+            return fn(*args)
+        except WouldWait:
+            pass  # to a thread, where it may wait
+        finally:
+            _no_wait.reset(token)
     loop = asyncio.get_running_loop()
     if lane is None:
         # run_in_executor's future directly: asyncio.to_thread would add a coroutine, a copy

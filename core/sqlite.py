@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+from core.blocking import WouldWait, waiting_forbidden
+
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
 
 
@@ -22,6 +24,9 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
     20 ... ms between tries: with two workers writing one file, the wait for a lock held
     ~2 ms was 20 ms at p99. Raises sqlite3.OperationalError ("database is locked") after
     the timeout, as SQLite's handler would."""
+    if waiting_forbidden():  # one try; `held` has set no busy wait and turns BUSY into WouldWait
+        conn.execute("BEGIN IMMEDIATE")
+        return
     conn.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + timeout_s
@@ -37,6 +42,48 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
             delay = min(delay * 2, 1e-3)
     finally:
         conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+
+
+@contextmanager
+def held(lock: threading.Lock | None, conn: sqlite3.Connection, timeout_s: float
+         ) -> Iterator[None]:
+    """`with lock:` around calls on `conn`. Where waiting is forbidden (a call on the event
+    loop, core/blocking.py): a lock held by another thread, or SQLite busy (another process
+    writing), raises WouldWait at once instead of being waited for. A WAL reader is never
+    kept waiting by writers, so a read goes through unless a thread of ours holds the lock.
+    """
+    if not waiting_forbidden():
+        if lock is None:
+            yield
+            return
+        with lock:
+            yield
+        return
+    if lock is not None and not lock.acquire(blocking=False):
+        raise WouldWait("a thread holds the connection")
+    try:
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise WouldWait("another connection is writing") from exc
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@contextmanager
+def durable(lock: threading.Lock) -> Iterator[None]:
+    """`with lock:` around a write that reaches the disk before it returns (synchronous=FULL):
+    never where waiting is forbidden, so there it raises WouldWait."""
+    if waiting_forbidden():
+        raise WouldWait("a durable write waits for the disk")
+    with lock:
+        yield
 
 
 class WalCheckpointer:

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from core.sqlite import WalCheckpointer, begin_immediate
+from core.sqlite import WalCheckpointer, begin_immediate, held
 from feature_store.protocol import BucketRange, FeatureSet, alone, sum_ranges, ttl_of
 
 _SCHEMA = """
@@ -57,6 +57,10 @@ def _same_digit_count(first: int, last: int) -> list[tuple[int, int]]:
 
 
 class SQLiteFeatureStore:
+    # Its calls may run on the event loop: they never wait there (core/blocking.py, held), and
+    # nothing here fsyncs (synchronous=NORMAL; checkpoints run in a thread of their own).
+    honours_no_wait = True
+
     def __init__(self, config: SQLiteConfig) -> None:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the worker threads that asyncio.to_thread uses; the lock
@@ -76,7 +80,7 @@ class SQLiteFeatureStore:
         return self.get_many(fs, [entity]).get(entity)
 
     def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             return self._get_many_locked(fs, entities, time.time())
 
     def _get_locked(self, fs: FeatureSet, entity: str, now: float) -> dict[str, Any] | None:
@@ -102,7 +106,7 @@ class SQLiteFeatureStore:
                  ttl_s: float | None = None) -> None:
         exp = _expiry(ttl_of(fs, ttl_s), time.time())
         params = [(fs.key, e, orjson.dumps(dict(v)), exp) for e, v in rows.items()]
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             begin_immediate(self._db, self._timeout_s)
             try:
                 self._db.executemany(
@@ -117,7 +121,7 @@ class SQLiteFeatureStore:
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
         ttl = ttl_of(fs, ttl_s)
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             return self._increment(fs, {e: (n, ttl) for e, n in amounts.items()}, time.time())
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
@@ -125,7 +129,7 @@ class SQLiteFeatureStore:
         if any(r.first < 0 for r in ranges.values()):  # "-5" does not sort as a number
             return sum_ranges(self, fs, amounts, ranges)
         now = time.time()
-        with self._lock:  # one lock turn; the sums see this write
+        with held(self._lock, self._db, self._timeout_s):  # one lock turn; the sums see this write
             self._increment(fs, amounts, now, returning=False)
             return self._sums_locked(fs, ranges, now)
 
@@ -154,7 +158,7 @@ class SQLiteFeatureStore:
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:
         now = time.time()
-        with self._lock:  # one lock turn; the read sees this write
+        with held(self._lock, self._db, self._timeout_s):  # one lock turn; the read sees this write
             self._increment(fs, amounts, now, returning=False)
             return self._counts_locked(fs, entities, now)
 
@@ -187,7 +191,7 @@ class SQLiteFeatureStore:
             return sums
 
         out: list[tuple[Any, BaseException | None]] = [(None, None)] * len(calls)
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             if velocity:
                 sums, error = alone(self._in_transaction, (write,))
                 for n, (i, _) in enumerate(velocity):
@@ -249,12 +253,12 @@ class SQLiteFeatureStore:
         return out
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             return self._counts_locked(fs, entities, time.time())
 
     def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
         gone = 0
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             for i in range(0, len(entities), _CHUNK):
                 chunk = list(entities[i:i + _CHUNK])
                 marks = ",".join("?" * len(chunk))
@@ -266,7 +270,7 @@ class SQLiteFeatureStore:
         return gone
 
     def ping(self) -> None:
-        with self._lock:
+        with held(self._lock, self._db, self._timeout_s):
             self._db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
