@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -52,6 +53,16 @@ _no_wait: ContextVar[bool] = ContextVar("credit_no_wait", default=False)
 def waiting_forbidden() -> bool:
     """True inside a call that `call` makes on the event loop (see the module docstring)."""
     return _no_wait.get()
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Waiting forbidden for what runs inside (on this thread, in this context)."""
+    token = _no_wait.set(True)
+    try:
+        yield
+    finally:
+        _no_wait.reset(token)
 
 
 class _Lanes:
@@ -126,13 +137,11 @@ _lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lanes] = \
 
 async def call(fn: Callable[..., T], *args: Any, timeout_s: float, lane: str | None = None) -> T:
     if getattr(getattr(fn, "__self__", None), "honours_no_wait", False):
-        token = _no_wait.set(True)
         try:
-            return fn(*args)
+            with no_wait():
+                return fn(*args)
         except WouldWait:
             pass  # to a thread, where it may wait
-        finally:
-            _no_wait.reset(token)
     loop = asyncio.get_running_loop()
     if lane is None:
         # run_in_executor's future directly: asyncio.to_thread would add a coroutine, a copy

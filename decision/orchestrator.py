@@ -152,8 +152,9 @@ class Orchestrator:
         stage = Stages(self._tracer)
         with stage("idempotency"):
             # Sealing's key-store read rides in the same audit-lane turn as the lookup (one
-            # thread job for both; the audit stage then has no hop of its own for it). A
-            # replay leaves it unused: the customer's key exists since their first decision.
+            # thread job for both, or both on the event loop for the embedded stores; the
+            # audit stage then has no hop of its own for it). A replay leaves it unused: the
+            # customer's key exists since their first decision.
             key = asyncio.ensure_future(self._audit_call(
                 self.protector.data_key, app.applicant.customer_id, app.applicant.national_id))
             key.add_done_callback(_retrieved)

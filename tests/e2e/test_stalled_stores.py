@@ -1,5 +1,5 @@
 """Stores that stop answering, against a real API process: a write lock held on the SQLite
-log or key store, a frozen (SIGSTOP) DynamoDB and a frozen Redis. Each gives the right answer
+log, key store or feature store, a frozen (SIGSTOP) DynamoDB and a frozen Redis. Each gives the right answer
 within 2 s (503 on the audit path, a degraded 200 for the feature store) and /healthz keeps
 answering in milliseconds meanwhile: nothing on the event loop waits on them."""
 
@@ -95,6 +95,19 @@ def test_a_locked_sqlite_store_is_503_within_2s(api, locked, row):
             row, application_id=f"LOCK-{locked}")).status_code == 200
         assert c.get("/readyz").status_code == 200
     assert "audit_append_failed" in (data_dir / "api.log").read_text()
+
+
+def test_a_locked_sqlite_feature_store_degrades_within_2s(api):
+    """The velocity write, tried on the event loop first (ADR 0162), would wait for the other
+    process: it waits in a thread up to its deadline instead, and the decision degrades."""
+    base, data_dir, headers = api
+    with write_lock(data_dir / "features.db"):
+        r, took, probe = decide_while_probing(
+            base, headers, application_for_row(36, application_id="LOCK-features"))
+    assert r.status_code == 200 and took < 2.0 and probe < PROBE_LIMIT_S, \
+        (r.status_code, took, probe)
+    assert {"source": "velocity", "reason": "store_unavailable",
+            "code": "velocity_unavailable"} in r.json()["degraded"]
 
 
 def test_a_frozen_dynamodb_is_503_within_2s(trained, simulators_url, tmp_path, monkeypatch):

@@ -139,3 +139,70 @@ def test_a_lane_turn_of_one_store_is_handed_to_its_call_many_each_caller_answere
     failing = Batching(fail_whole=True)
     assert all(isinstance(r, ConnectionError)
                for r in asyncio.run(turn([(failing.get, "a"), (failing.put, "b")])))
+
+
+class _Store:
+    """A store that says its calls may be tried on the event loop (core/blocking.py)."""
+
+    honours_no_wait = True
+
+    def __init__(self, would_wait=False, error=None):
+        self.would_wait, self.error, self.calls = would_wait, error, []
+
+    def get(self, key):
+        self.calls.append((threading.get_ident(), blocking.waiting_forbidden()))
+        if self.error is not None:
+            raise self.error
+        if self.would_wait and blocking.waiting_forbidden():
+            raise blocking.WouldWait("a lock is held")
+        return key * 2
+
+
+def test_a_store_honouring_no_wait_is_called_on_the_loop_with_waiting_forbidden():
+    store = _Store()
+
+    async def scenario():
+        return threading.get_ident(), await blocking.call(store.get, 21, timeout_s=1.0,
+                                                          lane="features")
+
+    loop_thread, value = asyncio.run(scenario())
+    assert value == 42
+    assert store.calls == [(loop_thread, True)]
+    assert not blocking.waiting_forbidden()  # only for that call
+
+
+def test_would_wait_sends_the_call_to_a_thread_where_it_may_wait():
+    store = _Store(would_wait=True)
+
+    async def scenario():
+        return threading.get_ident(), await blocking.call(store.get, 21, timeout_s=1.0,
+                                                          lane="features")
+
+    loop_thread, value = asyncio.run(scenario())
+    assert value == 42
+    (first, forbidden), (second, allowed) = store.calls
+    assert (first, forbidden) == (loop_thread, True)
+    assert second != loop_thread and allowed is False
+
+
+def test_another_error_on_the_loop_is_the_caller_s_and_is_not_tried_again():
+    store = _Store(error=KeyError("gone"))
+
+    async def scenario():
+        with pytest.raises(KeyError):
+            await blocking.call(store.get, 21, timeout_s=1.0)
+
+    asyncio.run(scenario())
+    assert len(store.calls) == 1
+
+
+def test_other_callables_still_go_to_a_thread():
+    class Plain:
+        def get(self):
+            return threading.get_ident(), blocking.waiting_forbidden()
+
+    async def scenario():
+        return threading.get_ident(), await blocking.call(Plain().get, timeout_s=1.0)
+
+    loop_thread, (ident, forbidden) = asyncio.run(scenario())
+    assert ident != loop_thread and forbidden is False

@@ -2,11 +2,13 @@
 "unavailable" error after the timeout; WAL checkpoints happen off the commit path."""
 
 import sqlite3
+import threading
 import time
 
 import pytest
 
-from core.sqlite import LockedSQLite, WalCheckpointer
+from core.blocking import WouldWait, no_wait
+from core.sqlite import LockedSQLite, WalCheckpointer, begin_immediate, durable, held
 
 
 class Down(Exception):
@@ -70,3 +72,53 @@ def test_commits_never_checkpoint_and_the_thread_does(tmp_path):
     assert (tmp_path / "on.db").stat().st_size >= 5_000_000
     background.close()
     assert not background._thread.is_alive()
+
+
+def _locked_by_another_connection(path):
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_where_waiting_is_forbidden_a_write_behind_another_writer_would_wait_at_once(tmp_path):
+    path = tmp_path / "s.db"
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (v INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    lock = threading.Lock()
+    other = _locked_by_another_connection(path)
+    try:
+        start = time.perf_counter()
+        with no_wait(), pytest.raises(WouldWait), held(lock, conn, 5.0):
+            begin_immediate(conn, 5.0)
+        assert time.perf_counter() - start < 0.05  # not the 5 s busy timeout
+        assert not conn.in_transaction and not lock.locked()
+        # A WAL reader is never kept waiting by the writer.
+        with no_wait(), held(lock, conn, 5.0):
+            assert conn.execute("SELECT v FROM t").fetchall() == [(1,)]
+    finally:
+        other.execute("ROLLBACK")
+    # The connection's busy timeout is its own again.
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+
+
+def test_where_waiting_is_forbidden_a_lock_held_by_a_thread_would_wait(tmp_path):
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
+    lock = threading.Lock()
+    lock.acquire()
+    try:
+        with no_wait(), pytest.raises(WouldWait), held(lock, conn, 1.0):
+            raise AssertionError("entered with the lock held elsewhere")
+    finally:
+        lock.release()
+    with held(lock, conn, 1.0):  # allowed to wait: it simply holds the lock
+        assert lock.locked()
+
+
+def test_a_durable_write_never_runs_where_waiting_is_forbidden():
+    lock = threading.Lock()
+    with no_wait(), pytest.raises(WouldWait), durable(lock):
+        raise AssertionError("a durable write ran where waiting is forbidden")
+    with durable(lock):
+        assert lock.locked()

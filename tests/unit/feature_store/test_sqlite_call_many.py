@@ -1,9 +1,12 @@
 """The embedded store's `call_many`: a feature-lane turn's velocity calls in one write
-transaction, on a real SQLite file."""
+transaction, on a real SQLite file. Its calls are tried on the event loop first (core/
+blocking.py); those that would wait there reach the lane, and `call_many`, together."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 from feature_store.protocol import BucketRange, FeatureSet
 from feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore
@@ -16,13 +19,25 @@ def velocity(subject):
     return (FS, {f"{subject}|10": (1, 60.0)}, {"n": BucketRange(f"{subject}|", 9, 10)})
 
 
-def test_a_turn_s_velocity_calls_share_one_transaction(tmp_path):
+def test_velocity_calls_made_together_share_one_transaction(tmp_path):
     store = SQLiteFeatureStore(SQLiteConfig(path=tmp_path / "f.db"))
     commits = []
     store._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
-    got = lane_turn([(store.increment_and_sum, velocity(s)) for s in "abc"])
-    assert got == [{"n": 1}] * 3
+    got = store.call_many([(store.increment_and_sum, velocity(s)) for s in "abc"])
+    assert got == [({"n": 1}, None)] * 3
     assert commits == ["COMMIT"]
+
+
+def test_a_velocity_call_on_the_loop_behind_another_writer_waits_in_a_thread(tmp_path):
+    """On the event loop the write would wait for the other process: it goes to a thread,
+    which waits for the lock and then writes."""
+    store = SQLiteFeatureStore(SQLiteConfig(path=tmp_path / "f.db", busy_timeout_s=2.0))
+    other = sqlite3.connect(tmp_path / "f.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.2, lambda: (other.execute("ROLLBACK"), other.close())).start()
+    start = time.perf_counter()
+    assert lane_turn([(store.increment_and_sum, velocity("a"))]) == [{"n": 1}]
+    assert 0.15 < time.perf_counter() - start < 1.5
 
 
 def test_a_write_that_fails_fails_the_turn_s_velocity_calls_not_its_reads(tmp_path):
