@@ -21,7 +21,7 @@ from typing import Protocol
 import orjson
 
 from audit.record import now_stamp
-from core.sqlite import begin_immediate, durable, held
+from core.sqlite import begin_immediate, held, off_loop
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class CustomerKeyStore(Protocol):
 
 class SQLiteCustomerKeyStore:
     # Its reads may run on the event loop (core/blocking.py, held); its writes are durable
-    # (synchronous=FULL) and always go to a thread.
+    # (synchronous=FULL) and always go to a thread (off_loop).
     honours_no_wait = True
 
     def __init__(self, path: Path, busy_timeout_s: float = 1.0) -> None:
@@ -105,7 +105,7 @@ class SQLiteCustomerKeyStore:
 
     def _migrate_v1(self) -> None:
         """Stores written before random key refs: a customer's key_ref was its customer_ref."""
-        with durable(self._lock):
+        with off_loop(self._lock):
             old = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                                      "name='customer_keys'").fetchone()
             if old is None:
@@ -133,7 +133,7 @@ class SQLiteCustomerKeyStore:
             return self._row(customer_ref)
 
     def create(self, customer_ref: str, key: CustomerKey) -> CustomerKey:
-        with durable(self._lock):
+        with off_loop(self._lock):
             begin_immediate(self._conn, self._timeout_s)
             try:
                 existing = self._row(customer_ref)
@@ -151,7 +151,7 @@ class SQLiteCustomerKeyStore:
         return existing or key
 
     def note_national_ref(self, customer_ref: str, national_ref: str) -> None:
-        with durable(self._lock):
+        with off_loop(self._lock):
             # One statement: concurrent notes of different refs never lose one.
             self._conn.execute(
                 "UPDATE customers SET national_refs = json_insert(national_refs, '$[#]', ?) "
@@ -171,7 +171,7 @@ class SQLiteCustomerKeyStore:
         return row is not None and row[0] is not None
 
     def schedule_erasure(self, customer_ref: str, due_at: str) -> bool:
-        with durable(self._lock):
+        with off_loop(self._lock):
             return self._conn.execute("UPDATE customers SET erase_after=? WHERE customer_ref=?",
                                       (due_at, customer_ref)).rowcount > 0
 
@@ -182,7 +182,7 @@ class SQLiteCustomerKeyStore:
                 (now,))]
 
     def erase(self, customer_ref: str) -> Erased | None:
-        with durable(self._lock):
+        with off_loop(self._lock):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute("SELECT key_ref, national_refs FROM customers WHERE "
@@ -205,7 +205,7 @@ class SQLiteCustomerKeyStore:
                 "SELECT key_ref FROM data_keys WHERE wrapped IS NOT NULL ORDER BY key_ref")]
 
     def rewrap(self, key_ref: str, wrapped: bytes) -> None:
-        with durable(self._lock):
+        with off_loop(self._lock):
             self._conn.execute("UPDATE data_keys SET wrapped=? WHERE key_ref=? AND wrapped IS "
                                "NOT NULL", (wrapped, key_ref))
 

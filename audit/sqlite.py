@@ -23,7 +23,7 @@ from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
-from core.sqlite import WalCheckpointer, begin_immediate, durable, held
+from core.sqlite import WalCheckpointer, begin_immediate, held, off_loop
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -92,7 +92,7 @@ class SQLiteAuditStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         # A write lock held elsewhere is waited for this long, then the append fails (503):
-        # callers run in threads with a deadline of about this length (core/blocking.py).
+        # appends run in threads with a deadline of about this length (core/blocking.py).
         self._timeout = busy_timeout_s
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=busy_timeout_s)
@@ -121,7 +121,7 @@ class SQLiteAuditStore:
         # Encoded before taking any lock: the other workers wait only for the inserts.
         bodies = [(canonical(record), country_of(record), application_id, decision_id)
                   for record, application_id, decision_id in items]
-        with durable(self._lock):
+        with off_loop(self._lock):
             seq, head, at = self._seq, self._head, self._at
             begin_immediate(self._conn, self._timeout)
             cur = self._conn.cursor()
@@ -187,7 +187,9 @@ class SQLiteAuditStore:
 
     def ping(self) -> None:
         # On a reader: the writer's connection may be inside a commit's fsync in a thread.
-        self._reader().execute("SELECT 1").fetchone()
+        conn = self._reader()
+        with held(None, conn, self._timeout):
+            conn.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
 
     def close(self) -> None:
         self._checkpointer.close()

@@ -1,7 +1,8 @@
 """Calling a blocking store from the event loop: in a worker thread, with a deadline.
 
-Nothing on the event loop may wait on a lock or the network, not even a local SQLite file
-(another process may hold its write lock for seconds). Every store call runs in a thread and
+Nothing on the event loop may wait on a lock, the network or an fsync, not even for a local
+SQLite file (another process may hold its write lock for seconds). A store call runs in a
+thread (except the reads described last) and
 the caller stops waiting after `timeout_s`, turning a stalled store into the right answer
 (a degradation, or a 503 on the audit path) within the decision's budget. The call itself
 may still finish in its thread: stores keep their own timeouts (SQLite busy timeout, socket
@@ -19,10 +20,12 @@ When every call of a batch is a method of one object that has `call_many(calls)`
 across the network makes them in one round trip (ADR 0149).
 
 A method of a store that sets `honours_no_wait = True` (the embedded SQLite stores) is first
-tried on the event loop itself, with waiting forbidden: it must then raise `WouldWait`
-instead of waiting for a lock, for another process's write transaction or for the disk
-(fsync). Only then does it go to a thread. Under load a thread hop waited for a core and
-for the GIL: most of the idempotency and enrichment stages' time (ADR 0162).
+tried on the event loop itself, with waiting forbidden: it must then raise `WouldWait`,
+before changing anything, instead of waiting for a lock, for another process's write
+transaction or for the disk. In practice their reads run there and their writes raise at
+once (core/sqlite.py: held, off_loop). Only then does the call go to a thread. Under load a
+thread hop waited for a core and for the GIL: most of the idempotency stage's time
+(ADR 0162).
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def waiting_forbidden() -> bool:
 
 @contextmanager
 def no_wait() -> Iterator[None]:
-    """Waiting forbidden for what runs inside (on this thread, in this context)."""
+    """Waiting forbidden for the synchronous code inside. Never around an `await`: tasks and
+    `asyncio.to_thread` started meanwhile would inherit the mode with the context."""
     token = _no_wait.set(True)
     try:
         yield

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Literal
 
@@ -24,9 +24,6 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
     20 ... ms between tries: with two workers writing one file, the wait for a lock held
     ~2 ms was 20 ms at p99. Raises sqlite3.OperationalError ("database is locked") after
     the timeout, as SQLite's handler would."""
-    if waiting_forbidden():  # one try; `held` has set no busy wait and turns BUSY into WouldWait
-        conn.execute("BEGIN IMMEDIATE")
-        return
     conn.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + timeout_s
@@ -36,7 +33,7 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                if not busy(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 1e-3)
@@ -44,19 +41,22 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
         conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
 
 
+def busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (BUSY_RECOVERY, ...)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY,
+                                                            sqlite3.SQLITE_LOCKED)
+
+
 @contextmanager
 def held(lock: threading.Lock | None, conn: sqlite3.Connection, timeout_s: float
          ) -> Iterator[None]:
-    """`with lock:` around calls on `conn`. Where waiting is forbidden (a call on the event
-    loop, core/blocking.py): a lock held by another thread, or SQLite busy (another process
-    writing), raises WouldWait at once instead of being waited for. A WAL reader is never
-    kept waiting by writers, so a read goes through unless a thread of ours holds the lock.
-    """
+    """`with lock:` around reads on `conn`. Where waiting is forbidden (a call on the event
+    loop, core/blocking.py): a lock held by another thread, or SQLite busy, raises
+    WouldWait at once instead of being waited for. A WAL reader is not kept waiting by
+    writers, so a read goes through unless a thread of ours holds the lock. Writes go
+    through `off_loop`."""
     if not waiting_forbidden():
-        if lock is None:
-            yield
-            return
-        with lock:
+        with lock or nullcontext():
             yield
         return
     if lock is not None and not lock.acquire(blocking=False):
@@ -66,22 +66,25 @@ def held(lock: threading.Lock | None, conn: sqlite3.Connection, timeout_s: float
         try:
             yield
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise WouldWait("another connection is writing") from exc
+            if busy(exc):
+                raise WouldWait("another connection holds a lock") from exc
             raise
         finally:
-            conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            with suppress(sqlite3.Error):  # a closed connection: its own error is the one
+                conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
     finally:
         if lock is not None:
             lock.release()
 
 
 @contextmanager
-def durable(lock: threading.Lock) -> Iterator[None]:
-    """`with lock:` around a write that reaches the disk before it returns (synchronous=FULL):
-    never where waiting is forbidden, so there it raises WouldWait."""
+def off_loop(lock: threading.Lock) -> Iterator[None]:
+    """`with lock:` around a write, which never runs where waiting is forbidden (it raises
+    WouldWait there, before anything is written). Any commit may wait for the disk: with
+    synchronous=FULL at every commit, and with NORMAL at the first commit after a checkpoint
+    let the WAL restart (SQLite syncs the new log header)."""
     if waiting_forbidden():
-        raise WouldWait("a durable write waits for the disk")
+        raise WouldWait("a write may wait for the disk")
     with lock:
         yield
 

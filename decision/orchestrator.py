@@ -256,8 +256,8 @@ class Orchestrator:
         return None
 
     async def _audit_call(self, fn: Callable[..., T], *args: Any) -> T:
-        """A call on the audit path (the log, the key store): in a thread with its deadline;
-        any failure means no decision (503)."""
+        """A call on the audit path (the log, the key store): in a thread with its deadline
+        (or on the loop, core/blocking.py); any failure means no decision (503)."""
         try:
             return await blocking.call(fn, *args, timeout_s=self.audit_timeout_s, lane="audit")
         except Exception as exc:

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from core.sqlite import WalCheckpointer, begin_immediate, held
+from core.sqlite import WalCheckpointer, begin_immediate, held, off_loop
 from feature_store.protocol import BucketRange, FeatureSet, alone, sum_ranges, ttl_of
 
 _SCHEMA = """
@@ -57,13 +57,13 @@ def _same_digit_count(first: int, last: int) -> list[tuple[int, int]]:
 
 
 class SQLiteFeatureStore:
-    # Its calls may run on the event loop: they never wait there (core/blocking.py, held), and
-    # nothing here fsyncs (synchronous=NORMAL; checkpoints run in a thread of their own).
+    # Its reads may run on the event loop (core/blocking.py, held); its writes never do: a
+    # commit may sync the WAL's header (core/sqlite.py, off_loop).
     honours_no_wait = True
 
     def __init__(self, config: SQLiteConfig) -> None:
         config.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the worker threads that asyncio.to_thread uses; the lock
+        # One connection shared by the store threads and the event loop's reads; the lock
         # serializes them (SQLite would anyway).
         self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None,
                                    timeout=config.busy_timeout_s)
@@ -106,7 +106,7 @@ class SQLiteFeatureStore:
                  ttl_s: float | None = None) -> None:
         exp = _expiry(ttl_of(fs, ttl_s), time.time())
         params = [(fs.key, e, orjson.dumps(dict(v)), exp) for e, v in rows.items()]
-        with held(self._lock, self._db, self._timeout_s):
+        with off_loop(self._lock):
             begin_immediate(self._db, self._timeout_s)
             try:
                 self._db.executemany(
@@ -121,7 +121,7 @@ class SQLiteFeatureStore:
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
         ttl = ttl_of(fs, ttl_s)
-        with held(self._lock, self._db, self._timeout_s):
+        with off_loop(self._lock):
             return self._increment(fs, {e: (n, ttl) for e, n in amounts.items()}, time.time())
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
@@ -129,7 +129,7 @@ class SQLiteFeatureStore:
         if any(r.first < 0 for r in ranges.values()):  # "-5" does not sort as a number
             return sum_ranges(self, fs, amounts, ranges)
         now = time.time()
-        with held(self._lock, self._db, self._timeout_s):  # one lock turn; the sums see this write
+        with off_loop(self._lock):  # one lock turn; the sums see this write
             self._increment(fs, amounts, now, returning=False)
             return self._sums_locked(fs, ranges, now)
 
@@ -158,7 +158,7 @@ class SQLiteFeatureStore:
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:
         now = time.time()
-        with held(self._lock, self._db, self._timeout_s):  # one lock turn; the read sees this write
+        with off_loop(self._lock):  # one lock turn; the read sees this write
             self._increment(fs, amounts, now, returning=False)
             return self._counts_locked(fs, entities, now)
 
@@ -191,7 +191,7 @@ class SQLiteFeatureStore:
             return sums
 
         out: list[tuple[Any, BaseException | None]] = [(None, None)] * len(calls)
-        with held(self._lock, self._db, self._timeout_s):
+        with off_loop(self._lock):
             if velocity:
                 sums, error = alone(self._in_transaction, (write,))
                 for n, (i, _) in enumerate(velocity):
@@ -258,7 +258,7 @@ class SQLiteFeatureStore:
 
     def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
         gone = 0
-        with held(self._lock, self._db, self._timeout_s):
+        with off_loop(self._lock):
             for i in range(0, len(entities), _CHUNK):
                 chunk = list(entities[i:i + _CHUNK])
                 marks = ",".join("?" * len(chunk))

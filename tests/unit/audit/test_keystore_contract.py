@@ -123,7 +123,7 @@ def test_sqlite_store_of_the_previous_layout_is_migrated(tmp_path):
 
 def test_sqlite_reads_run_where_waiting_is_forbidden_and_writes_do_not(tmp_path):
     """A returning customer's key is read on the event loop (core/blocking.py), even while
-    another process writes the file; creating one, a durable write, is left to a thread."""
+    another process writes the file; the writes (durable) are left to a thread."""
     keys = SQLiteCustomerKeyStore(tmp_path / "keys.db")
     keys.create("c1", key("k1", b"first"))
     other = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
@@ -139,5 +139,7 @@ def test_sqlite_reads_run_where_waiting_is_forbidden_and_writes_do_not(tmp_path)
     finally:
         other.execute("ROLLBACK")
         other.close()
+    with no_wait(), pytest.raises(WouldWait):  # nor with the file free
+        keys.create("c2", key("k2"))
     assert keys.get("c2") is None and keys.get("c1").national_refs == ()
     keys.close()

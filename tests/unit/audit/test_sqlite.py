@@ -49,5 +49,7 @@ def test_where_waiting_is_forbidden_lookups_read_behind_a_writer_and_appends_ref
     finally:
         other.execute("ROLLBACK")
         other.close()
-    assert store.get_by_application("A2") is None  # the refused append wrote nothing
+    with no_wait(), pytest.raises(WouldWait):  # nor with the file free
+        store.append({"n": 2}, application_id="A2", decision_id="D2")
+    assert store.get_by_application("A2") is None  # the refused appends wrote nothing
     store.close()

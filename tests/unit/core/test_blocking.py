@@ -162,21 +162,22 @@ def test_a_store_honouring_no_wait_is_called_on_the_loop_with_waiting_forbidden(
     store = _Store()
 
     async def scenario():
-        return threading.get_ident(), await blocking.call(store.get, 21, timeout_s=1.0,
-                                                          lane="features")
+        value = await blocking.call(store.get, 21, timeout_s=1.0, lane="features")
+        assert not blocking.waiting_forbidden()  # only for that call
+        return threading.get_ident(), value
 
     loop_thread, value = asyncio.run(scenario())
     assert value == 42
     assert store.calls == [(loop_thread, True)]
-    assert not blocking.waiting_forbidden()  # only for that call
 
 
 def test_would_wait_sends_the_call_to_a_thread_where_it_may_wait():
     store = _Store(would_wait=True)
 
     async def scenario():
-        return threading.get_ident(), await blocking.call(store.get, 21, timeout_s=1.0,
-                                                          lane="features")
+        value = await blocking.call(store.get, 21, timeout_s=1.0, lane="features")
+        assert not blocking.waiting_forbidden()
+        return threading.get_ident(), value
 
     loop_thread, value = asyncio.run(scenario())
     assert value == 42
@@ -191,6 +192,7 @@ def test_another_error_on_the_loop_is_the_caller_s_and_is_not_tried_again():
     async def scenario():
         with pytest.raises(KeyError):
             await blocking.call(store.get, 21, timeout_s=1.0)
+        assert not blocking.waiting_forbidden()
 
     asyncio.run(scenario())
     assert len(store.calls) == 1
