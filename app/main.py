@@ -104,8 +104,8 @@ def create_app(settings: Settings,
         if settings.insecure_no_auth:
             log.warning("INSECURE_NO_AUTH: authentication is OFF; every caller has every scope. "
                         "Development only.")
-        # Blocking store calls run in threads (core/blocking.py): enough of them that a few
-        # stalled on a dead store never starve the others.
+        # Every blocking store call runs in a thread (core/blocking.py): enough of them that
+        # a few stalled on a dead store never starve the others.
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(settings.store_threads, thread_name_prefix="store"))
         services = build(settings)

@@ -21,7 +21,7 @@ from typing import Protocol
 import orjson
 
 from audit.record import now_stamp
-from core.sqlite import begin_immediate, held, off_loop
+from core.sqlite import begin_immediate
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,6 @@ class CustomerKeyStore(Protocol):
 
 
 class SQLiteCustomerKeyStore:
-    # Its reads may run on the event loop (core/blocking.py, held); its writes are durable
-    # (synchronous=FULL) and always go to a thread (off_loop).
-    honours_no_wait = True
-
     def __init__(self, path: Path, busy_timeout_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
@@ -105,7 +101,7 @@ class SQLiteCustomerKeyStore:
 
     def _migrate_v1(self) -> None:
         """Stores written before random key refs: a customer's key_ref was its customer_ref."""
-        with off_loop(self._lock):
+        with self._lock:
             old = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                                      "name='customer_keys'").fetchone()
             if old is None:
@@ -129,11 +125,11 @@ class SQLiteCustomerKeyStore:
         return CustomerKey(row[0], row[1], tuple(orjson.loads(row[2]))) if row else None
 
     def get(self, customer_ref: str) -> CustomerKey | None:
-        with held(self._lock, self._conn, self._timeout_s):
+        with self._lock:
             return self._row(customer_ref)
 
     def create(self, customer_ref: str, key: CustomerKey) -> CustomerKey:
-        with off_loop(self._lock):
+        with self._lock:
             begin_immediate(self._conn, self._timeout_s)
             try:
                 existing = self._row(customer_ref)
@@ -151,7 +147,7 @@ class SQLiteCustomerKeyStore:
         return existing or key
 
     def note_national_ref(self, customer_ref: str, national_ref: str) -> None:
-        with off_loop(self._lock):
+        with self._lock:
             # One statement: concurrent notes of different refs never lose one.
             self._conn.execute(
                 "UPDATE customers SET national_refs = json_insert(national_refs, '$[#]', ?) "
@@ -159,30 +155,30 @@ class SQLiteCustomerKeyStore:
                 "WHERE value = ?)", (national_ref, customer_ref, national_ref))
 
     def wrapped(self, key_ref: str) -> bytes | None:
-        with held(self._lock, self._conn, self._timeout_s):
+        with self._lock:
             row = self._conn.execute("SELECT wrapped FROM data_keys WHERE key_ref=?",
                                      (key_ref,)).fetchone()
         return row[0] if row else None
 
     def is_erased(self, key_ref: str) -> bool:
-        with held(self._lock, self._conn, self._timeout_s):
+        with self._lock:
             row = self._conn.execute("SELECT erased_at FROM data_keys WHERE key_ref=?",
                                      (key_ref,)).fetchone()
         return row is not None and row[0] is not None
 
     def schedule_erasure(self, customer_ref: str, due_at: str) -> bool:
-        with off_loop(self._lock):
+        with self._lock:
             return self._conn.execute("UPDATE customers SET erase_after=? WHERE customer_ref=?",
                                       (due_at, customer_ref)).rowcount > 0
 
     def due_erasures(self, now: str) -> list[str]:
-        with held(self._lock, self._conn, self._timeout_s):
+        with self._lock:
             return [r[0] for r in self._conn.execute(
                 "SELECT customer_ref FROM customers WHERE erase_after <= ? ORDER BY erase_after",
                 (now,))]
 
     def erase(self, customer_ref: str) -> Erased | None:
-        with off_loop(self._lock):
+        with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute("SELECT key_ref, national_refs FROM customers WHERE "
@@ -200,12 +196,12 @@ class SQLiteCustomerKeyStore:
         return Erased(row[0], orjson.loads(row[1])) if row is not None else None
 
     def key_refs(self) -> list[str]:
-        with held(self._lock, self._conn, self._timeout_s):
+        with self._lock:
             return [r[0] for r in self._conn.execute(
                 "SELECT key_ref FROM data_keys WHERE wrapped IS NOT NULL ORDER BY key_ref")]
 
     def rewrap(self, key_ref: str, wrapped: bytes) -> None:
-        with off_loop(self._lock):
+        with self._lock:
             self._conn.execute("UPDATE data_keys SET wrapped=? WHERE key_ref=? AND wrapped IS "
                                "NOT NULL", (wrapped, key_ref))
 

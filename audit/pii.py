@@ -187,12 +187,6 @@ class RecordProtector:
         self.pseudonymizer = pseudonymizer
         self.cipher = cipher
 
-    @property
-    def honours_no_wait(self) -> bool:
-        """`data_key` may be tried on the event loop when the key store's reads may
-        (core/blocking.py): a new customer's key is then created in a thread."""
-        return getattr(self.cipher.keys, "honours_no_wait", False)
-
     def data_key(self, customer_id: str, national_id: str) -> DataKey:
         """The customer's data key, created on their first decision: sealing's one key-store
         call, made apart so that a decision fetches it beside its idempotency lookup."""

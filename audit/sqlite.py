@@ -23,7 +23,7 @@ from audit.digest import Head
 from audit.record import GENESIS, Entry, canonical, country_of, entry_hash, now_stamp
 from audit.search import DecisionQuery, search_sqlite
 from audit.store import DuplicateApplication
-from core.sqlite import WalCheckpointer, begin_immediate, held, off_loop
+from core.sqlite import WalCheckpointer, begin_immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -83,16 +83,12 @@ class SQLiteEntries:
 
 
 class SQLiteAuditStore:
-    # Lookups may run on the event loop (core/blocking.py): a WAL reader never waits for the
-    # writer, and `held` turns a rare busy into WouldWait. Appends go through a thread.
-    honours_no_wait = True
-
     def __init__(self, path: Path, chain_id: str | None = None,
                  busy_timeout_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         # A write lock held elsewhere is waited for this long, then the append fails (503):
-        # appends run in threads with a deadline of about this length (core/blocking.py).
+        # callers run in threads with a deadline of about this length (core/blocking.py).
         self._timeout = busy_timeout_s
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=busy_timeout_s)
@@ -121,7 +117,7 @@ class SQLiteAuditStore:
         # Encoded before taking any lock: the other workers wait only for the inserts.
         bodies = [(canonical(record), country_of(record), application_id, decision_id)
                   for record, application_id, decision_id in items]
-        with off_loop(self._lock):
+        with self._lock:
             seq, head, at = self._seq, self._head, self._at
             begin_immediate(self._conn, self._timeout)
             cur = self._conn.cursor()
@@ -157,10 +153,8 @@ class SQLiteAuditStore:
         return conn
 
     def _one(self, where: str, value: str) -> Entry | None:
-        conn = self._reader()
-        with held(None, conn, self._timeout):
-            row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608  # nosec B608
-                               (value,)).fetchone()
+        row = self._reader().execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}=?",  # noqa: S608  # nosec B608
+                                 (value,)).fetchone()
         return Entry(*row) if row else None
 
     def get_decision(self, decision_id: str) -> Entry | None:
@@ -186,10 +180,7 @@ class SQLiteAuditStore:
                 for (c,) in conn.execute(_CHAIN_IDS)]
 
     def ping(self) -> None:
-        # On a reader: the writer's connection may be inside a commit's fsync in a thread.
-        conn = self._reader()
-        with held(None, conn, self._timeout):
-            conn.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+        self._conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         self._checkpointer.close()

@@ -1,8 +1,7 @@
 """Calling a blocking store from the event loop: in a worker thread, with a deadline.
 
-Nothing on the event loop may wait on a lock, the network or an fsync, not even for a local
-SQLite file (another process may hold its write lock for seconds). A store call runs in a
-thread (except the reads described last) and
+Nothing on the event loop may wait on a lock or the network, not even a local SQLite file
+(another process may hold its write lock for seconds). Every store call runs in a thread and
 the caller stops waiting after `timeout_s`, turning a stalled store into the right answer
 (a degradation, or a 503 on the audit path) within the decision's budget. The call itself
 may still finish in its thread: stores keep their own timeouts (SQLite busy timeout, socket
@@ -18,23 +17,13 @@ only the calls batched behind it on its own lane (the same store, likely as slow
 When every call of a batch is a method of one object that has `call_many(calls)` (a list of
 (bound method, args) -> a list of (value, exception)), the batch is handed to it: a store
 across the network makes them in one round trip (ADR 0149).
-
-A method of a store that sets `honours_no_wait = True` (the embedded SQLite stores) is first
-tried on the event loop itself, with waiting forbidden: it must then raise `WouldWait`,
-before changing anything, instead of waiting for a lock, for another process's write
-transaction or for the disk. In practice their reads run there and their writes raise at
-once (core/sqlite.py: held, off_loop). Only then does the call go to a thread. Under load a
-thread hop waited for a core and for the GIL: most of the idempotency stage's time
-(ADR 0162).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,30 +32,6 @@ _Call = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]
 
 class StoreTimeout(TimeoutError):
     """A store did not answer within the caller's deadline."""
-
-
-class WouldWait(Exception):  # noqa: N818 - a signal to the caller, not a failure
-    """A call made where waiting is forbidden would have had to wait; run it in a thread.
-    Raised before the call changed anything."""
-
-
-_no_wait: ContextVar[bool] = ContextVar("credit_no_wait", default=False)
-
-
-def waiting_forbidden() -> bool:
-    """True inside a call that `call` makes on the event loop (see the module docstring)."""
-    return _no_wait.get()
-
-
-@contextmanager
-def no_wait() -> Iterator[None]:
-    """Waiting forbidden for the synchronous code inside. Never around an `await`: tasks and
-    `asyncio.to_thread` started meanwhile would inherit the mode with the context."""
-    token = _no_wait.set(True)
-    try:
-        yield
-    finally:
-        _no_wait.reset(token)
 
 
 class _Lanes:
@@ -140,12 +105,6 @@ _lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lanes] = \
 
 
 async def call(fn: Callable[..., T], *args: Any, timeout_s: float, lane: str | None = None) -> T:
-    if getattr(getattr(fn, "__self__", None), "honours_no_wait", False):
-        try:
-            with no_wait():
-                return fn(*args)
-        except WouldWait:
-            pass  # to a thread, where it may wait
     loop = asyncio.get_running_loop()
     if lane is None:
         # run_in_executor's future directly: asyncio.to_thread would add a coroutine, a copy

@@ -9,11 +9,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
-
-from core.blocking import WouldWait, waiting_forbidden
 
 _SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
 
@@ -42,51 +40,9 @@ def begin_immediate(conn: sqlite3.Connection, timeout_s: float) -> None:
 
 
 def busy(exc: sqlite3.Error) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (BUSY_RECOVERY, ...)."""
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY,
-                                                            sqlite3.SQLITE_LOCKED)
-
-
-@contextmanager
-def held(lock: threading.Lock | None, conn: sqlite3.Connection, timeout_s: float
-         ) -> Iterator[None]:
-    """`with lock:` around reads on `conn`. Where waiting is forbidden (a call on the event
-    loop, core/blocking.py): a lock held by another thread, or SQLite busy, raises
-    WouldWait at once instead of being waited for. A WAL reader is not kept waiting by
-    writers, so a read goes through unless a thread of ours holds the lock. Writes go
-    through `off_loop`."""
-    if not waiting_forbidden():
-        with lock or nullcontext():
-            yield
-        return
-    if lock is not None and not lock.acquire(blocking=False):
-        raise WouldWait("a thread holds the connection")
-    try:
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            if busy(exc):
-                raise WouldWait("another connection holds a lock") from exc
-            raise
-        finally:
-            with suppress(sqlite3.Error):  # a closed connection: its own error is the one
-                conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-@contextmanager
-def off_loop(lock: threading.Lock) -> Iterator[None]:
-    """`with lock:` around a write, which never runs where waiting is forbidden (it raises
-    WouldWait there, before anything is written). Any commit may wait for the disk: with
-    synchronous=FULL at every commit, and with NORMAL at the first commit after a checkpoint
-    let the WAL restart (SQLite syncs the new log header)."""
-    if waiting_forbidden():
-        raise WouldWait("a write may wait for the disk")
-    with lock:
-        yield
+    """SQLITE_BUSY, extended codes included: Python 3.11 gives the extended code, and
+    SQLITE_BUSY_RECOVERY (another connection recovering the WAL) must be waited out too."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 class WalCheckpointer:

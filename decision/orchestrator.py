@@ -152,9 +152,8 @@ class Orchestrator:
         stage = Stages(self._tracer)
         with stage("idempotency"):
             # Sealing's key-store read rides in the same audit-lane turn as the lookup (one
-            # thread job for both, or both on the event loop for the embedded stores; the
-            # audit stage then has no hop of its own for it). A replay leaves it unused: the
-            # customer's key exists since their first decision.
+            # thread job for both; the audit stage then has no hop of its own for it). A
+            # replay leaves it unused: the customer's key exists since their first decision.
             key = asyncio.ensure_future(self._audit_call(
                 self.protector.data_key, app.applicant.customer_id, app.applicant.national_id))
             key.add_done_callback(_retrieved)
@@ -256,8 +255,8 @@ class Orchestrator:
         return None
 
     async def _audit_call(self, fn: Callable[..., T], *args: Any) -> T:
-        """A call on the audit path (the log, the key store): in a thread with its deadline
-        (or on the loop, core/blocking.py); any failure means no decision (503)."""
+        """A call on the audit path (the log, the key store): in a thread with its deadline;
+        any failure means no decision (503)."""
         try:
             return await blocking.call(fn, *args, timeout_s=self.audit_timeout_s, lane="audit")
         except Exception as exc:

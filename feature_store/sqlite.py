@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from core.sqlite import WalCheckpointer, begin_immediate, held, off_loop
+from core.sqlite import WalCheckpointer, begin_immediate
 from feature_store.protocol import BucketRange, FeatureSet, alone, sum_ranges, ttl_of
 
 _SCHEMA = """
@@ -57,13 +57,9 @@ def _same_digit_count(first: int, last: int) -> list[tuple[int, int]]:
 
 
 class SQLiteFeatureStore:
-    # Its reads may run on the event loop (core/blocking.py, held); its writes never do: a
-    # commit may sync the WAL's header (core/sqlite.py, off_loop).
-    honours_no_wait = True
-
     def __init__(self, config: SQLiteConfig) -> None:
         config.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the store threads and the event loop's reads; the lock
+        # One connection shared by the worker threads that asyncio.to_thread uses; the lock
         # serializes them (SQLite would anyway).
         self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None,
                                    timeout=config.busy_timeout_s)
@@ -80,7 +76,7 @@ class SQLiteFeatureStore:
         return self.get_many(fs, [entity]).get(entity)
 
     def get_many(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
-        with held(self._lock, self._db, self._timeout_s):
+        with self._lock:
             return self._get_many_locked(fs, entities, time.time())
 
     def _get_locked(self, fs: FeatureSet, entity: str, now: float) -> dict[str, Any] | None:
@@ -106,7 +102,7 @@ class SQLiteFeatureStore:
                  ttl_s: float | None = None) -> None:
         exp = _expiry(ttl_of(fs, ttl_s), time.time())
         params = [(fs.key, e, orjson.dumps(dict(v)), exp) for e, v in rows.items()]
-        with off_loop(self._lock):
+        with self._lock:
             begin_immediate(self._db, self._timeout_s)
             try:
                 self._db.executemany(
@@ -121,7 +117,7 @@ class SQLiteFeatureStore:
     def increment(self, fs: FeatureSet, amounts: Mapping[str, int],
                   ttl_s: float | None = None) -> dict[str, int]:
         ttl = ttl_of(fs, ttl_s)
-        with off_loop(self._lock):
+        with self._lock:
             return self._increment(fs, {e: (n, ttl) for e, n in amounts.items()}, time.time())
 
     def increment_and_sum(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
@@ -129,7 +125,7 @@ class SQLiteFeatureStore:
         if any(r.first < 0 for r in ranges.values()):  # "-5" does not sort as a number
             return sum_ranges(self, fs, amounts, ranges)
         now = time.time()
-        with off_loop(self._lock):  # one lock turn; the sums see this write
+        with self._lock:  # one lock turn; the sums see this write
             self._increment(fs, amounts, now, returning=False)
             return self._sums_locked(fs, ranges, now)
 
@@ -158,7 +154,7 @@ class SQLiteFeatureStore:
     def increment_and_count(self, fs: FeatureSet, amounts: Mapping[str, tuple[int, float | None]],
                             entities: Sequence[str]) -> dict[str, int]:
         now = time.time()
-        with off_loop(self._lock):  # one lock turn; the read sees this write
+        with self._lock:  # one lock turn; the read sees this write
             self._increment(fs, amounts, now, returning=False)
             return self._counts_locked(fs, entities, now)
 
@@ -191,7 +187,7 @@ class SQLiteFeatureStore:
             return sums
 
         out: list[tuple[Any, BaseException | None]] = [(None, None)] * len(calls)
-        with off_loop(self._lock):
+        with self._lock:
             if velocity:
                 sums, error = alone(self._in_transaction, (write,))
                 for n, (i, _) in enumerate(velocity):
@@ -253,12 +249,12 @@ class SQLiteFeatureStore:
         return out
 
     def counts(self, fs: FeatureSet, entities: Sequence[str]) -> dict[str, int]:
-        with held(self._lock, self._db, self._timeout_s):
+        with self._lock:
             return self._counts_locked(fs, entities, time.time())
 
     def delete(self, fs: FeatureSet, entities: Sequence[str]) -> int:
         gone = 0
-        with off_loop(self._lock):
+        with self._lock:
             for i in range(0, len(entities), _CHUNK):
                 chunk = list(entities[i:i + _CHUNK])
                 marks = ",".join("?" * len(chunk))
@@ -270,7 +266,7 @@ class SQLiteFeatureStore:
         return gone
 
     def ping(self) -> None:
-        with held(self._lock, self._db, self._timeout_s):
+        with self._lock:
             self._db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:

@@ -98,8 +98,8 @@ def test_a_locked_sqlite_store_is_503_within_2s(api, locked, row):
 
 
 def test_a_locked_sqlite_feature_store_degrades_within_2s(api):
-    """The cached reads go on, on the event loop (ADR 0162); the velocity write waits in its
-    thread up to its deadline, and the decision degrades."""
+    """The velocity write waits in its thread up to its deadline, and the decision
+    degrades; the event loop never waits for the lock."""
     base, data_dir, headers = api
     with write_lock(data_dir / "features.db"):
         r, took, probe = decide_while_probing(

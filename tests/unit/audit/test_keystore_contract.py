@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from audit.keystore import CustomerKey, SQLiteCustomerKeyStore
-from core.blocking import WouldWait, no_wait
 
 
 @pytest.fixture(params=["sqlite", "dynamodb", "postgres"])
@@ -118,28 +117,4 @@ def test_sqlite_store_of_the_previous_layout_is_migrated(tmp_path):
     keys = SQLiteCustomerKeyStore(path)
     assert keys.get("cust-a") == CustomerKey("cust-a", b"\x01")
     assert keys.wrapped("cust-a") == b"\x01" and keys.is_erased("cust-b")
-    keys.close()
-
-
-def test_sqlite_reads_run_where_waiting_is_forbidden_and_writes_do_not(tmp_path):
-    """A returning customer's key is read on the event loop (core/blocking.py), even while
-    another process writes the file; the writes (durable) are left to a thread."""
-    keys = SQLiteCustomerKeyStore(tmp_path / "keys.db")
-    keys.create("c1", key("k1", b"first"))
-    other = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        with no_wait():
-            assert keys.get("c1") == CustomerKey("k1", b"first")
-            assert keys.wrapped("k1") == b"first"
-            with pytest.raises(WouldWait):
-                keys.create("c2", key("k2"))
-            with pytest.raises(WouldWait):
-                keys.note_national_ref("c1", "n1")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-    with no_wait(), pytest.raises(WouldWait):  # nor with the file free
-        keys.create("c2", key("k2"))
-    assert keys.get("c2") is None and keys.get("c1").national_refs == ()
     keys.close()

@@ -1,9 +1,7 @@
 """PII: everything personal sealed per customer under a random key ref, read back through
 the RecordReader, crypto-shredded by erasure; master keys rotate while serving."""
 
-import asyncio
 import secrets
-import threading
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -14,7 +12,6 @@ from audit.record import canonical
 from audit.records import DecisionInputs, DecisionRecord, parse_record, to_json
 from audit.sqlite import SQLiteAuditStore
 from audit.verify import verify_entries
-from core import blocking
 from tests import records
 
 APP = {"application_id": "APP-1", "country": "ES",
@@ -145,25 +142,3 @@ def test_rotation_while_serving(keys):
     assert RecordReader(after).inputs(rec) == INPUTS
     assert RecordReader(after).inputs(later) == INPUTS
     assert during.rewrap_all().rewrapped == 0
-
-
-def test_a_returning_customer_s_key_is_read_on_the_event_loop_a_new_one_made_in_a_thread(
-        protector, keys):
-    """Through core/blocking.call, as the orchestrator fetches it: a returning customer's key
-    is read on the loop; a new customer's key is created (a durable write) in a thread, once."""
-    seen = []
-    keys._conn.set_trace_callback(lambda sql: seen.append((threading.get_ident(), sql)))
-
-    async def key_of(customer):
-        key = await blocking.call(protector.data_key, customer, "NID-1", timeout_s=5.0,
-                                  lane="audit")
-        return threading.get_ident(), key
-
-    loop_thread, first = asyncio.run(key_of("C-new"))
-    inserts = [ident for ident, sql in seen if sql.startswith("INSERT INTO customers")]
-    assert len(inserts) == 1 and inserts[0] != loop_thread
-    seen.clear()
-    loop_thread, again = asyncio.run(key_of("C-new"))
-    assert again == first
-    assert seen and {ident for ident, _ in seen} == {loop_thread}
-    assert not any(sql.startswith(("INSERT", "UPDATE")) for _, sql in seen)
