@@ -52,8 +52,7 @@ def _switches(path: str) -> tuple[int, int] | None:
         lines = Path(path).read_text().splitlines()
     except OSError:
         return None
-    counts = dict(line.split(":\t") for line in lines if line.endswith(tuple("0123456789"))
-                  and "ctxt_switches" in line)
+    counts = dict(line.split(":", 1) for line in lines if "ctxt_switches:" in line)
     return int(counts["voluntary_ctxt_switches"]), int(counts["nonvoluntary_ctxt_switches"])
 
 

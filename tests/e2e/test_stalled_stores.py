@@ -1,7 +1,8 @@
 """Stores that stop answering, against a real API process: a write lock held on the SQLite
-log, key store or feature store, a frozen (SIGSTOP) DynamoDB and a frozen Redis. Each gives the right answer
-within 2 s (503 on the audit path, a degraded 200 for the feature store) and /healthz keeps
-answering in milliseconds meanwhile: nothing on the event loop waits on them."""
+log, key store or feature store, a frozen (SIGSTOP) DynamoDB and a frozen Redis. Each gives
+the right answer within 2 s (503 on the audit path, a degraded 200 for the feature store)
+and /healthz keeps answering in milliseconds meanwhile: nothing on the event loop waits on
+them."""
 
 import signal
 import sqlite3
