@@ -44,6 +44,7 @@ WHERE excluded.observed_at > outcome_current.observed_at
    OR (excluded.observed_at = outcome_current.observed_at AND excluded.seq > outcome_current.seq)
 RETURNING decision_id
 """
+# A stored fact's cell, as store.fact_cell computes it from a Fact (the same for SQLite).
 _FACT_CELL = ("SELECT substr(decided_at, 1, 10), country, decided_by, "
               "CASE WHEN decided_by = 'model' THEN model_version ELSE '' END, "
               "(outcome = 'approve')::int, CASE WHEN shadow_outcome IS NULL THEN -1 "
