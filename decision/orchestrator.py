@@ -46,12 +46,13 @@ from decision.errors import IdempotencyConflict
 from decision.metrics import DecisionMetrics
 from decision.ratelimit import RateLimiter
 from decision.rollout import NO_ROLLOUT, Assignment, Rollout
-from feature_store.velocity import Velocity
+from feature_store.velocity import RecordArgs, Velocity
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
 from models.reasons import reasons_for, top_reasons
 from models.reloader import ScorerHolder
 
 T = TypeVar("T")
+Counted = tuple[dict[str, int], RecordArgs]  # velocity's counts, and what the call counted
 _CONFLICT = ("application_id was already decided with a different request body; "
              "use a new application_id for a changed application")
 _log = structlog.get_logger("credit.decisions")
@@ -164,7 +165,8 @@ class Orchestrator:
             # Replays above are free; each new decision for a customer counts (score probing).
             await self.limiter.customer(app.country, app.applicant.customer_id)
         with stage("enrichment"):
-            assignment, enrichment, velocity = await self._enrich(app)
+            assignment, enrichment, counted = await self._enrich(app)
+        velocity = counted[0] if counted else None
         with stage("features"):
             case = self._case(app, enrichment, velocity)
         live_arm, shadow_arm = self.arms.live_and_shadow(
@@ -182,6 +184,8 @@ class Orchestrator:
             document = to_json(record)
             replayed = await self._append(document, app, rhash)
         if replayed is not None:
+            # Another worker recorded this application first, and counted it.
+            await self._take_back(counted)
             return replayed
         self._notify(record, inputs)
         # The audit stage ends after the record is written: in the metrics, not the record.
@@ -189,15 +193,17 @@ class Orchestrator:
         return Outcome(document["response"], True)
 
     async def _enrich(self, app: Application
-                      ) -> tuple[Assignment | None, Enrichment, dict[str, int] | None]:
+                      ) -> tuple[Assignment | None, Enrichment, Counted | None]:
+        """The rollout arm, the sources' answers, and velocity's counts with what was
+        counted (to take it back: `_take_back`), or None if velocity failed."""
         assignment = (self.rollout.assign(app.country, app.applicant.customer_id)
                       if self.rollout else None)
         velocity_task = asyncio.create_task(self._velocity(app))
         enrichment = await self.enricher.enrich(app)
-        velocity = await velocity_task
-        if velocity is None and self.velocity is not None:
+        counted = await velocity_task
+        if counted is None and self.velocity is not None:
             enrichment.degrade("velocity", "store_unavailable")
-        return assignment, enrichment, velocity
+        return assignment, enrichment, counted
 
     def _case(self, app: Application, enrichment: Enrichment,
               velocity: dict[str, int] | None) -> Case:
@@ -278,19 +284,33 @@ class Orchestrator:
             except Exception as exc:  # noqa: BLE001 - the decision is made and recorded
                 _log.warning("decision_listener_failed", error_type=type(exc).__name__)
 
-    async def _velocity(self, app: Application) -> dict[str, int] | None:
-        """Count this application and return the applicant's velocity; None if the store
-        failed (a degradation, never an error)."""
+    async def _velocity(self, app: Application) -> Counted | None:
+        """Count this application and return the applicant's velocity, with the store
+        call's arguments; None if the store failed (a degradation, never an error)."""
         if self.velocity is None:
             return None
         try:
             args = self.velocity.record_args(app.applicant.customer_id,
                                              app.applicant.national_id)
-            return await blocking.call(self.velocity.store.increment_and_sum, *args,
-                                       timeout_s=self.feature_timeout_s, lane="features")
+            counts = await blocking.call(self.velocity.store.increment_and_sum, *args,
+                                         timeout_s=self.feature_timeout_s, lane="features")
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)
             return None
+        return counts, args
+
+    async def _take_back(self, counted: Counted | None) -> None:
+        """Undo this decision's velocity count. Only after a count known to be made: a call
+        that timed out may or may not have counted, and then stays (a possible over-count,
+        never an under-count)."""
+        if counted is None or self.velocity is None:
+            return
+        try:
+            await blocking.call(self.velocity.store.increment_and_count,
+                                *self.velocity.take_back_args(counted[1]),
+                                timeout_s=self.feature_timeout_s, lane="features")
+        except Exception as exc:
+            _log.warning("velocity_take_back_failed", error_type=type(exc).__name__)
 
     def _observe(self, response: DecisionResponse, country: str, timings: dict[str, float],
                  t0: float) -> None:

@@ -29,6 +29,9 @@ class Window:
 
 
 WINDOWS = (Window("1h", 300, 12), Window("24h", 3600, 24), Window("30d", 86400, 30))
+# `store.increment_and_sum`'s arguments for one application: its buckets with (amount, TTL),
+# and each window's range.
+RecordArgs = tuple[FeatureSet, dict[str, tuple[int, float | None]], dict[str, BucketRange]]
 
 
 class Velocity:
@@ -60,8 +63,7 @@ class Velocity:
         return self._store.increment_and_sum(*self.record_args(customer_id, national_id, now))
 
     def record_args(self, customer_id: str, national_id: str, now: float | None = None
-                    ) -> tuple[FeatureSet, dict[str, tuple[int, float | None]],
-                               dict[str, BucketRange]]:
+                    ) -> RecordArgs:
         """`record` as the arguments of its one store call, `store.increment_and_sum` (the
         orchestrator makes that call on the store's lane, beside the cached source reads)."""
         now = time.time() if now is None else now
@@ -72,6 +74,15 @@ class Velocity:
             f"{s}|{w.name}|{int(now // w.bucket_s)}": (1, w.bucket_s * (w.buckets + 1))
             for w in WINDOWS for s in subjects.values()}
         return VELOCITY_SET, amounts, _windows(subjects, now)
+
+    @staticmethod
+    def take_back_args(record_args: RecordArgs
+                       ) -> tuple[FeatureSet, dict[str, tuple[int, float | None]], list[str]]:
+        """`store.increment_and_count`'s arguments that undo a counted `record_args`: the
+        same buckets, minus what was added (a duplicate that another worker recorded first
+        must count once)."""
+        fs, amounts, _ = record_args
+        return fs, {key: (-n, ttl) for key, (n, ttl) in amounts.items()}, []
 
     def counts(self, customer_id: str, national_id: str, now: float | None = None,
                subjects: dict[str, str] | None = None) -> dict[str, int]:

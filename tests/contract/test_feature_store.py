@@ -166,6 +166,14 @@ def test_increment_and_count_adds_with_each_ttl_then_reads(store):
     assert store.increment_and_count(FS, {}, []) == {}
 
 
+def test_a_negative_amount_takes_back_what_was_added(store):
+    """Velocity takes back a duplicate's count (decision/orchestrator.py): the same buckets,
+    minus one each, and the sums read as if it had never been counted."""
+    store.increment_and_sum(FS, {"s|1": (1, 60.0), "s|2": (2, 60.0)}, {})
+    store.increment_and_count(FS, {"s|1": (-1, 60.0), "s|2": (-1, 60.0)}, [])
+    assert store.increment_and_sum(FS, {}, {"all": BucketRange("s|", 0, 3)}) == {"all": 1}
+
+
 def test_increment_and_sum_adds_then_sums_each_range(store):
     """The velocity's one call: the counters added (each with its own TTL), then each
     range's sum, the new values included; missing and expired buckets count 0."""
