@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks import report, stack
+from benchmarks import report, speed, stack
 from benchmarks.bodies import decision_body, read_lines, write_bodies
 from benchmarks.loader import Loader, log
 from benchmarks.scenarios import (
@@ -133,6 +133,7 @@ class Run:
                 api_base=url, sims=self.sims, duration_s=self.args.steady_duration,
                 remeasure=False), "steady")  # once, 5 minutes: its spread is recorded
         if self.args.rate:
+            out["speed_before_open_loop"] = speed.probe()  # the most host-bound target
             out["open_loop"] = _guarded(lambda: self.loader.open_loop(
                 target, self.bodies, self.args.rate, label=label, roots=roots, api_base=url,
                 sims=self.sims), "open loop")
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"run directory (logs): {run_dir}")
     started = datetime.now(UTC)
     load_before = os.getloadavg()
+    ticks_before, speeds = speed.cpu_ticks(), [speed.reading("start")]
     prepared = stack.prepare_data_dir(args.data_dir or run_dir / "data", log)
     bodies, peer_bodies = write_bodies(run_dir, args.rows)
     loader = Loader(args, prepared.authorization, secrets.token_hex(3), prepared.data_dir)
@@ -244,15 +246,18 @@ def main(argv: list[str] | None = None) -> None:
         run = Run(args, loader, prepared, sims, bodies, peer_bodies, run_dir, servers, pids)
         for n in range(1, args.rounds + 1):
             log(f"round {n} of {args.rounds}")
+            round_ticks = speed.cpu_ticks()
             entry: dict[str, Any] = {"round": n, "load_average_before": os.getloadavg(),
-                                     "targets": {}}
+                                     "speed_before": speed.probe(), "targets": {}}
             targets = ([] if args.no_peer else [("peer", lambda n=n: run.peer(n))]) + [
                 (f"{c.name}/{s.name}", lambda c=c, s=s, n=n: run.api(c, s, n))
                 for c in runnable for s in scenarios]
             for name, measure in in_turn(targets, n):
                 entry["targets"][name] = _guarded(measure, name)
             entry["load_average_after"] = os.getloadavg()
+            entry["steal_share"] = speed.steal_share(round_ticks, speed.cpu_ticks())
             rounds.append(entry)
+        speeds.append(speed.reading("after the rounds"))
         # The embedded default and its variants (another commit, the passes in the workers),
         # in the order given: an A/B of the steady run and the open loop, not alternating.
         cache_hit = next((s for s in SCENARIOS if s.name == "cache_hit"), None)
@@ -266,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
             for config in runnable:
                 once[f"{config.name}/cache_hit profile"] = _guarded(
                     lambda c=config: run.api(c, cache_hit, 0, phases="profile"), "profile")
+    speeds.append(speed.reading("end"))
     summary = report.summarize(rounds)
     doc = {
         "benchmark": "credit decision API (whole governed decision) vs mlflow models serve "
@@ -283,7 +289,8 @@ def main(argv: list[str] | None = None) -> None:
         "model": {"name": prepared.model_name, "version": prepared.version,
                   "trained_for_this_run": prepared.trained_now},
         "machine": {**report.machine(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg()},
+                    "load_average_after": os.getloadavg(), "speed": speeds,
+                    "steal_share": speed.steal_share(ticks_before, speed.cpu_ticks())},
         "caveats": report.CAVEATS,
         "medians": summary,
         "after_rounds": once,
