@@ -139,3 +139,58 @@ def test_a_lane_turn_of_one_store_is_handed_to_its_call_many_each_caller_answere
     failing = Batching(fail_whole=True)
     assert all(isinstance(r, ConnectionError)
                for r in asyncio.run(turn([(failing.get, "a"), (failing.put, "b")])))
+
+
+class OnLoop(Batching):
+    """A store with an asyncio client: `async_many` for gets, a thread for anything else."""
+
+    def __init__(self, hang=False):
+        super().__init__()
+        self.hang, self.threads = hang, []
+
+    def async_many(self, calls):
+        if any(fn.__name__ != "get" for fn, _ in calls):
+            return None
+        return self._answer(calls)
+
+    async def _answer(self, calls):
+        self.threads.append(threading.get_ident())
+        self.batches.append(["async"] * len(calls))
+        if self.hang:
+            await asyncio.sleep(60)
+        return [(None, ValueError(a)) if a == "bad" else (a.upper() + "?", None)
+                for _, (a,) in calls]
+
+
+def test_a_lane_turn_with_async_many_runs_on_the_loop_and_falls_back_to_a_thread():
+    """A turn's batch that `async_many` takes is awaited on the loop itself (no thread), each
+    caller answered on its own, a single call included; a batch it refuses (None) goes to a
+    thread and `call_many` as before."""
+    store = OnLoop()
+
+    async def turn(calls):
+        got = await asyncio.gather(*(blocking.call(fn, arg, timeout_s=1.0, lane="features")
+                                     for fn, arg in calls), return_exceptions=True)
+        return got, threading.get_ident()
+
+    (a, bad), loop_thread = asyncio.run(turn([(store.get, "a"), (store.get, "bad")]))
+    assert a == "A?" and isinstance(bad, ValueError)
+    assert asyncio.run(turn([(store.get, "x")]))[0] == ["X?"]
+    assert store.threads == [loop_thread, loop_thread]
+    assert asyncio.run(turn([(store.get, "b"), (store.put, "C")]))[0] == ["B!", "c!"]
+    assert store.batches == [["async", "async"], ["async"], ["get", "put"]]
+
+
+def test_a_stuck_async_batch_times_out_at_each_callers_deadline():
+    store = OnLoop(hang=True)
+
+    async def scenario():
+        start = time.perf_counter()
+        got = await asyncio.gather(blocking.call(store.get, "a", timeout_s=0.1, lane="features"),
+                                   blocking.call(store.get, "b", timeout_s=0.3, lane="features"),
+                                   return_exceptions=True)
+        return got, time.perf_counter() - start
+
+    got, elapsed = asyncio.run(scenario())
+    assert all(isinstance(r, blocking.StoreTimeout) for r in got)
+    assert 0.3 <= elapsed < 1.0
