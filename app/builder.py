@@ -270,18 +270,8 @@ class Builder:
         return Monitor(self.outcome_store, projector, references,
                        MonitorConfig(thresholds, s.monitoring_catch_up_s), s.model_name)
 
-    _STORES = ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
-               "feature_store", "review_store", "outcome_store", "policy_store")
-
     def close(self) -> None:
-        for name in self._STORES:
+        for name in ("customer_keys", "digest_store", "anchor", "audit", "flag_store",
+                     "feature_store", "review_store", "outcome_store", "policy_store"):
             if self._opened(name) and getattr(self, name) is not None:
                 getattr(self, name).close()
-
-    async def aclose(self) -> None:
-        """`close`, after the running loop's asyncio clients (a store with `aclose`)."""
-        for name in self._STORES:
-            aclose = getattr(getattr(self, name), "aclose", None) if self._opened(name) else None
-            if aclose is not None:
-                await aclose()
-        self.close()

@@ -116,7 +116,7 @@ class Services:
         if self.orchestrator.rollout is not None:
             self.orchestrator.rollout.close()
         await self.digests.stop()  # a last digest over the final heads
-        await self.builder.aclose()
+        self.builder.close()
 
 
 def build_services(settings: Settings) -> Services:

@@ -16,17 +16,14 @@ only the calls batched behind it on its own lane (the same store, likely as slow
 
 When every call of a batch is a method of one object that has `call_many(calls)` (a list of
 (bound method, args) -> a list of (value, exception)), the batch is handed to it: a store
-across the network makes them in one round trip (ADR 0149). When that object also has
-`async_many(calls)` and it returns an awaitable (a store with an asyncio client: Redis), the
-batch runs on the loop instead, with no thread at all; the network is the loop's, so nothing
-there waits (ADR 0163).
+across the network makes them in one round trip (ADR 0149).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,7 +40,6 @@ class _Lanes:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._pending: dict[str, list[_Call]] = {}
-        self._running: set[asyncio.Task[_Results]] = set()  # the loop keeps only weak ones
 
     def submit(self, lane: str, fn: Callable[..., T], args: tuple[Any, ...]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
@@ -56,15 +52,6 @@ class _Lanes:
 
     def _send(self, lane: str) -> None:
         batch = self._pending.pop(lane)
-        owner = _owner(batch)
-        on_loop = getattr(owner, "async_many", None)
-        coro = on_loop([(fn, args) for fn, args, _ in batch]) if on_loop else None
-        if coro is not None:
-            task = self._loop.create_task(_run_async(batch, coro))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-            task.add_done_callback(_deliver)
-            return
         try:
             # The answers come back with the job's own future: one wake-up of the loop per
             # batch (a call_soon_threadsafe of our own would be a second).
@@ -76,36 +63,19 @@ class _Lanes:
 _Results = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
 
 
-def _owner(batch: list[_Call]) -> Any:
-    """The object every call of the batch is a method of, or None."""
-    owner = getattr(batch[0][0], "__self__", None)
-    return owner if all(getattr(fn, "__self__", None) is owner for fn, _, _ in batch) else None
-
-
-def _answered(batch: list[_Call], answers: list[tuple[Any, BaseException | None]]) -> _Results:
-    return [(future, value, exc)
-            for (_, _, future), (value, exc) in zip(batch, answers, strict=True)]
-
-
-async def _run_async(batch: list[_Call], coro: Awaitable[list[tuple[Any, BaseException | None]]]
-                     ) -> _Results:
-    try:
-        answers = await coro
-    except Exception as exc:  # noqa: BLE001 - every caller's to raise
-        answers = [(None, exc)] * len(batch)
-    return _answered(batch, answers)
-
-
 def _run(batch: list[_Call]) -> _Results:
     # Every call a method of one object that can make several at once (a Redis store: one
     # pipeline, one round trip): handed over together, each still answered on its own.
-    call_many = getattr(_owner(batch), "call_many", None)
-    if call_many is not None and len(batch) > 1:
+    owner = getattr(batch[0][0], "__self__", None)
+    call_many = getattr(owner, "call_many", None)
+    if call_many is not None and len(batch) > 1 and all(
+            getattr(fn, "__self__", None) is owner for fn, _, _ in batch):
         try:
             answers = call_many([(fn, args) for fn, args, _ in batch])
         except BaseException as exc:  # noqa: BLE001 - every caller's to raise
             answers = [(None, exc)] * len(batch)
-        return _answered(batch, answers)
+        return [(future, value, exc)
+                for (_, _, future), (value, exc) in zip(batch, answers, strict=True)]
     results: _Results = []
     for fn, args, future in batch:
         try:

@@ -11,16 +11,13 @@ need one slot in Redis Cluster: a single node only."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
 
 import orjson
 import redis
-import redis.asyncio
 from pydantic import BaseModel, Field
 from redis.exceptions import NoScriptError
 
@@ -184,26 +181,17 @@ def _sums(ranges: Mapping[str, BucketRange], counters: _Counters, reply: Sequenc
     return {name: n or 0 for name, n in zip(ranges, counters.read_back(reply), strict=True)}
 
 
-def _answer(decode: Callable[[Any], Any], reply: Any) -> tuple[Any, BaseException | None]:
-    return (None, reply) if isinstance(reply, Exception) else alone(decode, (reply,))
-
-
 def _px(ttl_s: float | None) -> int | None:
     return None if ttl_s is None else max(1, int(ttl_s * 1000))
 
 
 class RedisFeatureStore:
     def __init__(self, config: RedisConfig) -> None:
-        self._config = config
         self._prefix = config.key_prefix
         self._r = redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
                                        socket_connect_timeout=config.connect_timeout_s)
         self._counters = self._r.register_script(_COUNTERS)
         self._move = self._r.register_script(_MOVE)
-        # The decision path's client (`async_many`), one per event loop: an asyncio
-        # connection belongs to the loop that opened it.
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = \
-            weakref.WeakKeyDictionary()
 
     def _key(self, fs: FeatureSet | str, entity: str, kind: str = "v") -> str:
         """`fs`: the feature set, or its key (`<set name>:v<version>`)."""
@@ -281,56 +269,11 @@ class RedisFeatureStore:
 
     def call_many(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
                   ) -> list[tuple[Any, BaseException | None]]:
-        """The calls of one turn of the feature lane (core/blocking.py), in a thread:
-        several decisions' cached source reads and velocity scripts in one pipeline, one
-        round trip instead of one each (ADR 0149). Not a transaction: each is as atomic as
-        when made alone (a GET, a script). Any other call in the batch: each made alone."""
+        """The calls of one turn of the feature lane (core/blocking.py): several decisions'
+        cached source reads and velocity scripts in one pipeline, one round trip instead of
+        one each (ADR 0149). Not a transaction: each is as atomic as when made alone (a GET,
+        a script). Any other call in the batch: each made alone."""
         pipe = self._r.pipeline(transaction=False)
-        decoders = self._queue(pipe, calls)
-        if decoders is None:
-            return [alone(fn, args) for fn, args in calls]
-        replies = pipe.execute(raise_on_error=False)
-        return [alone(fn, args) if isinstance(reply, NoScriptError)  # the Script loads it
-                else _answer(decode, reply)
-                for (fn, args), decode, reply in zip(calls, decoders, replies, strict=True)]
-
-    def async_many(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
-                   ) -> Coroutine[Any, Any, list[tuple[Any, BaseException | None]]] | None:
-        """The same batch on the event loop, through redis-py's asyncio client: no thread
-        hop, and nothing waits (the socket is the loop's). None when the batch holds
-        another kind of call: the lane then sends it to a thread (ADR 0163)."""
-        pipe = self._aclient().pipeline(transaction=False)
-        decoders = self._queue(pipe, calls)
-        return None if decoders is None else self._execute(pipe, calls, decoders)
-
-    async def _execute(self, pipe: Any, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-                       decoders: list[Callable[[Any], Any]]
-                       ) -> list[tuple[Any, BaseException | None]]:
-        replies = await pipe.execute(raise_on_error=False)
-        # A restarted server lost the script: those calls did not run; load it, run them.
-        lost = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if lost:
-            client = self._aclient()
-            await client.script_load(_COUNTERS)
-            again = client.pipeline(transaction=False)
-            self._queue(again, [calls[i] for i in lost])
-            for i, reply in zip(lost, await again.execute(raise_on_error=False), strict=True):
-                replies[i] = reply
-        return [_answer(decode, reply) for decode, reply in zip(decoders, replies, strict=True)]
-
-    def _aclient(self) -> redis.asyncio.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            client = self._async[loop] = redis.asyncio.Redis.from_url(
-                self._config.url, socket_timeout=self._config.socket_timeout_s,
-                socket_connect_timeout=self._config.connect_timeout_s)
-        return client
-
-    def _queue(self, pipe: Any, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
-               ) -> list[Callable[[Any], Any]] | None:
-        """Each call's command queued on `pipe` (a sync or an asyncio pipeline), and how to
-        read its reply; None if a call is neither a cached read nor a velocity script."""
         decoders: list[Callable[[Any], Any]] = []
         for fn, args in calls:
             method = getattr(fn, "__func__", None)
@@ -346,8 +289,17 @@ class RedisFeatureStore:
                 pipe.evalsha(self._counters.sha, len(keys), *keys, *c.args())
                 decoders.append(partial(_sums, args[2], c))
             else:
-                return None
-        return decoders
+                return [alone(fn, args) for fn, args in calls]
+        replies = pipe.execute(raise_on_error=False)
+        out: list[tuple[Any, BaseException | None]] = []
+        for (fn, args), decode, reply in zip(calls, decoders, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                out.append(alone(fn, args))  # the Script object loads it again
+            elif isinstance(reply, Exception):
+                out.append((None, reply))
+            else:
+                out.append(alone(decode, (reply,)))
+        return out
 
     def set_counts(self, fs: FeatureSet, counts: Mapping[str, int], px: int | None) -> None:
         """Overwrite counters with authoritative values (the tiered store's write-through)."""
@@ -394,9 +346,3 @@ class RedisFeatureStore:
 
     def close(self) -> None:
         self._r.close()
-
-    async def aclose(self) -> None:
-        """The running loop's asyncio client (the others closed with their loops)."""
-        client = self._async.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()

@@ -219,11 +219,8 @@ def lane_turn(calls):
     as the orchestrator's decisions make them: handed to the store's `call_many` if it has
     one, else made one by one."""
     async def run():
-        got = await asyncio.gather(*(blocking.call(fn, *args, timeout_s=5.0, lane="features")
-                                     for fn, args in calls), return_exceptions=True)
-        if hasattr(calls[0][0].__self__, "aclose"):  # its asyncio client, on this loop
-            await calls[0][0].__self__.aclose()
-        return got
+        return await asyncio.gather(*(blocking.call(fn, *args, timeout_s=5.0, lane="features")
+                                      for fn, args in calls), return_exceptions=True)
     return asyncio.run(run())
 
 
