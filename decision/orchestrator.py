@@ -182,11 +182,11 @@ class Orchestrator:
             record, inputs = self._record(app, body, rhash, case, enrichment, assignment,
                                           live, shadow, stage.ms, language, await key)
             document = to_json(record)
-            replayed = await self._append(document, app, rhash)
-        if replayed is not None:
-            # Another worker recorded this application first, and counted it.
+            earlier = await self._append(document, app)
+        if earlier is not None:
+            # Another worker recorded this application id first, and counted it.
             await self._take_back(counted)
-            return replayed
+            return _replayed(earlier, rhash)  # or 409, if its body was another
         self._notify(record, inputs)
         # The audit stage ends after the record is written: in the metrics, not the record.
         self._observe(record.response, app.country, stage.ms, t0)
@@ -238,9 +238,8 @@ class Orchestrator:
                                        scorer.feature_names, self.reason_count, language))
         return record, inputs
 
-    async def _append(self, document: dict[str, Any], app: Application,
-                      rhash: str) -> Outcome | None:
-        """Append durably; None when written, or the earlier decision of a duplicate. Past
+    async def _append(self, document: dict[str, Any], app: Application) -> Entry | None:
+        """Append durably; None when written, or the earlier entry of a duplicate. Past
         the deadline the caller gets 503 even if the record is written later: a retry with
         the same application id then returns that decision."""
         try:
@@ -248,11 +247,11 @@ class Orchestrator:
                 document, application_id=app.application_id,
                 decision_id=document["decision_id"])), self.audit_timeout_s)
         except DuplicateApplication:
-            # A concurrent identical request won the race; answer with its decision.
+            # A concurrent request with this application id won the race.
             existing = await self._audit_call(self.audit.get_by_application, app.application_id)
             if existing is None:
                 raise AuditUnavailable("audit record vanished after a duplicate") from None
-            return _replayed(existing, rhash)
+            return existing
         except Exception as exc:
             self._audit_failed(exc)
             raise AuditUnavailable("the audit log could not record this decision; "

@@ -11,6 +11,7 @@ from app.services import build_services
 from app.settings import Settings
 from decision.application import Application
 from decision.enrichment import Enricher
+from decision.errors import IdempotencyConflict
 from sources.base import answer
 from sources.bureau import BureauReport
 from sources.open_banking import BankingSummary
@@ -70,3 +71,20 @@ def test_a_duplicate_decided_by_two_workers_counts_once_in_velocity(workers):
     counts = velocity.counts("C-DUP", "00000001R")
     assert counts["customer_applications_1h"] == 1
     assert counts["national_id_applications_30d"] == 1
+
+
+def test_another_body_with_that_id_in_another_worker_is_409_and_not_counted(workers):
+    first = Application.model_validate(APPLICATION)
+    changed = Application.model_validate(
+        {**APPLICATION, "loan": {**APPLICATION["loan"], "amount": 2000.0}})
+
+    async def both():
+        return await asyncio.gather(workers[0].orchestrator.decide(first),
+                                    workers[1].orchestrator.decide(changed),
+                                    return_exceptions=True)
+
+    outcomes = asyncio.run(both())
+    conflicts = [o for o in outcomes if isinstance(o, IdempotencyConflict)]
+    assert len(conflicts) == 1 and sum(getattr(o, "created", False) for o in outcomes) == 1
+    counts = workers[0].orchestrator.velocity.counts("C-DUP", "00000001R")
+    assert counts["customer_applications_24h"] == 1
