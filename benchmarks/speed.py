@@ -17,14 +17,15 @@ from typing import Any
 
 
 def workload() -> None:
-    """Interpreter work like the decision path's own: dicts, strings, small objects."""
+    """Interpreter work of the kind the decision path does: dicts, strings, small objects
+    (timed with the collector off, as `timeit` runs it)."""
     rows = [{"id": str(i), "amount": i * 1.5, "tags": ("a", str(i % 7))} for i in range(2_000)]
     sorted(rows, key=lambda r: (r["tags"][1], r["id"]))
 
 
 def probe(work: Callable[[], None] = workload, repeat: int = 15) -> dict[str, float]:
-    """ms per run of `work`, best and median of `repeat` runs (~60 ms in all on a fast host):
-    the best is the host's speed, the median adds what else ran meanwhile."""
+    """ms per run of `work`, best and median of `repeat` runs (~60 ms in all on the slower
+    host of ADR 0163): the best is the host's speed, the median adds what else ran."""
     runs = timeit.repeat(work, number=1, repeat=repeat)
     return {"best_ms": round(min(runs) * 1000, 3), "median_ms": round(statistics.median(runs) * 1000, 3)}
 
@@ -36,7 +37,8 @@ def cpu_ticks() -> tuple[int, int]:
     except OSError:
         return 0, 0
     values = [int(v) for v in fields]
-    return sum(values[:8]), (values[7] if len(values) > 7 else 0)  # guest time is in user
+    # user .. steal; guest and guest_nice are in user and nice already
+    return sum(values[:8]), (values[7] if len(values) > 7 else 0)
 
 
 def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
@@ -46,4 +48,5 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float | None
 
 
 def reading(label: str) -> dict[str, Any]:
+    """A probe, labelled with when in the run it was taken."""
     return {"at": label, **probe()}

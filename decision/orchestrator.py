@@ -183,9 +183,9 @@ class Orchestrator:
                                           live, shadow, stage.ms, language, await key)
             document = to_json(record)
             earlier = await self._append(document, app)
-        if earlier is not None:
-            # Another worker recorded this application id first, and counted it.
-            await self._take_back(counted)
+        if earlier is not None:  # another worker recorded this application id first
+            if not keeps_count(earlier, rhash):
+                await self._take_back(counted)
             return _replayed(earlier, rhash)  # or 409, if its body was another
         self._notify(record, inputs)
         # The audit stage ends after the record is written: in the metrics, not the record.
@@ -301,8 +301,9 @@ class Orchestrator:
     async def _take_back(self, counted: Counted | None) -> None:
         """Undo this decision's velocity count. Only after a count known to be made: a call
         that timed out may or may not have counted, and then stays (a possible over-count,
-        never an under-count)."""
-        if counted is None or self.velocity is None:
+        never an under-count); a take-back past its deadline may still be applied. The
+        earlier decision may have seen this count meanwhile: it fixes later ones."""
+        if counted is None or self.velocity is None:  # (the second for the type checker)
             return
         try:
             await blocking.call(self.velocity.store.increment_and_count,
@@ -382,6 +383,16 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
     """A done callback: its exception counts as retrieved (a replay never awaits the key)."""
     if not future.cancelled():
         future.exception()
+
+
+def keeps_count(earlier: Entry, rhash: str) -> bool:
+    """Whether this decision's velocity count stays when another worker recorded its
+    application id first: only if that decision, of the same body, had velocity degraded
+    (its call may not have counted). Otherwise that decision counted the application, or
+    this one, of another body, is refused (409)."""
+    stored = parse_record(earlier.body)
+    return (isinstance(stored, DecisionRecord) and stored.request_sha256 == rhash
+            and "velocity" in stored.degraded_sources)
 
 
 def _replayed(entry: Entry, rhash: str) -> Outcome:
