@@ -1,9 +1,10 @@
 """How fast the host is while the benchmark runs: a fixed piece of Python timed, and the
 time the hypervisor took from this machine's CPUs (steal).
 
-The same code on the same kind of machine has cost 3,087 and 5,700 µs of CPU a decision on
-different days: a virtual machine's CPU is not always as fast. Absolute targets (the open
-loop's p99) depend on it; ratios against the peer, measured in the same rounds, much less.
+The same decision path cost 3,087 and 5,700-6,300 µs of CPU a decision on two machines of
+the same kind, hours apart (ADR 0163): a virtual machine's CPU is not always as fast.
+Absolute targets (the open loop's p99) depend on it; ratios against the peer, measured in
+the same rounds, much less.
 The probe lets two reports be compared: read them side by side only when their probes agree.
 """
 

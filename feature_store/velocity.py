@@ -78,9 +78,9 @@ class Velocity:
     @staticmethod
     def take_back_args(record_args: RecordArgs
                        ) -> tuple[FeatureSet, dict[str, tuple[int, float | None]], list[str]]:
-        """`store.increment_and_count`'s arguments that undo a counted `record_args`: the
-        same buckets, minus what was added (a duplicate that another worker recorded first
-        must count once)."""
+        """`store.increment_and_count`'s arguments (it keeps each bucket's own TTL) that
+        undo a counted `record_args`: the same buckets, minus what was added (a duplicate
+        that another worker recorded first must count once)."""
         fs, amounts, _ = record_args
         return fs, {key: (-n, ttl) for key, (n, ttl) in amounts.items()}, []
 
