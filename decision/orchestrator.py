@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from opentelemetry import trace
@@ -27,12 +27,7 @@ from audit.records import (
     DecisionInputs,
     DecisionRecord,
     DecisionResponse,
-    Explanation,
-    FiredRule,
     ModelRef,
-    PolicySection,
-    Reason,
-    ScoreSection,
     ShadowSection,
     parse_record,
     to_json,
@@ -46,16 +41,20 @@ from decision.errors import IdempotencyConflict
 from decision.metrics import DecisionMetrics
 from decision.ratelimit import RateLimiter
 from decision.rollout import NO_ROLLOUT, Assignment, Rollout
+from decision.sections import decision_response, live_sections, raw_inputs
 from feature_store.velocity import RecordArgs, Velocity
 from models.features import FEATURE_SET_VERSION, as_dict, feature_row
-from models.reasons import reasons_for, top_reasons
 from models.reloader import ScorerHolder
 
 T = TypeVar("T")
-Counted = tuple[dict[str, int], RecordArgs]  # velocity's counts, and what the call counted
 _CONFLICT = ("application_id was already decided with a different request body; "
              "use a new application_id for a changed application")
 _log = structlog.get_logger("credit.decisions")
+
+
+class Counted(NamedTuple):
+    counts: dict[str, int]  # the applicant's velocity, this application included
+    args: RecordArgs  # what the store call counted (to take it back)
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ class Orchestrator:
             await self.limiter.customer(app.country, app.applicant.customer_id)
         with stage("enrichment"):
             assignment, enrichment, counted = await self._enrich(app)
-        velocity = counted[0] if counted else None
+        velocity = counted.counts if counted else None
         with stage("features"):
             case = self._case(app, enrichment, velocity)
         live_arm, shadow_arm = self.arms.live_and_shadow(
@@ -231,7 +230,7 @@ class Orchestrator:
             feature_set_version=FEATURE_SET_VERSION,
             model=ModelRef(name=scorer.model.name, version=scorer.version,
                            run_id=scorer.model.run_id),
-            **_live_sections(live, scorer.feature_names),
+            **live_sections(live, scorer.feature_names),
             flags=assignment.state() if assignment else NO_ROLLOUT, shadow=shadow,
             timings_ms=dict(timings),
             response=decision_response(decision_id, app, live, enrichment,
@@ -296,7 +295,7 @@ class Orchestrator:
         except Exception as exc:
             _log.warning("velocity_unavailable", error_type=type(exc).__name__)
             return None
-        return counts, args
+        return Counted(counts, args)
 
     async def _take_back(self, counted: Counted | None) -> None:
         """Undo this decision's velocity count. Only after a count known to be made: a call
@@ -307,7 +306,7 @@ class Orchestrator:
             return
         try:
             await blocking.call(self.velocity.store.increment_and_count,
-                                *self.velocity.take_back_args(counted[1]),
+                                *self.velocity.take_back_args(counted.args),
                                 timeout_s=self.feature_timeout_s, lane="features")
         except Exception as exc:
             _log.warning("velocity_take_back_failed", error_type=type(exc).__name__)
@@ -324,59 +323,6 @@ class Orchestrator:
             decision_id=response.decision_id, country=country, outcome=response.outcome,
             decided_by=response.decided_by, model_version=response.model_version,
             degraded=[d.source for d in response.degraded])
-
-
-def decision_response(decision_id: str, app: Application, live: ArmOutcome,
-                      enrichment: Enrichment, feature_names: tuple[str, ...],
-                      reason_count: int, language: str) -> DecisionResponse:
-    """What the caller is told: the live arm's outcome, its principal reasons, what degraded.
-    A degraded source whose policy is "refer" withholds the score (ADR 0012)."""
-    withheld = live.policy is not None and live.policy.withhold_score
-    if live.score is not None:
-        reasons = [] if withheld else top_reasons(feature_names, live.score.contributions,
-                                                  reason_count, language)
-    else:
-        # Contribution = scorecard points the attribute cost (ADR 0053).
-        reasons = reasons_for(live.reason_weights[:reason_count], language)
-    return DecisionResponse(
-        decision_id=decision_id, application_id=app.application_id, outcome=live.outcome,
-        # The legacy arm has no probability or grade: null rather than the shadow
-        # model's numbers, which did not decide (docs/decisions/0053).
-        probability_of_default=None if withheld else live.probability_of_default,
-        grade=None if withheld else live.grade, decided_by=live.arm,
-        model_version=live.version if live.arm == "model" else None,
-        reasons=[Reason(code=r.code, feature=r.feature, text=r.text,
-                        contribution=r.contribution) for r in reasons],
-        degraded=enrichment.degraded)
-
-
-def raw_inputs(app: Application, enrichment: Enrichment) -> dict[str, Any]:
-    """The raw fields the feature function takes: the form's and the sources' (the same
-    names offline, models/features.py)."""
-    a, loan = app.applicant, app.loan
-    return {"age": a.age, "seniority": a.seniority_years, "time": loan.term_months,
-            "amount": loan.amount, "price": loan.purchase_price,
-            "home": a.home, "marital": a.marital_status, "job": a.job,
-            **enrichment.raw_fields()}
-
-
-def _live_sections(live: ArmOutcome, feature_names: tuple[str, ...]) -> dict[str, Any]:
-    """The record's score, explanation and policy (model; no legacy section, as in every
-    schema-1 record) or legacy section (legacy)."""
-    if live.arm == "legacy":
-        return {"score": None, "explanation": None, "policy": None, "legacy": live.result()}
-    score, policy = live.score, live.policy
-    if score is None or policy is None or score.base_value is None \
-            or score.contributions is None:
-        raise RuntimeError("the live model arm gave no explained score")
-    return {
-        "score": ScoreSection(probability_of_default=score.probability, log_odds=score.log_odds),
-        "explanation": Explanation(
-            base_value=score.base_value,
-            contributions=dict(zip(feature_names, map(float, score.contributions), strict=True))),
-        "policy": PolicySection(version=policy.version, outcome=policy.outcome, grade=policy.grade,
-                                fired=[FiredRule(rule=f.rule, effect=f.effect, detail=f.detail)
-                                       for f in policy.fired])}
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

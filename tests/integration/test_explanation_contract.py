@@ -84,13 +84,13 @@ def _live(model, row, policy=None, degraded=()):
 def test_the_record_names_each_contribution_after_its_feature(model, rows):
     """The record's contribution of feature f is TreeExplainer's value for column f (a
     mix-up of names would still add up, so the sum cannot show it)."""
-    from decision.orchestrator import _live_sections
+    from decision.sections import live_sections
 
     a, _ = _calibration(model)
     scorer = Scorer(model)
     expected = np.asarray(shap.TreeExplainer(model.booster).shap_values(rows[:3]))
     for i in range(3):
-        sections = _live_sections(_live(model, rows[i]), scorer.feature_names)
+        sections = live_sections(_live(model, rows[i]), scorer.feature_names)
         named = sections["explanation"].contributions
         for j, name in enumerate(model.booster.feature_name()):
             assert abs(named[name] - a * expected[i][j]) <= 1e-9, name
@@ -101,8 +101,8 @@ def test_a_withheld_score_is_not_shown(model, rows):
     response, while the record keeps what the model said."""
     from decision.application import Application
     from decision.enrichment import Enrichment
-    from decision.orchestrator import _live_sections, decision_response
     from decision.policy import Policy
+    from decision.sections import decision_response, live_sections
 
     policy = Policy({"version": "t", "defaults": {
         "approve_below": 0.25, "decline_at": 0.55, "max_payment_to_income": 0.6,
@@ -120,4 +120,4 @@ def test_a_withheld_score_is_not_shown(model, rows):
                                  "en")
     assert (response.outcome, response.probability_of_default, response.grade,
             response.reasons) == ("refer", None, None, [])
-    assert _live_sections(live, Scorer(model).feature_names)["score"].probability_of_default > 0
+    assert live_sections(live, Scorer(model).feature_names)["score"].probability_of_default > 0

@@ -13,7 +13,7 @@ from app.schemas import Application
 from app.simulators.server import application_for_row
 from audit.pii import Pseudonymizer
 from decision.enrichment import Enricher
-from decision.orchestrator import raw_inputs
+from decision.sections import raw_inputs
 from feature_store.redis import RedisConfig, RedisFeatureStore
 from models.features import feature_matrix, feature_row
 from sources.bureau import bureau_source
