@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from audit.governance_records import Erasure, ErasureRequested
 from audit.keystore import CustomerKeyStore
 from audit.pii import Pseudonymizer
 from audit.record import now_stamp
-from audit.records import Erasure, ErasureRequested, to_json
+from audit.records import to_json
 from audit.store import AuditStore, AuditUnavailable
 from feature_store.protocol import FeatureStore
 from feature_store.velocity import Velocity

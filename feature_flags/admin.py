@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from audit.records import FlagChange, FlagChangeFailed, FlagValue, to_json
+from audit.governance_records import FlagChange, FlagChangeFailed, FlagValue
+from audit.records import to_json
 from audit.store import AuditStore, AuditUnavailable
 from feature_flags.model import CountryFlag, InvalidFlag, default_flag, percent_to_bp
 from feature_flags.store import FlagStore, VersionConflict

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from audit.governance_records import FlagChange, FlagChangeFailed
 from audit.record import Entry
-from audit.records import FlagChange, FlagChangeFailed, parse_record
+from audit.records import parse_record
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from audit.records import ModelAliasChange, to_json
+from audit.governance_records import ModelAliasChange
+from audit.records import to_json
 from audit.store import AuditStore, AuditUnavailable
 from models.registry import AliasEvent, ModelRegistry
 

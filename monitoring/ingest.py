@@ -19,8 +19,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from audit.governance_records import OutcomeBatch
 from audit.record import now_stamp, sha256_hex
-from audit.records import OutcomeBatch, to_json
+from audit.records import to_json
 from audit.store import AuditStore, AuditUnavailable
 from monitoring.store import AddResult, Batch, Observation, OutcomeStore, OutcomeStoreUnavailable
 

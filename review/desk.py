@@ -15,18 +15,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from audit.record import Entry
-from audit.records import (
+from audit.governance_records import (
     DecisionContest,
     DecisionOverride,
-    DecisionRecord,
     NoticeSent,
     ReviewActionFailed,
     ReviewDecision,
     SealedText,
-    parse_record,
-    to_json,
 )
+from audit.record import Entry
+from audit.records import DecisionRecord, parse_record, to_json
 from audit.store import AuditStore, AuditUnavailable
 from review.errors import (
     InvalidReview,

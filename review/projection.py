@@ -16,15 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from audit.governance_records import DecisionContest, DecisionOverride, NoticeSent, ReviewDecision
 from audit.record import Entry
-from audit.records import (
-    DecisionContest,
-    DecisionInputs,
-    DecisionOverride,
-    DecisionRecord,
-    NoticeSent,
-    ReviewDecision,
-)
+from audit.records import DecisionInputs, DecisionRecord
 from review.errors import CaseConflict, ReviewNotFound, ReviewStoreUnavailable
 from review.model import Action, Case, Notice, ReviewRules, Vote, utc
 from review.store import ReviewStore

@@ -27,17 +27,15 @@ from itertools import islice
 
 import structlog
 
-from audit.record import Entry
-from audit.records import (
+from audit.governance_records import (
     DecisionContest,
-    DecisionInputs,
     DecisionOverride,
-    DecisionRecord,
     NoticeSent,
     ReviewActionFailed,
     ReviewDecision,
-    parse_record,
 )
+from audit.record import Entry
+from audit.records import DecisionInputs, DecisionRecord, parse_record
 from audit.store import AuditStore
 from core.pacing import UNPACED, Pacer
 from review.errors import ReviewError, ReviewNotFound

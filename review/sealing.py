@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from audit.governance_records import SealedText
 from audit.keystore import KeyErased
 from audit.pii import EnvelopeCipher
-from audit.records import DecisionRecord, SealedText
+from audit.records import DecisionRecord
 
 
 class Sealer(Protocol):

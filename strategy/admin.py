@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.records import PolicyChange, PolicyChangeFailed, to_json
+from audit.governance_records import PolicyChange, PolicyChangeFailed
+from audit.records import to_json
 from audit.store import AuditStore, AuditUnavailable
 from decision.policy import InvalidPolicy, Policy
 from strategy.errors import (

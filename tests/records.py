@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.governance_records import FlagChange, FlagValue
 from audit.records import (
     ArmResult,
     Comparison,
     DecisionInputs,
     DecisionRecord,
     DecisionResponse,
-    FlagChange,
     FlagState,
-    FlagValue,
     ModelRef,
     PolicySection,
     ScoreSection,

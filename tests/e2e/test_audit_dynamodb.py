@@ -54,7 +54,8 @@ def test_cli_commands_use_the_configured_audit_store(data_dir, dynamodb_endpoint
     """`credit flags set`, `flags history` and `shadow report` with CREDIT_AUDIT_STORE=dynamodb
     write and read the DynamoDB log: no local audit file appears."""
     from audit.dynamodb import DynamoDBAuditStore
-    from audit.records import FlagChange, parse_record
+    from audit.governance_records import FlagChange
+    from audit.records import parse_record
 
     prefix = f"cli{secrets.token_hex(4)}"
     env = {**os.environ, "COLUMNS": "200", "CREDIT_DATA_DIR": str(data_dir),

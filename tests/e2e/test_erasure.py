@@ -14,7 +14,8 @@ import pytest
 from app.builder import Builder
 from app.settings import Settings
 from app.simulators.server import application_for_row
-from audit.records import DecisionRecord, Erasure, parse_record
+from audit.governance_records import Erasure
+from audit.records import DecisionRecord, parse_record
 from tests import servers
 from tests.conftest import api_env, auth, fresh_data_dir
 

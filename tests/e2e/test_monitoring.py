@@ -20,7 +20,8 @@ import pytest
 from scipy.stats import binomtest
 
 from app.simulators.server import application_for_row
-from audit.records import OutcomeBatch, parse_record
+from audit.governance_records import OutcomeBatch
+from audit.records import parse_record
 from audit.sqlite import SQLiteAuditStore
 from tests import servers
 from tests.conftest import api_env, create_key, fresh_data_dir

@@ -10,7 +10,8 @@ import pytest
 
 from app.builder import Builder
 from app.settings import Settings
-from audit.records import Erasure, FlagChange, ModelAliasChange, parse_record
+from audit.governance_records import Erasure, FlagChange, ModelAliasChange
+from audit.records import parse_record
 from models.errors import PromotionRefused
 from tests.conftest import fresh_data_dir, register_again
 

@@ -140,7 +140,8 @@ def test_export_shows_every_override_by_type_decision_and_outcome(tmp_path):
     type, the decision it changes and the outcome it gives."""
     import pyarrow.parquet as pq
 
-    from audit.records import DecisionOverride, to_json
+    from audit.governance_records import DecisionOverride
+    from audit.records import to_json
     from tests import records
 
     log = SQLiteAuditStore(tmp_path / "audit.db")

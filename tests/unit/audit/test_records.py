@@ -6,8 +6,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from audit.governance_records import FlagChange
 from audit.record import canonical
-from audit.records import DecisionRecord, FlagChange, parse_record, to_json
+from audit.records import DecisionRecord, parse_record, to_json
 from tests import records
 
 # Records written by the code before the typed records existed (schema 1): model and legacy

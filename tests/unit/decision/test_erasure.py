@@ -5,9 +5,10 @@ import secrets
 
 import pytest
 
+from audit.governance_records import Erasure, ErasureRequested
 from audit.keystore import SQLiteCustomerKeyStore
 from audit.pii import EnvelopeCipher, Pseudonymizer
-from audit.records import Erasure, ErasureRequested, parse_record
+from audit.records import parse_record
 from audit.sqlite import SQLiteAuditStore
 from decision.erasure import Eraser
 from feature_store.sqlite import SQLiteConfig, SQLiteFeatureStore

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from audit.records import OutcomeBatch, parse_record
+from audit.governance_records import OutcomeBatch
+from audit.records import parse_record
 from audit.store import AuditUnavailable
 from monitoring.ingest import OutcomeIngestor
 

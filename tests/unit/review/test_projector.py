@@ -6,7 +6,8 @@ import time
 import uuid
 from collections import Counter
 
-from audit.records import ReviewDecision, parse_record, to_json
+from audit.governance_records import ReviewDecision
+from audit.records import parse_record, to_json
 from audit.sqlite import SQLiteAuditStore
 from core.pacing import Pacer
 from review.model import CaseQuery
@@ -83,7 +84,7 @@ def test_failed_and_losing_actions_never_take_effect(desk):
     desk.desk.decide(referral_id("D1"), "decline", "INSUFFICIENT_INCOME", None, "k1")
     late = orphan(desk, "D1", "k2", "2026-11-20T10:30:00.000000+00:00")  # lost to k1
     failed = orphan(desk, "D2", "k3", "2026-11-20T10:30:00.000000+00:00")
-    from audit.records import ReviewActionFailed
+    from audit.governance_records import ReviewActionFailed
 
     desk.audit.append(to_json(ReviewActionFailed(
         action_id=failed.action_id, review_id=failed.review_id, country="ES",
