@@ -7,7 +7,10 @@ Measures, on a redis-server of its own on loopback (or --redis-url):
   --reads calls), target p99 < 1 ms;
 - materialization into Redis: entities/s of `materialize()` reading a Parquet file of
   --entities customers (credit_data's offline vectors, repeated under new ids) in batches,
-  target >= 20,000/s.
+  target >= 20,000/s;
+- a decision's store calls in Redis (ADR 0164): what redis-server spends on them, from its own
+  counters (INFO cpu, INFO commandstats): its CPU per decision, and the velocity script's
+  time against the commands the script runs (the rest is the script's own overhead).
 Each part runs a few seconds at most (the machine is shared).
 """
 
@@ -25,11 +28,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from audit.pii import Pseudonymizer  # noqa: E402
 from feature_store.materialize import CUSTOMER_SET, ENTITY_COLUMN, materialize  # noqa: E402
+from feature_store.protocol import FeatureSet  # noqa: E402
 from feature_store.redis import RedisConfig, RedisFeatureStore  # noqa: E402
+from feature_store.velocity import Velocity  # noqa: E402
 from models.features import FEATURE_NAMES, feature_matrix  # noqa: E402
 from training.data import load_credit_data, raw_columns  # noqa: E402
 
@@ -73,12 +80,55 @@ def materialization(store: RedisFeatureStore, entities: int, batch: int) -> dict
             "met": rate >= 20_000}
 
 
+# Commands the client sends; every other one counted runs inside the velocity script.
+_FROM_CLIENT = ("evalsha", "get", "info", "config|resetstat")
+
+
+def decision_calls(store: RedisFeatureStore, url: str, decisions: int, customers: int) -> dict:
+    """A decision's feature-store calls as the orchestrator makes them in one lane turn
+    (core/blocking.py): two cached source reads and the velocity script, one pipeline.
+    Customers have applied before (up to 20 days back), so the window hashes hold buckets."""
+    velocity = Velocity(store, Pseudonymizer(b"k" * 32))
+    sources = FeatureSet("bench_source", "1")
+    rng = np.random.default_rng(7)
+    now = time.time()
+    for i in range(customers):
+        store.put(sources, f"C-{i}", {"score": i}, ttl_s=3600)
+        for ago in rng.uniform(0, 20 * 86400, 5):
+            velocity.record(f"C-{i}", f"N-{i}", now - ago)
+    server = redis.Redis.from_url(url)
+    server.config_resetstat()
+
+    def cpu_s() -> float:
+        info = server.info("cpu")
+        return info["used_cpu_sys"] + info["used_cpu_user"]
+
+    before, t = cpu_s(), time.perf_counter()
+    for i in rng.integers(0, customers, decisions):
+        store.call_many([(store.get, (sources, f"C-{i}")), (store.get, (sources, f"C-{i}")),
+                         (store.increment_and_sum, velocity.record_args(f"C-{i}", f"N-{i}"))])
+    wall, cpu = time.perf_counter() - t, cpu_s() - before
+    stats = {k.removeprefix("cmdstat_"): v for k, v in server.info("commandstats").items()}
+    script = stats["evalsha"]["usec"]
+    inside = sum(v["usec"] for k, v in stats.items() if k not in _FROM_CLIENT)
+    server.close()
+    return {"decisions": decisions, "customers": customers,
+            "server_cpu_us_per_decision": round(cpu / decisions * 1e6, 1),
+            "client_wall_us_per_decision": round(wall / decisions * 1e6, 1),
+            "script_us_per_call": round(script / decisions, 1),
+            "commands_in_script_us_per_call": round(inside / decisions, 1),
+            "commands": {k: {"calls": v["calls"], "usec_per_call": v["usec_per_call"]}
+                         for k, v in stats.items() if k in ("evalsha", "get")
+                         or k not in _FROM_CLIENT}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--redis-url")
     ap.add_argument("--reads", type=int, default=20_000)
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--batch-size", type=int, default=5_000)
+    ap.add_argument("--decisions", type=int, default=5_000)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/feature_store.json"))
     args = ap.parse_args()
     with ExitStack() as stack:
@@ -91,7 +141,8 @@ def main() -> None:
         report = {"benchmark": "feature_store", "python": platform.python_version(),
                   "cpus": os.cpu_count(), "load_average_1m_before": os.getloadavg()[0],
                   "machine": platform.machine(), "redis_read_one_entity": read_latency(store, args.reads),
-                  "materialize_into_redis": materialization(store, args.entities, args.batch_size)}
+                  "materialize_into_redis": materialization(store, args.entities, args.batch_size),
+                  "decision_calls": decision_calls(store, url, args.decisions, 500)}
         report["load_average_1m_after"] = os.getloadavg()[0]
         store.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
