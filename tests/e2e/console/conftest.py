@@ -31,7 +31,8 @@ class Console:
     data_dir: Path
     admin_key: str
     reader_key: str
-    decisions: list[dict]
+    decisions: list[dict]  # Spain's first (`spain` of them), then two in Portugal
+    spain: int = 0
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30,
@@ -53,13 +54,30 @@ def console(trained, simulators_url, tmp_path_factory) -> Iterator[Console]:
             r = api.put("/v1/flags/ES", json={"mode": "canary", "percent": 50,
                                               "reason": "console e2e ramp-up"})
             assert r.status_code == 200, r.text
-            for i in range(12):
-                country = "ES" if i < 10 else "PT"
-                r = api.post("/v1/decisions", json=application_for_row(
-                    20 + i, df, application_id=f"CONSOLE-{i}", country=country))
-                assert r.status_code == 200, r.text
-                c.decisions.append(r.json())
+            # Which arm a customer gets depends on the data dir's random bucket key, so ten
+            # decisions could miss one (the legacy page's test then failed: seen once, on
+            # 2026-12-03). Spain gets decisions until the tests have what they look at: one
+            # by the model, one by the legacy scorecard with reasons; ten at least.
+            def both_arms() -> bool:
+                return (any(d["decided_by"] == "model" for d in c.decisions)
+                        and any(d["decided_by"] == "legacy" and d["reasons"]
+                                for d in c.decisions))
+
+            for i in range(60):
+                if i >= 10 and both_arms():
+                    break
+                c.decisions.append(_decide(api, df, i, "ES"))
+            assert both_arms(), "60 decisions in Spain and still an arm without one"
+            c.spain = len(c.decisions)
+            c.decisions += [_decide(api, df, i, "PT") for i in range(c.spain, c.spain + 2)]
         yield c
+
+
+def _decide(api: httpx.Client, df, i: int, country: str) -> dict:
+    r = api.post("/v1/decisions", json=application_for_row(
+        20 + i, df, application_id=f"CONSOLE-{i}", country=country))
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 @pytest.fixture(scope="module")

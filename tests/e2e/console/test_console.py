@@ -60,7 +60,8 @@ def test_decisions_list_search_and_decision_page(console, page):
     page.click("[data-testid=search] button")
     page.wait_for_url(re.compile("arm=model"))
     shown = set(rows.evaluate_all("rs => rs.map(r => r.dataset.decisionId)"))
-    expected = {d["decision_id"] for d in console.decisions[:10] if d["decided_by"] == "model"}
+    expected = {d["decision_id"] for d in console.decisions[:console.spain]
+                if d["decided_by"] == "model"}
     assert shown == expected and shown
 
     decision_id = sorted(expected)[0]
