@@ -24,6 +24,7 @@ from audit.group_commit import GroupCommitter
 from audit.pii import DataKey, RecordProtector
 from audit.record import Entry, canonical, sha256_hex
 from audit.records import (
+    AuditRecord,
     DecisionInputs,
     DecisionRecord,
     DecisionResponse,
@@ -160,7 +161,7 @@ class Orchestrator:
             existing = await self._audit_call(self.audit.get_by_application,
                                               app.application_id)
             if existing is not None:
-                return _replayed(existing, rhash)
+                return _replayed(parse_record(existing.body), rhash)
             # Replays above are free; each new decision for a customer counts (score probing).
             await self.limiter.customer(app.country, app.applicant.customer_id)
         with stage("enrichment"):
@@ -183,9 +184,10 @@ class Orchestrator:
             document = to_json(record)
             earlier = await self._append(document, app)
         if earlier is not None:  # another worker recorded this application id first
-            if not keeps_count(earlier, rhash):
+            stored = parse_record(earlier.body)
+            if not keeps_count(stored, rhash):
                 await self._take_back(counted)
-            return _replayed(earlier, rhash)  # or 409, if its body was another
+            return _replayed(stored, rhash)  # or 409, if its body was another
         self._notify(record, inputs)
         # The audit stage ends after the record is written: in the metrics, not the record.
         self._observe(record.response, app.country, stage.ms, t0)
@@ -331,18 +333,16 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def keeps_count(earlier: Entry, rhash: str) -> bool:
+def keeps_count(stored: AuditRecord, rhash: str) -> bool:
     """Whether this decision's velocity count stays when another worker recorded its
     application id first: only if that decision, of the same body, had velocity degraded
     (its call may not have counted). Otherwise that decision counted the application, or
     this one, of another body, is refused (409)."""
-    stored = parse_record(earlier.body)
     return (isinstance(stored, DecisionRecord) and stored.request_sha256 == rhash
             and "velocity" in stored.degraded_sources)
 
 
-def _replayed(entry: Entry, rhash: str) -> Outcome:
-    stored = parse_record(entry.body)
+def _replayed(stored: AuditRecord, rhash: str) -> Outcome:
     if not isinstance(stored, DecisionRecord) or stored.request_sha256 != rhash:
         raise IdempotencyConflict(_CONFLICT)
     return Outcome(stored.response.model_dump(mode="json"), False)

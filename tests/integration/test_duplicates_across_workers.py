@@ -9,6 +9,7 @@ import pytest
 
 from app.services import build_services
 from app.settings import Settings
+from audit.records import parse_record
 from decision.application import Application
 from decision.enrichment import Enricher
 from decision.errors import IdempotencyConflict
@@ -126,12 +127,12 @@ def test_a_count_stays_when_the_earlier_decision_may_not_have_counted(workers):
     application = Application.model_validate(APPLICATION)
     outcome = asyncio.run(down.orchestrator.decide(application))
     assert [d["source"] for d in outcome.response["degraded"]] == ["velocity"]
-    earlier = up.audit.get_by_application(APPLICATION["application_id"])
+    earlier = parse_record(up.audit.get_by_application(APPLICATION["application_id"]).body)
     rhash = request_hash(application.model_dump(mode="json"))
     assert keeps_count(earlier, rhash)
     assert not keeps_count(earlier, "another body's hash")
 
     other = Application.model_validate({**APPLICATION, "application_id": "DUP-ACROSS-2"})
     asyncio.run(up.orchestrator.decide(other))
-    assert not keeps_count(up.audit.get_by_application("DUP-ACROSS-2"),
+    assert not keeps_count(parse_record(up.audit.get_by_application("DUP-ACROSS-2").body),
                            request_hash(other.model_dump(mode="json")))
